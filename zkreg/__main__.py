@@ -1,0 +1,3 @@
+from zkreg.cli.main import main
+
+main()

@@ -1,0 +1,149 @@
+"""Ed25519 identities (PyNaCl), named as did:key, and signing of bytes.
+
+The key file holds the 32-byte seed, either in the clear or sealed with a passphrase (Argon2id via
+`nacl.pwhash`, then `SecretBox`). It is created with mode 0600 and never rewritten in place.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.pwhash
+import nacl.secret
+import nacl.signing
+import nacl.utils
+
+from zkreg.errors import BadSignature, InvalidInput, NotFound, ZkregError
+
+_ED25519_PUB_MULTICODEC = b"\xed\x01"
+_DID_PREFIX = "did:key:z"
+_B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+KEY_FILE = "identity.json"
+
+
+def _b58encode(data: bytes) -> str:
+    import bases
+
+    return str(bases.base58btc.encode(data))
+
+
+def _b58decode(text: str) -> bytes:
+    import bases
+
+    return bytes(bases.base58btc.decode(text))
+
+
+def did_from_public_key(public_key: bytes) -> str:
+    return _DID_PREFIX + _b58encode(_ED25519_PUB_MULTICODEC + public_key)
+
+
+def public_key_from_did(did: str) -> bytes:
+    """The raw Ed25519 key of a `did:key:z6Mk...`; an input error for anything else."""
+    if not did.startswith(_DID_PREFIX) or any(ch not in _B58_ALPHABET for ch in did[len(_DID_PREFIX) :]):
+        raise InvalidInput(f"not an Ed25519 did:key: {did!r}", code="input/bad-did")
+    decoded = _b58decode(did[len(_DID_PREFIX) :])
+    if decoded[:2] != _ED25519_PUB_MULTICODEC or len(decoded) != 34:
+        raise InvalidInput(f"not an Ed25519 did:key: {did!r}", code="input/bad-did")
+    return decoded[2:]
+
+
+def verify_signature(did: str, message: bytes, signature: bytes) -> None:
+    """Raise `BadSignature` unless `signature` is `did`'s Ed25519 signature of `message`."""
+    try:
+        nacl.signing.VerifyKey(public_key_from_did(did)).verify(message, signature)
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError) as exc:
+        raise BadSignature(f"signature does not verify for {did}") from exc
+
+
+@dataclass(frozen=True)
+class Identity:
+    signing_key: nacl.signing.SigningKey
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(self.signing_key.verify_key)
+
+    @property
+    def did(self) -> str:
+        return did_from_public_key(self.public_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self.signing_key.sign(message).signature)
+
+
+def _seal(seed: bytes, passphrase: str) -> dict[str, object]:
+    salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
+    ops, mem = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+    key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, ops, mem)
+    sealed = nacl.secret.SecretBox(key).encrypt(seed)
+    return {
+        "encryption": "argon2id+xsalsa20poly1305",
+        "salt": base64.b64encode(salt).decode(),
+        "opslimit": ops,
+        "memlimit": mem,
+        "seed": base64.b64encode(bytes(sealed)).decode(),
+    }
+
+
+def _unseal(record: dict[str, object], passphrase: str | None) -> bytes:
+    if passphrase is None:
+        raise ZkregError(
+            "the identity key is encrypted", hint="set ZKREG_PASSPHRASE", code="identity/passphrase-required"
+        )
+    salt = base64.b64decode(str(record["salt"]))
+    ops, mem = record["opslimit"], record["memlimit"]
+    if not isinstance(ops, int) or not isinstance(mem, int):
+        raise ZkregError("identity key file is malformed", code="identity/malformed")
+    key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, ops, mem)
+    try:
+        return bytes(nacl.secret.SecretBox(key).decrypt(base64.b64decode(str(record["seed"]))))
+    except nacl.exceptions.CryptoError as exc:
+        raise ZkregError("wrong passphrase for the identity key", code="identity/bad-passphrase") from exc
+
+
+def create_identity(home: Path, passphrase: str | None) -> Identity:
+    """Write a fresh key to `home/identity.json` (0600, exclusive create); refuse to replace an existing one."""
+    home.mkdir(parents=True, exist_ok=True)
+    signing_key = nacl.signing.SigningKey.generate()
+    seed = bytes(signing_key)
+    record: dict[str, object] = {"type": "ed25519", "did": did_from_public_key(bytes(signing_key.verify_key))}
+    if passphrase:
+        record.update(_seal(seed, passphrase))
+    else:
+        record.update({"encryption": "none", "seed": base64.b64encode(seed).decode()})
+    path = home / KEY_FILE
+    tmp = home / f".{KEY_FILE}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(record, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)  # fails if an identity appeared meanwhile: never overwrite a key
+    except FileExistsError as exc:
+        raise ZkregError(f"an identity already exists in {home}", code="identity/exists") from exc
+    finally:
+        tmp.unlink()
+    return Identity(signing_key)
+
+
+def load_identity(home: Path, passphrase: str | None) -> Identity:
+    path = home / KEY_FILE
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise NotFound(
+            f"no identity in {home}", hint="run `zkreg init` (or set ZKREG_HOME)", code="not-found/identity"
+        ) from exc
+    except (OSError, ValueError) as exc:
+        raise ZkregError(f"cannot read identity key {path}: {exc}", code="identity/malformed") from exc
+    if record.get("encryption") == "none":
+        seed = base64.b64decode(record["seed"])
+    else:
+        seed = _unseal(record, passphrase)
+    return Identity(nacl.signing.SigningKey(seed))

@@ -1,0 +1,1 @@
+"""Content-addressed objects and where they live: CIDs, UnixFS, blockstores, manifests and refs."""

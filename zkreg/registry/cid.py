@@ -1,0 +1,66 @@
+"""CIDv1 with sha2-256, the only kind zkreg creates.
+
+CIDs travel as their canonical string (multibase base32, `b...`). The hot path (one CID per 256 KiB chunk) builds
+them from a digest with `base64`, because `multiformats.CID` costs ~120 µs per object, about as much as hashing
+the chunk; parsing of untrusted strings and CBOR links goes through `multiformats`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from zkreg.errors import CidMismatch, InvalidInput
+
+RAW = 0x55
+DAG_PB = 0x70
+DAG_CBOR = 0x71
+_SHA2_256 = 0x12
+_CODEC_PREFIX = {RAW: b"\x01\x55", DAG_PB: b"\x01\x70", DAG_CBOR: b"\x01\x71"}
+_MULTIHASH_PREFIX = b"\x12\x20"
+
+
+def cid_bytes(codec: int, digest: bytes) -> bytes:
+    """The binary CIDv1 for a sha2-256 digest."""
+    return _CODEC_PREFIX[codec] + _MULTIHASH_PREFIX + digest
+
+
+def cid_to_str(binary: bytes) -> str:
+    return "b" + base64.b32encode(binary).decode("ascii").lower().rstrip("=")
+
+
+def cid_from_str(text: str) -> bytes:
+    """Parse a base32 CIDv1 string that zkreg could have made; anything else is an input error."""
+    if not text.startswith("b") or len(text) != 59:
+        raise InvalidInput(f"not a zkreg CID (base32 CIDv1, sha2-256): {text!r}", code="input/bad-cid")
+    try:
+        body = text[1:].upper()
+        binary = base64.b32decode(body + "=" * (-len(body) % 8))
+    except ValueError as exc:
+        raise InvalidInput(f"not a base32 CID: {text!r}", code="input/bad-cid") from exc
+    if binary[:2] not in _CODEC_PREFIX.values() or binary[2:4] != _MULTIHASH_PREFIX:
+        raise InvalidInput(f"unsupported CID codec or hash: {text!r}", code="input/bad-cid")
+    return binary
+
+
+def codec_of(cid: str) -> int:
+    return cid_from_str(cid)[1]
+
+
+def compute(codec: int, block: bytes | memoryview) -> str:
+    return cid_to_str(cid_bytes(codec, hashlib.sha256(block).digest()))
+
+
+def looks_like_cid(text: str) -> bool:
+    try:
+        cid_from_str(text)
+    except InvalidInput:
+        return False
+    return True
+
+
+def check_block(cid: str, block: bytes | memoryview) -> None:
+    """Raise `CidMismatch` unless `block` hashes to `cid` (a store or a node can lie)."""
+    binary = cid_from_str(cid)
+    if hashlib.sha256(block).digest() != binary[4:]:
+        raise CidMismatch(f"block {cid} does not match its CID (tampered or truncated)")

@@ -1,0 +1,163 @@
+"""Signed manifests: the DAG-CBOR commitment that binds a published artefact's files, history and author.
+
+A manifest is a DAG-CBOR map (schema `zkreg/manifest/1`), its CID links encoded as IPLD links (tag 42), plus
+`sig`: the author's Ed25519 signature over the DAG-CBOR encoding of the map without `sig`. Its CID is the
+commitment. Decoding is strict: the block must hash to its CID, re-encode to the same bytes (canonical form, no
+duplicate keys), match the JSON Schema and carry a valid signature by `author`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkreg.errors import MalformedObject
+from zkreg.identity import Identity, verify_signature
+from zkreg.registry.cid import DAG_CBOR, check_block, compute
+
+SCHEMA_ID = "zkreg/manifest/1"
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A verified manifest. CIDs are base32 strings."""
+
+    cid: str
+    kind: str
+    name: str
+    version: str
+    created: str
+    author: str
+    files: dict[str, str]
+    sizes: dict[str, int]
+    tree: str
+    parents: list[str]
+    weights: str
+    dataset: str | None = None
+    message: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cid": self.cid,
+            "schema": SCHEMA_ID,
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "created": self.created,
+            "author": self.author,
+            "files": {path: {"cid": cid, "size": self.sizes[path]} for path, cid in self.files.items()},
+            "tree": self.tree,
+            "parents": self.parents,
+            "weights": self.weights,
+            "dataset": self.dataset,
+            "message": self.message,
+            "metrics": self.metrics,
+        }
+
+
+def _link(cid: str) -> Any:
+    from multiformats import CID
+
+    return CID.decode(cid)
+
+
+def _unlink(value: Any) -> str:
+    from multiformats import CID
+
+    if not isinstance(value, CID):
+        raise MalformedObject("manifest field that should be a CID link is not one")
+    return str(value.set(base="base32"))
+
+
+def build_and_sign(
+    identity: Identity,
+    *,
+    kind: str,
+    name: str,
+    version: str,
+    created: str,
+    files: dict[str, tuple[str, int]],
+    tree: str,
+    parents: list[str],
+    weights: str,
+    dataset: str | None,
+    message: str | None,
+) -> tuple[str, bytes]:
+    """The manifest block and its CID."""
+    import dag_cbor
+
+    body: dict[str, Any] = {
+        "schema": SCHEMA_ID,
+        "kind": kind,
+        "name": name,
+        "version": version,
+        "created": created,
+        "author": identity.did,
+        "files": {path: {"cid": _link(cid), "size": size} for path, (cid, size) in files.items()},
+        "tree": _link(tree),
+        "parents": [_link(parent) for parent in parents],
+        "weights": weights,
+        "metrics": {},
+    }
+    if dataset is not None:
+        body["dataset"] = _link(dataset)
+    if message:
+        body["message"] = message
+    signature = identity.sign(dag_cbor.encode(body))
+    block = dag_cbor.encode({**body, "sig": signature})
+    return compute(DAG_CBOR, block), block
+
+
+def decode_and_verify(cid: str, block: bytes) -> Manifest:
+    """Check the block against its CID, its canonical form, the schema and the author's signature."""
+    import dag_cbor
+
+    from zkreg.schemas import validate
+
+    if len(block) > MAX_MANIFEST_BYTES:
+        raise MalformedObject(f"manifest {cid} is larger than {MAX_MANIFEST_BYTES} bytes")
+    check_block(cid, block)
+    try:
+        decoded = dag_cbor.decode(block)
+    except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
+        raise MalformedObject(f"manifest {cid} is not valid DAG-CBOR: {exc}") from exc
+    if not isinstance(decoded, dict) or dag_cbor.encode(decoded) != block:
+        raise MalformedObject(f"manifest {cid} is not canonical DAG-CBOR")
+    validate("manifest.v1", _jsonable(decoded), what=f"manifest {cid}")
+    signature = decoded.pop("sig")
+    verify_signature(decoded["author"], dag_cbor.encode(decoded), signature)
+    files = decoded["files"]
+    dataset = decoded.get("dataset")
+    return Manifest(
+        cid=cid,
+        kind=decoded["kind"],
+        name=decoded["name"],
+        version=decoded["version"],
+        created=decoded["created"],
+        author=decoded["author"],
+        files={path: _unlink(entry["cid"]) for path, entry in files.items()},
+        sizes={path: entry["size"] for path, entry in files.items()},
+        tree=_unlink(decoded["tree"]),
+        parents=[_unlink(parent) for parent in decoded["parents"]],
+        weights=decoded["weights"],
+        dataset=None if dataset is None else _unlink(dataset),
+        message=decoded.get("message"),
+        metrics=dict(decoded["metrics"]),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    """The JSON data model view of decoded DAG-CBOR, for schema validation (links as {"/": cid})."""
+    from multiformats import CID
+
+    if isinstance(value, CID):
+        return {"/": str(value.set(base="base32"))}
+    if isinstance(value, bytes):
+        return {"/": {"bytes": value.hex()}}
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    return value

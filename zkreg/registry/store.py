@@ -1,0 +1,169 @@
+"""Blockstores: where blocks live. Files go in and come out through UnixFS, verified block by block.
+
+`BlockStore` is the interface every backend implements (the local store here, an IPFS node elsewhere): three block
+primitives, with file import and verified export built on them. Nothing is trusted on the way out: each block is
+re-hashed against its CID, and a file lands under its final name only once every byte of it has verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+from zkreg.errors import MalformedObject, NotFound
+from zkreg.progress import SILENT, Progress
+from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str
+from zkreg.registry.index import transaction
+from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
+
+_MAX_DEPTH = 16  # far beyond any real file (174^16 chunks); stops a hostile self-referencing DAG early
+
+
+class BlockStore(ABC):
+    @abstractmethod
+    def put_block(self, cid: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def get_block(self, cid: str) -> bytes:
+        """The block's bytes, already checked against `cid`."""
+
+    @abstractmethod
+    def has(self, cid: str) -> bool: ...
+
+    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+        progress.begin(f"hashing {path.name}", path.stat().st_size)
+        try:
+            with path.open("rb") as stream:
+                return import_stream(stream, self.put_block, progress.advance)
+        finally:
+            progress.end()
+
+    def iter_file(self, cid: str, size: int | None = None) -> Iterator[bytes]:
+        """The file's bytes in order, each block verified before it is yielded; `size` is checked if given."""
+        yield from self._walk(cid, size, 0)
+
+    def _walk(self, cid: str, expected_size: int | None, depth: int) -> Iterator[bytes]:
+        if depth > _MAX_DEPTH:
+            raise MalformedObject(f"file DAG under {cid} is deeper than {_MAX_DEPTH} levels")
+        block = self.get_block(cid)
+        codec = cid_from_str(cid)[1]
+        if codec == RAW:
+            size = len(block)
+            chunks: Iterator[bytes] = iter((block,))
+        elif codec == DAG_PB:
+            node = decode_file_node(block)
+            size = node.filesize
+            chunks = (
+                chunk
+                for link, blocksize in zip(node.links, node.blocksizes, strict=True)
+                for chunk in self._walk(cid_to_str(link.cid), blocksize, depth + 1)
+            )
+        else:
+            raise MalformedObject(f"{cid} is not a file (codec 0x{codec:x})")
+        if expected_size is not None and size != expected_size:
+            raise MalformedObject(f"block {cid} holds {size} bytes, its parent says {expected_size}")
+        yield from chunks
+
+    def get_file(self, cid: str, dest: Path, size: int | None = None, progress: Progress = SILENT) -> None:
+        """Write the file to `dest` via a temporary file in the same folder, renamed only once all of it verified."""
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.incomplete")
+        progress.begin(f"fetching {dest.name}", size)
+        try:
+            with tmp.open("wb") as out:
+                for chunk in self.iter_file(cid, size):
+                    out.write(chunk)
+                    progress.advance(len(chunk))
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, dest)
+        finally:
+            progress.end()
+            tmp.unlink(missing_ok=True)
+
+    def verify_file(self, cid: str, size: int | None = None, progress: Progress = SILENT) -> int:
+        """Re-hash every block of a file; the number of bytes it holds."""
+        total = 0
+        progress.begin(f"verifying {cid[:16]}…", size)
+        try:
+            for chunk in self.iter_file(cid, size):
+                total += len(chunk)
+                progress.advance(len(chunk))
+        finally:
+            progress.end()
+        return total
+
+
+class LocalStore(BlockStore):
+    """Blocks as files under `root/<next-to-last two chars of the CID>/<CID>` (flatfs-style sharding).
+
+    A block is written to a temporary file and renamed into place, so a block under its final name is whole;
+    the SQLite index (sizes, for listing) is updated in one transaction per imported file.
+    """
+
+    def __init__(self, root: Path, index: sqlite3.Connection) -> None:
+        self.root = root
+        self.index = index
+        self._tmp = root / ".tmp"
+        self._tmp.mkdir(parents=True, exist_ok=True)
+        self._unindexed: list[tuple[str, int]] = []
+
+    def _path(self, cid: str) -> Path:
+        return self.root / cid[-3:-1] / cid
+
+    def has(self, cid: str) -> bool:
+        return self._path(cid).exists()
+
+    def put_block(self, cid: str, data: bytes) -> None:
+        path = self._path(cid)
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            tmp = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}"
+            with tmp.open("wb") as out:
+                out.write(data)
+            os.replace(tmp, path)
+        self._unindexed.append((cid, len(data)))
+
+    def get_block(self, cid: str) -> bytes:
+        try:
+            data = self._path(cid).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFound(f"block {cid} is not in the local store", code="not-found/block") from exc
+        check_block(cid, data)
+        return data
+
+    def flush_index(self) -> None:
+        """Record the blocks written since the last flush, in one transaction."""
+        if not self._unindexed:
+            return
+        rows, self._unindexed = self._unindexed, []
+        with transaction(self.index) as conn:
+            conn.executemany("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", rows)
+
+    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+        imported = super().put_file(path, progress)
+        self.flush_index()
+        return imported
+
+    def remove_stale_temporaries(self) -> None:
+        """Temporary block files left by a killed process (its pid is gone); a live writer's are kept."""
+        for tmp in self._tmp.iterdir():
+            pid = tmp.name.split(".")[1] if tmp.name.count(".") >= 2 else ""
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
