@@ -39,13 +39,18 @@ def cli(tmp_path: Path) -> Any:
     """Run `python -m zkreg` in a subprocess with ZKREG_HOME set, as a user (or CI) would; real exit codes."""
     home = tmp_path / "cli-home"
 
-    def run(*args: str, home_dir: Path | None = None, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> CliResult:
+    def run(
+        *args: str, home_dir: Path | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+    ) -> CliResult:
         full_env = {**os.environ, "ZKREG_HOME": str(home_dir or home), **(env or {})}
         full_env.pop("ZKREG_DEBUG", None)
         proc = subprocess.run(
             [sys.executable, "-m", "zkreg", *args],
-            capture_output=True, text=True, env=full_env, cwd=cwd or tmp_path, timeout=600,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            cwd=cwd or tmp_path,
+            timeout=600,
         )
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 

@@ -1,9 +1,9 @@
 """The public Python API. The CLI and the HTTP service are thin adapters over this module.
 
-    from zkreg.api import Repo
-    repo = Repo.init(Path("~/.zkreg").expanduser())        # or Repo.open() for ZKREG_HOME / the default
-    result = repo.publish([Path("model.onnx")], name="mnist")
-    repo.pull("mnist@1", Path("out"))
+from zkreg.api import Repo
+repo = Repo.init(Path("~/.zkreg").expanduser())        # or Repo.open() for ZKREG_HOME / the default
+result = repo.publish([Path("model.onnx")], name="mnist")
+repo.pull("mnist@1", Path("out"))
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from zkreg.errors import InvalidInput, NotFound, ZkregError
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, compute, looks_like_cid
+from zkreg.registry.cid import DAG_PB, compute, looks_like_cid
 from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import LocalStore
@@ -350,4 +350,3 @@ class Repo:
             total += self.store.verify_file(cid, manifest.sizes[file_name], progress)
         self.store.get_block(manifest.tree)
         return VerifyResult(manifest, len(manifest.files), total)
-

@@ -142,8 +142,6 @@ def load_identity(home: Path, passphrase: str | None) -> Identity:
         ) from exc
     except (OSError, ValueError) as exc:
         raise ZkregError(f"cannot read identity key {path}: {exc}", code="identity/malformed") from exc
-    if record.get("encryption") == "none":
-        seed = base64.b64decode(record["seed"])
-    else:
-        seed = _unseal(record, passphrase)
+    plain = record.get("encryption") == "none"
+    seed = base64.b64decode(record["seed"]) if plain else _unseal(record, passphrase)
     return Identity(nacl.signing.SigningKey(seed))

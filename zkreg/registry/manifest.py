@@ -120,7 +120,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         raise MalformedObject(f"manifest {cid} is larger than {MAX_MANIFEST_BYTES} bytes")
     check_block(cid, block)
     try:
-        decoded = dag_cbor.decode(block)
+        decoded: Any = dag_cbor.decode(block)
     except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
         raise MalformedObject(f"manifest {cid} is not valid DAG-CBOR: {exc}") from exc
     if not isinstance(decoded, dict) or dag_cbor.encode(decoded) != block:

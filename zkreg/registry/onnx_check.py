@@ -24,8 +24,7 @@ def check_onnx_model(path: Path, published: set[Path]) -> None:
         target = (folder / location).resolve()
         if not target.is_relative_to(folder):
             raise InvalidInput(
-                f"{path.name}: tensor {tensor.name!r} points at external data outside the model's folder: "
-                f"{location!r}",
+                f"{path.name}: tensor {tensor.name!r} points at external data outside the model's folder: {location!r}",
                 code="input/onnx-external-data",
             )
         if target not in published:
