@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python examples/demo.py
+	ZKREG=$(BIN)/zkreg examples/demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,6 +16,20 @@ import pytest
 from zkreg.api import Repo
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-goldens", action="store_true", help="rewrite tests/vectors from aleph-cid")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.getoption("--update-goldens"):
+        import tempfile
+
+        from tests import vectors
+
+        with tempfile.TemporaryDirectory() as tmp:
+            vectors.regenerate(Path(tmp))
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Iterator[Repo]:
     home = tmp_path / "home"
