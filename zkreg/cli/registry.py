@@ -39,7 +39,7 @@ def id_(json_out: JsonFlag = False) -> None:
 
 @app.command()
 def publish(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories to publish.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to publish.", metavar="PATH")],
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the artefact.")],
     version: Annotated[str | None, typer.Option(help="Version; default: the next integer.")] = None,
     kind: Annotated[str | None, typer.Option(help="model | dataset; default: model if an .onnx is given.")] = None,
