@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from zkreg.cli.main import app
+import zkreg.cli.main  # noqa: F401  (registers every command on the app)
+from zkreg.cli.app import app
 
 _WIDTH = 100
 
