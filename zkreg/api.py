@@ -299,35 +299,33 @@ class Repo:
 
     def _put_tree(self, files: dict[str, tuple[str, int]]) -> str:
         """The UnixFS directory that wraps every published file, as `ipfs add -r -w` would build it."""
-        nested: dict[str, object] = {}
-        for file_name, entry in files.items():
-            *folders, leaf = file_name.split("/")
-            node = nested
-            for folder in folders:
-                child = node.setdefault(folder, {})
-                assert isinstance(child, dict)
-                node = child
-            node[leaf] = entry
+        return self._put_directory(files)[0]
 
-        def build(node: dict[str, object]) -> tuple[str, int]:
-            entries: dict[str, tuple[str, int]] = {}
-            for entry_name, value in node.items():
-                entries[entry_name] = build(value) if isinstance(value, dict) else value  # type: ignore[assignment]
-            block = directory_node(entries)
-            cid = compute(DAG_PB, block)
-            self.store.put_block(cid, block)
-            return cid, len(block) + sum(tsize for _, tsize in entries.values())
+    def _put_directory(self, entries: dict[str, tuple[str, int]]) -> tuple[str, int]:
+        """Store the directory holding `entries` (relative path -> (CID, Tsize)); its (CID, Tsize)."""
+        links: dict[str, tuple[str, int]] = {}
+        folders: dict[str, dict[str, tuple[str, int]]] = {}
+        for path, entry in entries.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                folders.setdefault(head, {})[rest] = entry
+            else:
+                links[head] = entry
+        links.update({folder: self._put_directory(inner) for folder, inner in folders.items()})
+        block = directory_node(links)
+        cid = compute(DAG_PB, block)
+        self.store.put_block(cid, block)
+        return cid, len(block) + sum(tsize for _, tsize in links.values())
 
-        return build(nested)[0]
-
-    def pull(self, ref: str, out_dir: Path, progress: Progress = SILENT) -> PullResult:
-        """Fetch and verify every file of a manifest into `out_dir`.
+    def pull(self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT) -> PullResult:
+        """Fetch and verify every file of a manifest into `out_dir` (default: `./NAME`).
 
         Files are assembled in a staging folder inside `out_dir` and moved into place only after all of them
         verified, so a failed pull leaves no partial file behind.
         """
         manifest = self.manifest(self.resolve(ref))
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
+        out_dir = out_dir or Path(manifest.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
         try:

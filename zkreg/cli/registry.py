@@ -78,8 +78,7 @@ def pull(
     """Fetch an artefact, verifying every block and the manifest's signature."""
     repo = open_repo()
     with progress_for(json_out) as progress:
-        manifest = repo.show(ref)
-        result = repo.pull(manifest.cid, output or Path(manifest.name), progress)
+        result = repo.pull(ref, output, progress)
     if json_out:
         emit_json(
             {
