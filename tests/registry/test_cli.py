@@ -293,3 +293,28 @@ def test_block_files_are_named_by_their_content(cli: Cli, tmp_path: Path) -> Non
 
     assert compute(RAW, b"hello") in names
     assert hashlib.sha256(b"hello").digest()  # the CID above embeds exactly this digest
+
+
+def test_debug_flag_shows_the_traceback_and_nothing_else_does(cli: Cli) -> None:
+    init(cli)
+    quiet = cli("pull", "missing@1")
+    assert quiet.code == 3
+    assert "Traceback" not in quiet.stderr
+    loud = cli("--debug", "pull", "missing@1")
+    assert "Traceback" in loud.stderr
+    assert "NotFound" in loud.stderr
+
+
+def test_passphrase_protected_identity_needs_the_passphrase(cli: Cli, tmp_path: Path) -> None:
+    secret = {"ZKREG_PASSPHRASE": "correct horse battery staple"}
+    did = cli("init", "--json", env=secret).json()["did"]
+    assert cli("id", "--json", env=secret).json()["did"] == did
+    file = tmp_path / "f.bin"
+    file.write_bytes(b"x")
+    assert_error(cli("publish", str(file), "--name", "f", "--json"), 1, "identity/passphrase-required")
+    assert_error(
+        cli("publish", str(file), "--name", "f", "--json", env={"ZKREG_PASSPHRASE": "nope"}),
+        1,
+        "identity/bad-passphrase",
+    )
+    assert cli("publish", str(file), "--name", "f", env=secret).code == 0
