@@ -251,7 +251,8 @@ class Ledger:
                             stopped.add(entry.author)
                             report.rejected.append(exc)
                     for verifier in verifiers.values():
-                        self._save_state(verifier.state)
+                        if verifier.state.head is not None:
+                            self._save_state(verifier.state)
                 progress.advance(len(entries))
         finally:
             progress.end()
