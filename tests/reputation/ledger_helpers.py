@@ -37,6 +37,7 @@ def feed(
 ) -> list[Entry]:
     """Entries continuing `after` (or starting a feed), signed by `signer` for feed `author` (default: signer)."""
     entries: list[Entry] = []
+    feed_author = author or (after.author if after else signer.did)
     previous = after
     start = ts if ts is not None else (after.ts + 1 if after else T0)
     for offset, (type_, body) in enumerate(items):
@@ -47,7 +48,7 @@ def feed(
             ts=start + offset,
             type_=type_,
             body=body,
-            author=author or (after.author if after else None),
+            author=feed_author,
         )
         entries.append(entry)
         previous = entry

@@ -200,10 +200,11 @@ class Ledger:
 
     def append_batch(self, identity: Identity, items: list[tuple[str, dict[str, Any]]]) -> list[Entry]:
         """Sign and append entries to `identity`'s feed in one transaction: all of them or none."""
+        author = identity.did
         with transaction(self.conn):
-            state = self.state(identity.did)
+            state = self.state(author)
             if state.forked:
-                raise ForkedFeed(identity.did, state.seq + 1, "this identity's own feed is marked forked")
+                raise ForkedFeed(author, state.seq + 1, "this identity's own feed is marked forked")
             verifier = FeedVerifier(state, now_ms())
             for type_, body in items:
                 current = verifier.state
@@ -214,6 +215,7 @@ class Ledger:
                     ts=max(now_ms(), current.ts),
                     type_=type_,
                     body=body,
+                    author=author,
                 )
                 verifier.extend(entry)
                 self._insert(entry)

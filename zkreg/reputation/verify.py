@@ -86,7 +86,7 @@ def _verify_key(did: str) -> nacl.signing.VerifyKey:
 
 def signature_ok(signer: str, entry: Entry) -> bool:
     try:
-        _verify_key(signer).verify(entry.signing_bytes(), entry.sig)
+        _verify_key(signer).verify(entry.payload, entry.sig)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
         return False
     return True
