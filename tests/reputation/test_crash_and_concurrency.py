@@ -54,7 +54,7 @@ def test_kill_9_in_the_middle_of_a_large_import_loses_no_acknowledged_entry(tmp_
     authors = [identity(f"crash-{n}") for n in range(4)]
     source = Ledger(tmp_path / "source.db")
     for author in authors:
-        items = [("publish", {"manifest": manifest_cid(f"{author.did}/{n}")}) for n in range(6000)]
+        items = [("publish", {"manifest": manifest_cid(f"{author.did}/{n}")}) for n in range(4000)]
         source.import_blocks(blocks(feed(author, items)))
     total = source.count()
     car = tmp_path / "feeds.car"

@@ -15,9 +15,10 @@ Python `dag_cbor` decoder costs ~6x an Ed25519 verify per entry, which would mak
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -25,7 +26,7 @@ import cbor2
 
 from zkreg.errors import MalformedObject
 from zkreg.identity import Identity
-from zkreg.registry.cid import DAG_CBOR, cid_from_str, cid_to_str, compute
+from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_from_str, cid_to_str
 
 SCHEMA_NAME = "ledger-entry.v1"
 MAX_ENTRY_BYTES = 16 * 1024
@@ -149,8 +150,15 @@ _SIG_PLACEHOLDER = {"/": {"bytes": "0" * 128}}
 _SIG_KEY = cbor2.dumps("sig")
 
 
+@lru_cache(maxsize=65536)
+def _cid_string(binary: bytes) -> str:
+    """Base32 of a binary CID, cached: an entry's id comes back as the next entry's `prev`, and popular manifests
+    recur in many bodies (`base64.b32encode` is pure Python and costs as much as the rest of a link's handling)."""
+    return cid_to_str(binary)
+
+
 def _unlink(tag: cbor2.CBORTag) -> str:
-    return cid_to_str(tag.value[1:])
+    return _cid_string(tag.value[1:])
 
 
 def _schema_view(value: Any) -> Any:
@@ -184,7 +192,7 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
     """Decode and check one entry's form (not its signature or place in a feed: that is `verify`'s job)."""
     if len(block) > MAX_ENTRY_BYTES:
         raise MalformedEntry(f"ledger entry of {len(block)} bytes exceeds the {MAX_ENTRY_BYTES}-byte cap")
-    cid = compute(DAG_CBOR, block)
+    cid = _cid_string(cid_bytes(DAG_CBOR, hashlib.sha256(block).digest()))
     if expected_cid is not None and cid != expected_cid:
         raise MalformedEntry(f"ledger entry does not match its CID {expected_cid} (tampered or truncated)")
     try:

@@ -185,11 +185,11 @@ class Ledger:
             (state.author, state.seq, state.head, state.ts, json.dumps(state.keys), int(state.forked)),
         )
 
-    def _insert(self, entry: Entry) -> None:
-        self.conn.execute(
+    def _insert(self, entries: Iterable[Entry]) -> None:
+        self.conn.executemany(
             "INSERT INTO entries (cid, author, seq, prev, ts, type, manifest, peer, request, detail, weight, block) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (entry.cid, entry.author, entry.seq, entry.prev, entry.ts, entry.type, *_columns(entry), entry.block),
+            ((e.cid, e.author, e.seq, e.prev, e.ts, e.type, *_columns(e), e.block) for e in entries),
         )
 
     # ---- writing ---------------------------------------------------------------------------------------------
@@ -218,7 +218,7 @@ class Ledger:
                     author=author,
                 )
                 verifier.extend(entry)
-                self._insert(entry)
+            self._insert(verifier.accepted)
             self._save_state(verifier.state)
         return verifier.accepted
 
@@ -253,6 +253,7 @@ class Ledger:
                             stopped.add(entry.author)
                             report.rejected.append(exc)
                     for verifier in verifiers.values():
+                        self._insert(verifier.accepted)
                         if verifier.state.head is not None:
                             self._save_state(verifier.state)
                 progress.advance(len(entries))
@@ -265,9 +266,7 @@ class Ledger:
     def _apply(self, verifier: FeedVerifier, entry: Entry, report: ImportReport) -> None:
         state = verifier.state
         if entry.seq <= state.seq:
-            held = self.conn.execute(
-                "SELECT cid FROM entries WHERE author = ? AND seq = ?", (entry.author, entry.seq)
-            ).fetchone()["cid"]
+            held = self._held_cid(verifier, entry.seq)
             if classify(state, entry, held) == "replay":
                 report.duplicates += 1
                 return
@@ -286,8 +285,15 @@ class Ledger:
             report.refused_forked += 1
             return
         verifier.extend(entry)
-        self._insert(entry)
         report.accepted += 1
+
+    def _held_cid(self, verifier: FeedVerifier, seq: int) -> str:
+        """The CID of the entry we hold at `seq`: accepted in this batch (not yet written), or stored."""
+        pending = verifier.accepted
+        if pending and pending[0].seq <= seq:
+            return pending[seq - pending[0].seq].cid
+        row = self.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (verifier.state.author, seq))
+        return str(row.fetchone()["cid"])
 
     # ---- trust roots -----------------------------------------------------------------------------------------
 
@@ -317,6 +323,11 @@ class Ledger:
             args = (author,)
         for row in self.conn.execute(query + " ORDER BY author, seq", args):
             yield self._decode_stored(row)
+
+    def blocks(self, author: str) -> Iterator[tuple[str, bytes]]:
+        """(CID, block) of an author's stored entries in seq order, as stored (`verify_all` checks them)."""
+        for row in self.conn.execute("SELECT cid, block FROM entries WHERE author = ? ORDER BY seq", (author,)):
+            yield row["cid"], bytes(row["block"])
 
     def _decode_stored(self, row: sqlite3.Row) -> Entry:
         try:

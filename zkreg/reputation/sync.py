@@ -90,8 +90,8 @@ def export_car(ledger: Ledger, path: Path, author: str | None = None) -> ExportR
         with open(tmp, "wb") as handle:
             handle.write(_varint(len(header)) + header)
             for state in heads:
-                for entry in ledger.entries(state.author):
-                    handle.write(_section(entry.cid, entry.block))
+                for cid, block in ledger.blocks(state.author):
+                    handle.write(_section(cid, block))
                     entries += 1
             for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):
                 handle.write(_section(record.other, block))

@@ -8,7 +8,7 @@ harmless replay or equivocation evidence. The ledger (`zkreg.reputation.ledger`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -149,7 +149,7 @@ class FeedVerifier:
         keys = state.keys
         if entry.type == "rotate":
             keys = (*keys, (entry.seq + 1, str(entry.body["new_key"])))
-        self.state = replace(state, seq=entry.seq, head=entry.cid, ts=entry.ts, keys=keys)
+        self.state = FeedState(state.author, entry.seq, entry.cid, entry.ts, keys, state.forked)
         self.accepted.append(entry)
 
 
