@@ -157,6 +157,13 @@ def _cid_string(binary: bytes) -> str:
     return cid_to_str(binary)
 
 
+def _encoded_length(value: Any) -> int:
+    """Length of a CBOR-encoded unsigned integer in canonical form (the encoder's answer for anything else)."""
+    if type(value) is int and 0 <= value < 2**64:
+        return 1 if value < 24 else 2 if value < 2**8 else 3 if value < 2**16 else 5 if value < 2**32 else 9
+    return len(_encode(value))
+
+
 def _unlink(tag: cbor2.CBORTag) -> str:
     return _cid_string(tag.value[1:])
 
@@ -206,7 +213,7 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
     # header counting one more pair, the payload must rebuild the block byte for byte.
     if not payload or not 0xA0 <= payload[0] < 0xB7:
         raise MalformedEntry(f"ledger entry {cid} is not canonical DAG-CBOR (not a map with a byte-string sig)")
-    split = 1 + sum(len(_encode(key)) + len(_encode(decoded[key])) for key in ("ts", "seq") if key in decoded)
+    split = 1 + sum(len(key) + 1 + _encoded_length(decoded[key]) for key in ("ts", "seq") if key in decoded)
     rebuilt = bytes([payload[0] + 1]) + payload[1:split] + _SIG_KEY + _encode(sig) + payload[split:]
     if rebuilt != block:
         raise MalformedEntry(f"ledger entry {cid} is not canonical DAG-CBOR (key order, duplicates, extra bytes)")

@@ -31,7 +31,7 @@ IMPORT_BATCH = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
-    cid TEXT PRIMARY KEY,
+    cid TEXT NOT NULL,
     author TEXT NOT NULL,
     seq INTEGER NOT NULL,
     prev TEXT,
