@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ledger_helpers import blocks, feed, identity, manifest_cid
 
 from zkreg.api import Repo
 from zkreg.errors import IntegrityError
 from zkreg.identity import KEY_FILE, create_identity
+
+from .ledger_helpers import blocks, feed, identity, manifest_cid
 
 
 def _peer_of(repo: Repo, home: Path) -> Repo:

@@ -9,10 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from ledger_helpers import blocks, feed, identity, manifest_cid
 
 from zkreg.reputation.ledger import IMPORT_BATCH, Ledger
 from zkreg.reputation.sync import CarFileTransport, export_car, pull
+
+from .ledger_helpers import blocks, feed, identity, manifest_cid
 
 IMPORTER = """
 import sys

@@ -7,10 +7,11 @@ import dag_cbor
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledger_helpers import T0, identity, manifest_cid
 
 from zkreg.registry.cid import DAG_CBOR, compute
 from zkreg.reputation.entry import MAX_ENTRY_BYTES, Entry, MalformedEntry, decode_entry, sign_entry
+
+from .ledger_helpers import T0, identity, manifest_cid
 
 SIGNERS = [identity(f"codec-{n}") for n in range(3)]
 dids = st.sampled_from([signer.did for signer in SIGNERS])

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid
 
 from zkreg.reputation.entry import sign_entry
 from zkreg.reputation.ledger import FeedsRejected, Ledger
@@ -23,6 +22,8 @@ from zkreg.reputation.verify import (
     RevokedKeyUsed,
     SeqGap,
 )
+
+from .ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid
 
 ALICE, BOB, MALLORY = identity("alice"), identity("bob"), identity("mallory")
 

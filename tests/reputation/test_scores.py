@@ -8,12 +8,13 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledger_helpers import blocks, endorse, feed, identity, manifest_cid
 
 from zkreg.identity import Identity
 from zkreg.reputation.entry import Entry
 from zkreg.reputation.ledger import Ledger
 from zkreg.reputation.score import Receipt, Scores, compute_scores
+
+from .ledger_helpers import blocks, endorse, feed, identity, manifest_cid
 
 ALICE, BOB, CAROL, DAVE = (identity(name) for name in ("alice", "bob", "carol", "dave"))
 DID = {person: person.did for person in (ALICE, BOB, CAROL, DAVE)}
