@@ -175,7 +175,10 @@ def _schema_view(value: Any) -> Any:
     well-formed placeholder: converting each to base32 just to match a pattern would cost more than the rest of
     the check.
     """
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind is str or kind is int or value is None:  # most values: checked first, returned as they are
+        return value
+    if kind is dict:
         return {key: _schema_view(item) for key, item in value.items()}
     if isinstance(value, cbor2.CBORTag):
         link = value.value
