@@ -60,7 +60,11 @@ def ledger_import(
     path: Annotated[Path, typer.Argument(help="A feed file written by `zkreg ledger export`.")],
     json_out: JsonFlag = False,
 ) -> None:
-    """Accept the valid extensions of the feeds held (and new feeds); replays are no-ops, forks kept as evidence."""
+    """Import a feed file: only valid extensions are applied.
+
+    Replays are no-ops; an equivocation is kept as evidence and closes the author's feed; an entry that does not
+    verify stops its author's feed and makes the command exit 4, naming the (author, seq).
+    """
     repo = open_repo()
     with progress_for(json_out) as progress:
         report = repo.import_feeds(path, progress)
