@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from zkreg.registry.cid import DAG_CBOR, compute
 from zkreg.reputation.entry import MAX_ENTRY_BYTES, Entry, MalformedEntry, decode_entry, sign_entry
+from zkreg.reputation.verify import signature_ok
 
 from .ledger_helpers import T0, identity, manifest_cid
 
@@ -147,3 +148,26 @@ def test_entry_with_a_mismatching_expected_cid_is_refused() -> None:
     entry = _sample()
     with pytest.raises(MalformedEntry, match="does not match its CID"):
         decode_entry(entry.block, expected_cid=manifest_cid("something else"))
+
+
+GOLDEN_CID = "bafyreigjjaztwa76kqipg25gp23br7ohbr2hbw3i7xviykumpmskag22zq"
+GOLDEN_BLOCK = bytes.fromhex(
+    "a76274731b0000019ab697e8006373657102637369675840e25778bb7a5eb6f20a3b256aeb42321c435e45e54727bc1d00c89a14c669"
+    "35288fcf386c06de54100cd03af9e90b6fc8debe119b40b87b2d256d2fb127cd930e64626f6479a36772657175657374657265712d3168"
+    "6d616e6966657374d82a582500017112202c68f21a6e2c7fab9ec496809b43ef8b613e586b0ebb0b90e69aba3748f518126870726f7669"
+    "64657278386469643a6b65793a7a364d6b72447643377475484150677234554c676844526d54575a72646f586d796f424d6b3870755875"
+    "65445a4b33706470726576d82a58250001711220c31a912c070fedd45ccf5ecb4beecb40bee09359b71543ed29b72f7e4fd6beae647479"
+    "70656375736566617574686f7278386469643a6b65793a7a364d6b6d4e6368765a447935726744746d70417a4e7a32316f54794b78426e"
+    "477945533761387664714141436d5a79"
+)
+
+
+def test_golden_entry_keeps_its_bytes_cid_and_signature() -> None:
+    """Feeds already exchanged must keep verifying: the codec may never change an entry's bytes or id."""
+    golden, provider = identity("golden"), identity("golden-provider")
+    body = {"manifest": manifest_cid("golden-model"), "provider": provider.did, "request": "req-1"}
+    entry = sign_entry(golden, seq=2, prev=manifest_cid("golden-prev"), ts=T0, type_="use", body=body)
+    assert (entry.cid, entry.block) == (GOLDEN_CID, GOLDEN_BLOCK)
+    decoded = decode_entry(GOLDEN_BLOCK, expected_cid=GOLDEN_CID)
+    assert signature_ok(golden.did, decoded)
+    assert decoded.body == body
