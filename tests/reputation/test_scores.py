@@ -160,3 +160,13 @@ def test_scores_are_identical_whatever_the_import_order(order: Any, chunk: int) 
     assert shuffled.credit == reference.credit
     assert shuffled.debit == reference.debit
     assert [r.to_json() for r in shuffled.top(10)] == [r.to_json() for r in reference.top(10)]
+
+
+def test_only_the_latest_endorsement_counts_and_weight_0_withdraws_it(tmp_path: Path) -> None:
+    withdrawn = scores_of([feed(ALICE, [endorse(BOB, 10), endorse(CAROL, 1), endorse(BOB, 0)])], [ALICE.did], tmp_path)
+    assert withdrawn.trust[BOB.did] == 0.0
+    assert withdrawn.trust[CAROL.did] > 0.3
+    renewed = scores_of(
+        [feed(ALICE, [endorse(BOB, 0), endorse(CAROL, 1), endorse(BOB, 1)])], [ALICE.did], tmp_path / "r"
+    )
+    assert renewed.trust[BOB.did] == renewed.trust[CAROL.did] > 0.2

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS entries (
     block BLOB NOT NULL,
     UNIQUE (author, seq)
 );
-CREATE INDEX IF NOT EXISTS entries_type ON entries (type, author);
+CREATE INDEX IF NOT EXISTS entries_type ON entries (type, manifest);
 CREATE INDEX IF NOT EXISTS entries_request ON entries (request) WHERE request IS NOT NULL;
 CREATE TABLE IF NOT EXISTS feeds (
     author TEXT PRIMARY KEY,

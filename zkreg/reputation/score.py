@@ -168,10 +168,10 @@ def _vouches(ledger: Ledger) -> dict[tuple[str, str], float]:
     )
     for row in attests:
         weights[(row["source"], row["target"])] += row["n"]
+    # SQLite takes the bare column `weight` from the row that holds max(seq): the latest endorsement counts.
     endorsements = ledger.conn.execute(
-        "SELECT e.author AS source, e.peer AS target, e.weight AS weight FROM entries e "
-        "WHERE e.type = 'endorse' AND e.author != e.peer AND e.seq = (SELECT max(seq) FROM entries l "
-        "WHERE l.author = e.author AND l.type = 'endorse' AND l.peer = e.peer)"
+        "SELECT author AS source, peer AS target, weight, max(seq) FROM entries "
+        "WHERE type = 'endorse' AND author != peer GROUP BY author, peer"
     )
     for row in endorsements:
         weights[(row["source"], row["target"])] += row["weight"]
