@@ -243,9 +243,10 @@ def test_block_that_does_not_match_its_claimed_cid_in_an_import_is_refused(ledge
     data = bytearray(car.read_bytes())
     data[-3] ^= 0x40
     car.write_bytes(bytes(data))
-    with pytest.raises(MalformedCar, match="does not match its CID"):
+    with pytest.raises(MalformedCar, match="does not match its CID") as caught:
         pull(ledger, CarFileTransport(car))
     assert ledger.count() == 0  # the batch it was in is never committed
+    assert "0 valid entries before it were kept" in caught.value.message
 
 
 def test_tampered_sqlite_file_is_reported_not_crashed(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import IntegrityError, ZkregError
+from zkreg.errors import IntegrityError, MalformedObject, StoreBusy, ZkregError
 from zkreg.identity import Identity
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.index import BUSY_TIMEOUT_S, transaction
@@ -257,6 +257,9 @@ class Ledger:
                         if verifier.state.head is not None:
                             self._save_state(verifier.state)
                 progress.advance(len(entries))
+        except MalformedObject as exc:  # bytes that do not parse end the import; say what was kept
+            exc.message += f" (import stopped there; {report.accepted} valid entries before it were kept)"
+            raise
         finally:
             progress.end()
         if report.rejected:
@@ -391,5 +394,9 @@ class Ledger:
 def open_ledger(path: Path) -> Ledger:
     try:
         return Ledger(path)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StoreBusy(f"the ledger {path} is busy (another zkreg process holds it)", hint="retry") from exc
+        raise ZkregError(f"cannot open the ledger {path}: {exc}", code="feed/db-unreadable") from exc
     except sqlite3.DatabaseError as exc:
         raise ZkregError(f"cannot open the ledger {path}: {exc}", code="feed/db-unreadable") from exc
