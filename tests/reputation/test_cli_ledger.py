@@ -133,6 +133,9 @@ def test_cli_rep_show_peer_trust_and_sync_by_file(cli: Any, tmp_path: Path) -> N
     assert bad.json()["error"]["code"] == "input/bad-did"
     missing = cli("ledger", "import", str(tmp_path / "missing.car"))
     assert missing.code == 3
+    theirs = cli("ledger", "log", "--author", other_did, "--json").json()
+    assert [(entry["author"], entry["seq"], entry["type"]) for entry in theirs] == [(other_did, 1, "publish")]
+    assert cli("ledger", "export", "--author", me, "-o", str(tmp_path / "mine.car")).code == 3  # no feed yet
 
 
 def test_help_does_not_import_the_scoring_or_codec_libraries() -> None:
