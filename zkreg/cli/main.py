@@ -11,10 +11,8 @@ import sys
 
 import typer
 
-from zkreg.cli import (
-    ledger,  # noqa: F401  (registers its commands)
-    registry,  # noqa: F401  (registers its commands)
-)
+import zkreg.cli.ledger  # noqa: F401  (registers its commands)
+from zkreg.cli import registry  # noqa: F401  (registers its commands)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import emit_json
 from zkreg.errors import ZkregError
