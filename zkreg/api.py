@@ -9,6 +9,7 @@ repo.pull("mnist@1", Path("out"))
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sqlite3
 import stat
@@ -16,8 +17,9 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from zkreg.errors import InvalidInput, NotFound, ZkregError
+from zkreg.errors import IntegrityError, InvalidInput, NotFound, ZkregError
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
@@ -26,6 +28,11 @@ from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import LocalStore
 from zkreg.registry.unixfs import directory_node
+
+if TYPE_CHECKING:
+    from zkreg.reputation.ledger import ImportReport, Ledger
+    from zkreg.reputation.score import ProofHook, Scores
+    from zkreg.reputation.sync import ExportResult
 
 KINDS = ("model", "dataset")
 WEIGHTS = ("public", "private")
@@ -139,6 +146,7 @@ class Repo:
         self.index: sqlite3.Connection = open_index(home / "index.db")
         self.store = LocalStore(home / "blocks", self.index)
         self.store.remove_stale_temporaries()
+        self._ledger: Ledger | None = None
 
     @classmethod
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
@@ -155,6 +163,8 @@ class Repo:
 
     def close(self) -> None:
         self.index.close()
+        if self._ledger is not None:
+            self._ledger.close()
 
     @property
     def identity(self) -> Identity:
@@ -291,6 +301,7 @@ class Repo:
                 (name, version, cid, identity.did, kind, created),
             )
         self.store.flush_index()
+        self.ledger.append(identity, "publish", {"manifest": cid})
         return PublishResult(cid, name, version, created=True)
 
     def _next_version(self, name: str) -> str:
@@ -338,13 +349,66 @@ class Repo:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         pulled = [PulledFile(n, cid, manifest.sizes[n]) for n, cid in manifest.files.items()]
+        if manifest.author != self.identity.did:
+            # The request id pairs this use with the provider's receipt, when it serves one (`zkreg serve`).
+            use = {"manifest": manifest.cid, "provider": manifest.author, "request": secrets.token_hex(16)}
+            self.ledger.append(self.identity, "use", use)
         return PullResult(manifest, out_dir, pulled)
 
-    def verify(self, ref: str, progress: Progress = SILENT) -> VerifyResult:
-        """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names."""
-        manifest = self.manifest(self.resolve(ref))
-        total = 0
-        for file_name, cid in manifest.files.items():
-            total += self.store.verify_file(cid, manifest.sizes[file_name], progress)
-        self.store.get_block(manifest.tree)
+    def verify(self, ref: str, progress: Progress = SILENT, *, attest: bool = False) -> VerifyResult:
+        """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names.
+
+        With `attest`, the verdict (ok, or fail with the reason) is appended to this identity's feed.
+        """
+        cid = self.resolve(ref)
+        try:
+            manifest = self.manifest(cid)
+            total = 0
+            for file_name, file_cid in manifest.files.items():
+                total += self.store.verify_file(file_cid, manifest.sizes[file_name], progress)
+            self.store.get_block(manifest.tree)
+        except IntegrityError as error:
+            if attest:
+                self.ledger.append(
+                    self.identity, "attest", {"subject": cid, "verdict": "fail", "details": error.message[:2048]}
+                )
+            raise
+        if attest:
+            details = f"{len(manifest.files)} files, {total} bytes verified"
+            self.ledger.append(self.identity, "attest", {"subject": cid, "verdict": "ok", "details": details})
         return VerifyResult(manifest, len(manifest.files), total)
+
+    # ---- ledger and reputation ----------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        """The signed feeds this peer holds (`ledger.db` in the data dir)."""
+        if self._ledger is None:
+            from zkreg.reputation.ledger import open_ledger
+
+            self._ledger = open_ledger(self.home / "ledger.db")
+        return self._ledger
+
+    def export_feeds(self, path: Path, author: str | None = None) -> ExportResult:
+        from zkreg.reputation.sync import export_car
+
+        return export_car(self.ledger, path, author)
+
+    def import_feeds(self, path: Path, progress: Progress = SILENT) -> ImportReport:
+        from zkreg.reputation.sync import CarFileTransport, pull
+
+        return pull(self.ledger, CarFileTransport(path), progress)
+
+    def trust_peer(self, did: str) -> bool:
+        """Make `did` a local trust root; False if it already was one."""
+        return self.ledger.add_trust_root(did)
+
+    def trust_roots(self) -> list[str]:
+        """Own key plus every peer trusted with `trust_peer`."""
+        return sorted({self.identity.did, *self.ledger.trust_roots()})
+
+    def scores(self, receipt_proof_ok: ProofHook | None = None) -> Scores:
+        """Proof of Reputation of every identity in the ledger, seen from this peer's trust roots."""
+        from zkreg.reputation.score import bilateral_pair_exists, compute_scores
+
+        return compute_scores(self.ledger, self.trust_roots(), receipt_proof_ok or bilateral_pair_exists)

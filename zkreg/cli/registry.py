@@ -148,11 +148,15 @@ def ls_(json_out: JsonFlag = False) -> None:
 
 
 @app.command()
-def verify(ref: str, json_out: JsonFlag = False) -> None:
+def verify(
+    ref: str,
+    attest: Annotated[bool, typer.Option("--attest", help="Append the verdict to this identity's feed.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
     """Verify a manifest: its CID, schema and signature, and every block of every file it names."""
     repo = open_repo()
     with progress_for(json_out) as progress:
-        result = repo.verify(ref, progress)
+        result = repo.verify(ref, progress, attest=attest)
     if json_out:
         emit_json({"ok": True, "cid": result.manifest.cid, "files": result.files, "bytes": result.bytes})
     else:

@@ -1,0 +1,238 @@
+"""Proof of Reputation: trust by EigenTrust-style power iteration, and credit, debit and balance.
+
+Graph: an edge i -> j for each interaction in which i vouches for j, weighted by
+  * counted uses: i consumed j's artefact, and both i's `use` and j's `receipt` for the same request exist and
+    `receipt_proof_ok(receipt)` holds (the ZK issue plugs a proof check into that hook; until then the bilateral
+    pair is the condition), one per distinct request;
+  * attestations: i attested `ok` for a manifest that j published, one per manifest;
+  * endorsements: i's latest `endorse` of j, its weight (0 withdraws it).
+Each row is normalised; trust t = (1 - ALPHA) * C^T t + ALPHA * p, where p is uniform over the local trust roots
+(own key and `zkreg peer trust KEY`); identities without out-edges give their mass back to p. So trust only flows
+out of the roots: a ring of identities that only vouch for each other, with no edge from a trusted identity,
+gets none. Forked identities (proven equivocators) are removed from the graph: trust 0, their votes ignored.
+
+credit(j) = sum over counted uses of j's artefacts by others i of min(1, trust(i) * n) (n = identities), so a
+consumer with at least average trust pays in full and a Sybil pays nothing; debit(i) = i's own counted uses;
+balance = credit - debit. Everything is sorted before use: the same feeds and roots give the same floats.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkreg.reputation.ledger import Ledger
+
+ALPHA = 0.15
+"""Share of trust re-seeded from the roots each round (teleport), as in EigenTrust's pre-trusted peers."""
+TOLERANCE = 1e-12
+MAX_ROUNDS = 500
+TOP_INPUTS = 5
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A provider's receipt that pairs with a consumer's use, as the proof hook sees it."""
+
+    provider: str
+    consumer: str
+    request: str
+    proof: str | None
+    manifest: str
+
+
+def bilateral_pair_exists(receipt: Receipt) -> bool:
+    """The default proof hook: the join that produced `receipt` already required both signed sides."""
+    return True
+
+
+ProofHook = Callable[[Receipt], bool]
+
+
+@dataclass(frozen=True)
+class Input:
+    """One input to a score, for `rep show`'s explanation."""
+
+    identity: str
+    kind: str
+    amount: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"identity": self.identity, "kind": self.kind, "amount": self.amount}
+
+
+@dataclass(frozen=True)
+class Reputation:
+    identity: str
+    trust: float
+    credit: float
+    debit: float
+    root: bool
+    forked: dict[str, Any] | None
+    trust_inputs: list[Input] = field(default_factory=list)
+    credit_inputs: list[Input] = field(default_factory=list)
+
+    @property
+    def balance(self) -> float:
+        return self.credit - self.debit
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "trust": self.trust,
+            "credit": self.credit,
+            "debit": self.debit,
+            "balance": self.balance,
+            "root": self.root,
+            "forked": self.forked or False,
+            "inputs": {
+                "trust": [item.to_json() for item in self.trust_inputs],
+                "credit": [item.to_json() for item in self.credit_inputs],
+            },
+        }
+
+
+@dataclass
+class Scores:
+    identities: list[str]
+    trust: dict[str, float]
+    credit: dict[str, float]
+    debit: dict[str, float]
+    roots: list[str]
+    forked: dict[str, dict[str, Any]]
+    edges: dict[tuple[str, str], float]
+    """i -> j normalised local trust (row of C), after removing forked identities."""
+    uses: dict[tuple[str, str], int]
+    """(consumer, provider) -> counted uses."""
+
+    def show(self, identity: str) -> Reputation:
+        trust = self.trust.get(identity, 0.0)
+        trust_inputs = sorted(
+            (
+                Input(source, "vouch", (1 - ALPHA) * self.trust.get(source, 0.0) * weight)
+                for (source, target), weight in self.edges.items()
+                if target == identity
+            ),
+            key=lambda item: (-item.amount, item.identity),
+        )[:TOP_INPUTS]
+        if identity in self.roots:
+            trust_inputs.insert(0, Input(identity, "root", ALPHA / len(self.roots)))
+        scale = len(self.identities)
+        credit_inputs = sorted(
+            (
+                Input(consumer, f"{count} counted use(s)", count * min(1.0, self.trust.get(consumer, 0.0) * scale))
+                for (consumer, provider), count in self.uses.items()
+                if provider == identity
+            ),
+            key=lambda item: (-item.amount, item.identity),
+        )[:TOP_INPUTS]
+        return Reputation(
+            identity=identity,
+            trust=trust,
+            credit=self.credit.get(identity, 0.0),
+            debit=self.debit.get(identity, 0.0),
+            root=identity in self.roots,
+            forked=self.forked.get(identity),
+            trust_inputs=trust_inputs,
+            credit_inputs=credit_inputs,
+        )
+
+    def top(self, limit: int = 20) -> list[Reputation]:
+        ranked = sorted(self.identities, key=lambda did: (-self.trust.get(did, 0.0), did))
+        return [self.show(did) for did in ranked[:limit]]
+
+
+def _counted_uses(ledger: Ledger, receipt_proof_ok: ProofHook) -> dict[tuple[str, str], int]:
+    rows = ledger.conn.execute(
+        "SELECT DISTINCT u.author AS consumer, u.peer AS provider, u.request AS request, u.manifest AS manifest, "
+        "r.detail AS proof FROM entries u JOIN entries r ON r.request = u.request AND r.type = 'receipt' "
+        "AND r.author = u.peer AND r.peer = u.author WHERE u.type = 'use' AND u.author != u.peer "
+        "ORDER BY consumer, provider, request"
+    )
+    uses: dict[tuple[str, str], int] = defaultdict(int)
+    for row in rows:
+        receipt = Receipt(row["provider"], row["consumer"], row["request"], row["proof"], row["manifest"])
+        if receipt_proof_ok(receipt):
+            uses[(row["consumer"], row["provider"])] += 1
+    return dict(uses)
+
+
+def _vouches(ledger: Ledger) -> dict[tuple[str, str], float]:
+    weights: dict[tuple[str, str], float] = defaultdict(float)
+    attests = ledger.conn.execute(
+        "SELECT a.author AS source, p.author AS target, count(DISTINCT a.manifest) AS n FROM entries a "
+        "JOIN entries p ON p.type = 'publish' AND p.manifest = a.manifest "
+        "WHERE a.type = 'attest' AND a.detail = 'ok' AND a.author != p.author GROUP BY a.author, p.author"
+    )
+    for row in attests:
+        weights[(row["source"], row["target"])] += row["n"]
+    # SQLite takes the bare column `weight` from the row that holds max(seq): the latest endorsement counts.
+    endorsements = ledger.conn.execute(
+        "SELECT author AS source, peer AS target, weight, max(seq) FROM entries "
+        "WHERE type = 'endorse' AND author != peer GROUP BY author, peer"
+    )
+    for row in endorsements:
+        weights[(row["source"], row["target"])] += row["weight"]
+    return weights
+
+
+def _forked(ledger: Ledger) -> dict[str, dict[str, Any]]:
+    forked: dict[str, dict[str, Any]] = {}
+    for record in ledger.evidence():
+        info = forked.setdefault(
+            record.author, {"reason": f"signed two different entries with seq {record.seq}", "evidence": []}
+        )
+        info["evidence"].append({"seq": record.seq, "cids": [record.held, record.other]})
+    return forked
+
+
+def compute_scores(ledger: Ledger, roots: list[str], receipt_proof_ok: ProofHook = bilateral_pair_exists) -> Scores:
+    """Scores of every identity the ledger knows, seen from `roots`."""
+    import numpy as np
+    import scipy.sparse
+
+    forked = _forked(ledger)
+    uses = _counted_uses(ledger, receipt_proof_ok)
+    raw = _vouches(ledger)
+    for pair, count in uses.items():
+        raw[pair] = raw.get(pair, 0.0) + count
+    identities = sorted({*ledger.authors(), *roots, *(did for pair in raw for did in pair)} - set(forked))
+    seeds = sorted(set(roots) - set(forked))
+    index = {did: position for position, did in enumerate(identities)}
+    row_sums: dict[str, float] = defaultdict(float)
+    kept = sorted((pair, weight) for pair, weight in raw.items() if weight > 0 and not set(pair) & set(forked))
+    for (source, _), weight in kept:
+        row_sums[source] += weight
+    edges = {pair: weight / row_sums[pair[0]] for pair, weight in kept}
+
+    size = len(identities)
+    trust_vector = np.zeros(size)
+    if size and seeds:
+        sources = np.array([index[s] for s, _ in edges], dtype=np.int64)
+        targets = np.array([index[t] for _, t in edges], dtype=np.int64)
+        values = np.array(list(edges.values()), dtype=np.float64)
+        transposed = scipy.sparse.csr_matrix((values, (targets, sources)), shape=(size, size))
+        dangling = np.ones(size, dtype=bool)
+        dangling[sources] = False
+        seed = np.zeros(size)
+        seed[[index[did] for did in seeds]] = 1.0 / len(seeds)
+        trust_vector = seed.copy()
+        for _ in range(MAX_ROUNDS):
+            spread = transposed @ trust_vector + trust_vector[dangling].sum() * seed
+            updated = (1 - ALPHA) * spread + ALPHA * seed
+            converged = float(np.abs(updated - trust_vector).sum()) < TOLERANCE
+            trust_vector = updated
+            if converged:
+                break
+    trust = {did: float(trust_vector[index[did]]) for did in identities}
+    for did in forked:
+        trust[did] = 0.0
+
+    credit: dict[str, float] = defaultdict(float)
+    debit: dict[str, float] = defaultdict(float)
+    for (consumer, provider), count in sorted(uses.items()):
+        credit[provider] += count * min(1.0, trust.get(consumer, 0.0) * max(size, 1))
+        debit[consumer] += count
+    return Scores(identities, trust, dict(credit), dict(debit), seeds, forked, edges, uses)
