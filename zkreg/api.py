@@ -328,11 +328,14 @@ class Repo:
         self.store.put_block(cid, block)
         return cid, len(block) + sum(tsize for _, tsize in links.values())
 
-    def pull(self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT) -> PullResult:
+    def pull(
+        self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT, *, request: str | None = None
+    ) -> PullResult:
         """Fetch and verify every file of a manifest into `out_dir` (default: `./NAME`).
 
         Files are assembled in a staging folder inside `out_dir` and moved into place only after all of them
-        verified, so a failed pull leaves no partial file behind.
+        verified, so a failed pull leaves no partial file behind. `request` is the id the `use` entry carries
+        (default: a fresh random one), so the provider's receipt for it can pair with it.
         """
         manifest = self.manifest(self.resolve(ref))
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
@@ -351,7 +354,7 @@ class Repo:
         pulled = [PulledFile(n, cid, manifest.sizes[n]) for n, cid in manifest.files.items()]
         if manifest.author != self.identity.did:
             # The request id pairs this use with the provider's receipt, when it serves one (`zkreg serve`).
-            use = {"manifest": manifest.cid, "provider": manifest.author, "request": secrets.token_hex(16)}
+            use = {"manifest": manifest.cid, "provider": manifest.author, "request": request or secrets.token_hex(16)}
             self.ledger.append(self.identity, "use", use)
         return PullResult(manifest, out_dir, pulled)
 

@@ -13,6 +13,7 @@ import typer
 
 import zkreg.cli.ledger  # noqa: F401  (registers its commands)
 from zkreg.cli import registry  # noqa: F401  (registers its commands)
+from zkreg.cli import serve as serve_commands  # noqa: F401  (registers its commands)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import emit_json
 from zkreg.errors import ZkregError
