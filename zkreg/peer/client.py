@@ -9,14 +9,14 @@ locally before a `use` is recorded. A peer that cannot be reached, times out or 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import BackendUnavailable, NotFound, ZkregError
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, cid_to_str, codec_of
-from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
+from zkreg.reputation.ledger import FeedsRejected, ImportReport, Ledger, now_ms
 
 if TYPE_CHECKING:
     import httpx
@@ -125,11 +125,20 @@ class PeerClient:
         return answer
 
 
-class HttpFeedTransport:
-    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known`, page by page."""
+HeldAt = Callable[[str, int], "str | None"]
+"""(author, seq) -> the CID of the entry held locally there, if any."""
 
-    def __init__(self, client: PeerClient) -> None:
+
+class HttpFeedTransport:
+    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known`, page by page.
+
+    A feed whose head the peer holds at a seq we also hold is fetched from there only if the entries differ (so
+    two peers told different stories by an equivocating author both find out): `held_at` answers that.
+    """
+
+    def __init__(self, client: PeerClient, held_at: HeldAt) -> None:
         self.client = client
+        self.held_at = held_at
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
         from zkreg.reputation.sync import read_car
@@ -137,8 +146,10 @@ class HttpFeedTransport:
         for head in self.client.heads():
             author, seq = str(head["author"]), int(head["seq"])
             after = known.get(author, 0)
-            if seq <= after and not head["forked"]:
-                continue
+            if seq <= after:
+                if not head["forked"] and self.held_at(author, seq) == head["head"]:
+                    continue
+                after = seq - 1
             while True:
                 car, last = self.client.feed(author, after)
                 yield from read_car(car)
@@ -217,11 +228,20 @@ class SyncReport:
         }
 
 
+def held_at(ledger: Ledger, author: str, seq: int) -> str | None:
+    row = ledger.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
+    return None if row is None else str(row["cid"])
+
+
 def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
+    from zkreg.peer.provider import evidence_sections
+
     ledger = repo.ledger
     for state in ledger.heads():
         theirs = remote.get(state.author)
         after = int(theirs["seq"]) if theirs else 0
+        if theirs and 0 < after <= state.seq and held_at(ledger, state.author, after) != theirs["head"]:
+            after -= 1  # the peer holds another entry at its head: send ours, it will see the equivocation
         if state.seq > after:
             rows = ledger.conn.execute(
                 "SELECT cid, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq", (state.author, after)
@@ -229,8 +249,7 @@ def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tu
             for row in rows:
                 yield row["cid"], bytes(row["block"])
         if state.forked and not (theirs and theirs["forked"]):
-            evidence = ledger.evidence(state.author)
-            yield from zip((e.other for e in evidence), ledger.evidence_blocks(state.author), strict=True)
+            yield from evidence_sections(ledger, state.author)
 
 
 def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
@@ -296,7 +315,8 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
     with PeerClient(url, timeout_s) as client:
         rejected: FeedsRejected | None = None
         try:
-            pulled = pull(repo.ledger, HttpFeedTransport(client))
+            ledger = repo.ledger
+            pulled = pull(ledger, HttpFeedTransport(client, lambda author, seq: held_at(ledger, author, seq)))
         except FeedsRejected as exc:
             rejected, pulled = exc, exc.report
         report = SyncReport(client.url, pulled, push(repo, client))

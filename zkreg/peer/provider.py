@@ -26,7 +26,7 @@ from zkreg.peer.envelope import SignedRequest, check_request
 from zkreg.peer.limits import Limits, ProvingGate, RateLimiter, RequestTooLarge
 from zkreg.peer.store import PEER_DB, PeerStore
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
-from zkreg.reputation.ledger import ImportReport, now_ms
+from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
 from zkreg.reputation.policy import Policy
 
 FEED_PAGE = 10_000
@@ -43,6 +43,20 @@ class Head:
 
     def to_json(self) -> dict[str, Any]:
         return {"author": self.author, "seq": self.seq, "head": self.head, "forked": self.forked}
+
+
+def evidence_sections(ledger: Ledger, author: str) -> list[tuple[str, bytes]]:
+    """Both sides of every equivocation held against `author`: the entry in the feed and the conflicting one, so
+    a receiver that holds either side learns of the other."""
+    sections: list[tuple[str, bytes]] = []
+    for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):
+        held = ledger.conn.execute(
+            "SELECT block FROM entries WHERE author = ? AND seq = ?", (record.author, record.seq)
+        ).fetchone()
+        if held is not None:
+            sections.append((record.held, bytes(held["block"])))
+        sections.append((record.other, block))
+    return sections
 
 
 class PublicArtefacts:
@@ -151,8 +165,7 @@ class Provider:
             ).fetchall()
             blocks = [(row["cid"], bytes(row["block"])) for row in rows]
             last = rows[-1]["seq"] if rows else after
-            evidence = repo.ledger.evidence(author)
-            blocks += zip((e.other for e in evidence), repo.ledger.evidence_blocks(author), strict=True)
+            blocks += evidence_sections(repo.ledger, author)
             return b"".join(car_stream([state.head], blocks)), last
 
     def accept_feeds(self, car: bytes) -> ImportReport:
