@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -29,6 +30,24 @@ LAST_SEQ_HEADER = "x-zkreg-last-seq"
 DID_PATTERN = "^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$"
 CID_PATTERN = "^b[a-z2-7]{58}$"
 REF_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._+@-]{0,200}$"
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "exit_code"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "hint": {"type": "string"},
+                "exit_code": {"type": "integer", "description": "what the zkreg CLI exits with for this error"},
+            },
+        }
+    },
+}
 
 _STATUS_BY_EXIT = {1: 500, 2: 400, 3: 404, 4: 422, 5: 403, 6: 503}
 _STATUS_BY_CODE = {
@@ -181,4 +200,15 @@ def create_app(provider: Provider | None = None) -> FastAPI:
         body = await read_body(request, chosen.limits.max_body_bytes, chosen.limits.body_timeout_s)
         return await run_in_threadpool(chosen.deliver_receipt, _json_body(body))
 
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with its validation-error schema replaced by ours (every error has one shape)."""
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.pop("ValidationError", None)
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
