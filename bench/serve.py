@@ -1,0 +1,105 @@
+"""Serving speed, each figure next to a baseline measured in the same run.
+
+sync       `zkreg sync URL` of N entries (K feeds) from a peer served on 127.0.0.1 into an empty data dir, vs
+           `ledger export` + `ledger import` of the same feeds through a CAR file (no HTTP). Target < 10 s for
+           100k entries; the ratio is the cost of HTTP.
+pages      `GET /v1/feeds/{author}` pages per second (10,000 entries each) from the same peer.
+
+  python bench/serve.py [--entries 100000] [--feeds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import nacl.signing
+
+from zkreg.api import Repo
+from zkreg.identity import Identity
+from zkreg.peer.client import sync
+from zkreg.peer.provider import Provider
+from zkreg.reputation.ledger import Ledger
+from zkreg.reputation.sync import CarFileTransport, export_car, pull
+from zkreg.serve.server import bind, make_server
+
+
+def serve(home: Path) -> str:
+    sock = bind("127.0.0.1", 0)
+    server = make_server(Provider(home))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def fill(home: Path, entries: int, feeds: int) -> list[str]:
+    """`feeds` identities' feeds of endorsements in the serving peer's ledger, `entries` in all."""
+    ledger = Ledger(home / "ledger.db")
+    people = [Identity(nacl.signing.SigningKey(hashlib.sha256(f"bench-{n}".encode()).digest())) for n in range(feeds)]
+    per_feed = entries // feeds
+    for person in people:
+        for start in range(0, per_feed, 1000):
+            items = [("endorse", {"peer": people[(start + i) % feeds].did, "weight": 1 + i % 10}) for i in range(1000)]
+            ledger.append_batch(person, items[: per_feed - start])
+    ledger.close()
+    return [person.did for person in people]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entries", type=int, default=100_000)
+    parser.add_argument("--feeds", type=int, default=10)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        alice = folder / "alice"
+        Repo.init(alice).close()
+        started = time.perf_counter()
+        authors = fill(alice, args.entries, args.feeds)
+        print(f"setup: {args.entries} entries in {args.feeds} feeds signed in {time.perf_counter() - started:.1f} s")
+        url = serve(alice)
+
+        baseline_dir = Repo.init(folder / "carol")
+        started = time.perf_counter()
+        source = Ledger(alice / "ledger.db")
+        export_car(source, folder / "feeds.car")
+        source.close()
+        pull(baseline_dir.ledger, CarFileTransport(folder / "feeds.car"))
+        baseline = time.perf_counter() - started
+        baseline_dir.close()
+
+        bob = Repo.init(folder / "bob")
+        started = time.perf_counter()
+        report = sync(bob, url)
+        elapsed = time.perf_counter() - started
+        assert report.pulled.accepted == args.entries, report.to_json()
+        bob.close()
+        print(
+            f"sync:  {args.entries} entries over HTTP in {elapsed:.2f} s ({args.entries / elapsed:,.0f} entries/s); "
+            f"CAR file export+import {baseline:.2f} s; ratio {elapsed / baseline:.2f}x (target < 10 s)"
+        )
+
+        with httpx.Client(base_url=url) as client:
+            started = time.perf_counter()
+            pages = 0
+            for author in authors:
+                after = 0
+                while True:
+                    response = client.get(f"/v1/feeds/{author}", params={"after": after})
+                    pages += 1
+                    last = int(response.headers["x-zkreg-last-seq"])
+                    if last <= after:
+                        break
+                    after = last
+            elapsed = time.perf_counter() - started
+        print(f"pages: {pages} GET /v1/feeds pages in {elapsed:.2f} s ({pages / elapsed:.1f} requests/s)")
+
+
+if __name__ == "__main__":
+    main()
