@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
+import os
+import subprocess
+import sys
 import tempfile
-import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -23,19 +28,26 @@ import nacl.signing
 from zkreg.api import Repo
 from zkreg.identity import Identity
 from zkreg.peer.client import sync
-from zkreg.peer.provider import Provider
 from zkreg.reputation.ledger import Ledger
 from zkreg.reputation.sync import CarFileTransport, export_car, pull
-from zkreg.serve.server import bind, make_server
 
 
-def serve(home: Path) -> str:
-    sock = bind("127.0.0.1", 0)
-    server = make_server(Provider(home))
-    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-    while not server.started:
-        time.sleep(0.01)
-    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+@contextmanager
+def serve(home: Path) -> Iterator[str]:
+    """`zkreg serve --port 0` in its own process, as a real peer runs; its URL."""
+    env = {**os.environ, "ZKREG_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json"], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}":
+            lines.append(proc.stdout.readline().rstrip("\n"))
+        yield str(json.loads("\n".join(lines))["url"])
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def fill(home: Path, entries: int, feeds: int) -> list[str]:
@@ -51,6 +63,43 @@ def fill(home: Path, entries: int, feeds: int) -> list[str]:
     return [person.did for person in people]
 
 
+def measure(folder: Path, alice: Path, url: str, authors: list[str], entries: int) -> None:
+    baseline_dir = Repo.init(folder / "carol")
+    started = time.perf_counter()
+    source = Ledger(alice / "ledger.db")
+    export_car(source, folder / "feeds.car")
+    source.close()
+    pull(baseline_dir.ledger, CarFileTransport(folder / "feeds.car"))
+    baseline = time.perf_counter() - started
+    baseline_dir.close()
+
+    bob = Repo.init(folder / "bob")
+    started = time.perf_counter()
+    report = sync(bob, url)
+    elapsed = time.perf_counter() - started
+    assert report.pulled.accepted == entries, report.to_json()
+    bob.close()
+    print(
+        f"sync:  {entries} entries over HTTP in {elapsed:.2f} s ({entries / elapsed:,.0f} entries/s); "
+        f"CAR file export+import {baseline:.2f} s; ratio {elapsed / baseline:.2f}x (target < 10 s)"
+    )
+
+    with httpx.Client(base_url=url) as client:
+        started = time.perf_counter()
+        pages = 0
+        for author in authors:
+            after = 0
+            while True:
+                response = client.get(f"/v1/feeds/{author}", params={"after": after})
+                pages += 1
+                last = int(response.headers["x-zkreg-last-seq"])
+                if last <= after:
+                    break
+                after = last
+        elapsed = time.perf_counter() - started
+    print(f"pages: {pages} GET /v1/feeds pages in {elapsed:.2f} s ({pages / elapsed:.1f} requests/s)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=100_000)
@@ -63,42 +112,8 @@ def main() -> None:
         started = time.perf_counter()
         authors = fill(alice, args.entries, args.feeds)
         print(f"setup: {args.entries} entries in {args.feeds} feeds signed in {time.perf_counter() - started:.1f} s")
-        url = serve(alice)
-
-        baseline_dir = Repo.init(folder / "carol")
-        started = time.perf_counter()
-        source = Ledger(alice / "ledger.db")
-        export_car(source, folder / "feeds.car")
-        source.close()
-        pull(baseline_dir.ledger, CarFileTransport(folder / "feeds.car"))
-        baseline = time.perf_counter() - started
-        baseline_dir.close()
-
-        bob = Repo.init(folder / "bob")
-        started = time.perf_counter()
-        report = sync(bob, url)
-        elapsed = time.perf_counter() - started
-        assert report.pulled.accepted == args.entries, report.to_json()
-        bob.close()
-        print(
-            f"sync:  {args.entries} entries over HTTP in {elapsed:.2f} s ({args.entries / elapsed:,.0f} entries/s); "
-            f"CAR file export+import {baseline:.2f} s; ratio {elapsed / baseline:.2f}x (target < 10 s)"
-        )
-
-        with httpx.Client(base_url=url) as client:
-            started = time.perf_counter()
-            pages = 0
-            for author in authors:
-                after = 0
-                while True:
-                    response = client.get(f"/v1/feeds/{author}", params={"after": after})
-                    pages += 1
-                    last = int(response.headers["x-zkreg-last-seq"])
-                    if last <= after:
-                        break
-                    after = last
-            elapsed = time.perf_counter() - started
-        print(f"pages: {pages} GET /v1/feeds pages in {elapsed:.2f} s ({pages / elapsed:.1f} requests/s)")
+        with serve(alice) as url:
+            measure(folder, alice, url, authors, args.entries)
 
 
 if __name__ == "__main__":

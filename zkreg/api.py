@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import IntegrityError, InvalidInput, NotFound, ZkregError
 from zkreg.home import default_home
@@ -31,6 +31,7 @@ from zkreg.registry.unixfs import directory_node
 
 if TYPE_CHECKING:
     from zkreg.reputation.ledger import ImportReport, Ledger
+    from zkreg.reputation.proofs import BundleVerdict
     from zkreg.reputation.score import ProofHook, Scores
     from zkreg.reputation.sync import ExportResult
 
@@ -411,7 +412,19 @@ class Repo:
         return sorted({self.identity.did, *self.ledger.trust_roots()})
 
     def scores(self, receipt_proof_ok: ProofHook | None = None) -> Scores:
-        """Proof of Reputation of every identity in the ledger, seen from this peer's trust roots."""
-        from zkreg.reputation.score import bilateral_pair_exists, compute_scores
+        """Proof of Reputation of every identity in the ledger, seen from this peer's trust roots.
 
-        return compute_scores(self.ledger, self.trust_roots(), receipt_proof_ok or bilateral_pair_exists)
+        By default a use counts only if it is proof-gated (`zkreg.reputation.proofs`): the used manifest is held,
+        and for a zk model the receipt's proof bundle is held and verifies."""
+        from zkreg.reputation.proofs import ProofGatedCredit
+        from zkreg.reputation.score import compute_scores
+
+        hook = receipt_proof_ok or ProofGatedCredit(self.ledger, self._zk_section_of, self._verify_held_proof)
+        return compute_scores(self.ledger, self.trust_roots(), hook)
+
+    def _zk_section_of(self, cid: str) -> dict[str, Any] | None:
+        section: dict[str, Any] | None = getattr(self.manifest(cid), "zk", None)
+        return section
+
+    def _verify_held_proof(self, proof: str) -> BundleVerdict:
+        raise NotFound(f"proof {proof} cannot be verified: the zk pipeline is not installed", code="not-found/zk")

@@ -73,12 +73,21 @@ def publish(
 def pull(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Target folder; default: ./NAME.")] = None,
+    remote: Annotated[str | None, typer.Option(help="Fetch it from this peer (`zkreg serve` URL).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Fetch an artefact, verifying every block and the manifest's signature."""
+    """Fetch an artefact, verifying every block and the manifest's signature.
+
+    With --remote, from the peer that published it, which signs a receipt for this use.
+    """
     repo = open_repo()
-    with progress_for(json_out) as progress:
-        result = repo.pull(ref, output, progress)
+    if remote is not None:
+        from zkreg.peer.client import pull_remote
+
+        result = pull_remote(repo, remote, ref, output).result
+    else:
+        with progress_for(json_out) as progress:
+            result = repo.pull(ref, output, progress)
     if json_out:
         emit_json(
             {

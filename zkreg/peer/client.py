@@ -141,8 +141,12 @@ class HttpFeedTransport:
         self.held_at = held_at
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
+        """Pages are fetched one ahead in a background thread, so the network overlaps the ledger's import."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         from zkreg.reputation.sync import read_car
 
+        wanted: list[tuple[str, int, int]] = []
         for head in self.client.heads():
             author, seq = str(head["author"]), int(head["seq"])
             after = known.get(author, 0)
@@ -150,12 +154,24 @@ class HttpFeedTransport:
                 if not head["forked"] and self.held_at(author, seq) == head["head"]:
                     continue
                 after = seq - 1
-            while True:
-                car, last = self.client.feed(author, after)
+            wanted.append((author, after, seq))
+        with ThreadPoolExecutor(max_workers=1) as fetcher:
+
+            def fetch(author: str, after: int) -> Future[tuple[bytes, int]]:
+                return fetcher.submit(self.client.feed, author, after)
+
+            queue = [(author, after, seq, fetch(author, after)) for author, after, seq in wanted[:1]]
+            index = 1
+            while queue:
+                author, after, seq, pending = queue.pop(0)
+                car, last = pending.result()
+                if after < last < seq:  # more of this feed: the next page starts after this one's last entry
+                    queue.append((author, last, seq, fetch(author, last)))
+                elif index < len(wanted):
+                    next_author, next_after, next_seq = wanted[index]
+                    queue.append((next_author, next_after, next_seq, fetch(next_author, next_after)))
+                    index += 1
                 yield from read_car(car)
-                if last >= seq or last <= after:
-                    break
-                after = last
 
 
 # ---- fetching public artefacts ---------------------------------------------------------------------------------
