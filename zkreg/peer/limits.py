@@ -44,6 +44,10 @@ class RequestTimeout(BackendUnavailable):
     code = "request/timeout"
 
 
+class ProveTimeout(BackendUnavailable):
+    code = "serve/prove-timeout"
+
+
 class ServerBusy(BackendUnavailable):
     """Every proving slot and queue place is taken; try again after `retry_after` seconds."""
 

@@ -12,7 +12,14 @@ so neither is ever reachable, even if their bytes were in the store.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +29,12 @@ from typing import Any
 
 from zkreg.api import Repo
 from zkreg.errors import MalformedObject, NotFound, ZkregError
-from zkreg.peer.envelope import SignedRequest, check_request
-from zkreg.peer.limits import Limits, ProvingGate, RateLimiter, RequestTooLarge
+from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json, check_request
+from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
 from zkreg.peer.store import PEER_DB, PeerStore
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
-from zkreg.reputation.policy import Policy
+from zkreg.reputation.policy import Policy, decide, unpaid_receipts
 
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
@@ -227,3 +234,80 @@ class Provider:
             store.use_nonce(request.nonce, request.requester, request.ts, now_ms())
         finally:
             store.close()
+
+    def prove(self, document: Any) -> dict[str, Any]:
+        """Answer a signed prove request: checks, policy, a proof within the time limit, then the receipt.
+
+        Order: shape, signature, freshness, the requester's rate, single use, a proving slot (or 503), the model
+        (one of ours, with zk artefacts), the policy (or exit 5 with the numbers), the proof, the receipt. The
+        slot is held from the policy check to the receipt, so with one slot a requester cannot overspend by
+        racing requests. Nothing is recorded unless a proof was made.
+        """
+        request = check_request(document, now_ms())
+        if request.action != "prove":
+            raise MalformedRequest("this endpoint takes prove requests")
+        self.rate.take(request.requester)
+        self.use_nonce(request)
+        with self.gate.slot():
+            with self.repo() as repo:
+                manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+                if manifest is None or manifest.author != self.did or getattr(manifest, "zk", None) is None:
+                    raise NotFound(
+                        f"{request.manifest} is not a model this peer published with zk artefacts",
+                        code="not-found/model",
+                    )
+                balance = repo.scores().show(request.requester).balance
+                unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
+                decision = decide(request.requester, balance, unpaid, self.policy.default_price, self.policy)
+            bundle = self._prove_in_child(manifest.cid, request.input)
+            with self.repo() as repo:
+                proof = repo.store.put_file(bundle).cid
+                output = json.loads(bundle.read_bytes())["output"]
+                receipt = {
+                    "request": request.nonce,
+                    "consumer": request.requester,
+                    "proof": proof,
+                    "output_hash": hashlib.sha256(canonical_json({"output": output})).hexdigest(),
+                }
+                entry = repo.ledger.append(repo.identity, "receipt", receipt)
+                answer = {
+                    "proof": proof,
+                    "receipt": entry.cid,
+                    "bundle": base64.b64encode(bundle.read_bytes()).decode(),
+                    "decision": decision.to_json(),
+                }
+            bundle.unlink()
+            return answer
+
+    def _prove_in_child(self, manifest: str, values: list[list[float]]) -> Path:
+        """`zkreg prove` in its own process group, killed whole (with its ezkl child) at the time limit, so a
+        runaway proof frees its slot; the bundle file it wrote."""
+        work = self.home / "serve"
+        work.mkdir(exist_ok=True)
+        token = secrets.token_hex(8)
+        input_path, bundle = work / f"{token}.input.json", work / f"{token}.proof.json"
+        input_path.write_text(json.dumps({"input_data": values}))
+        command = [sys.executable, "-m", "zkreg", "prove", manifest, "--input", str(input_path), "-o", str(bundle)]
+        env = {**os.environ, "ZKREG_HOME": str(self.home)}
+        proc = subprocess.Popen(
+            [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+        try:
+            out, _ = proc.communicate(timeout=self.limits.prove_timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            bundle.unlink(missing_ok=True)
+            raise ProveTimeout(
+                f"the proof took longer than {self.limits.prove_timeout_s:g} s; it was stopped"
+            ) from None
+        finally:
+            input_path.unlink(missing_ok=True)
+        if proc.returncode != 0:
+            bundle.unlink(missing_ok=True)
+            try:
+                error = json.loads(out)["error"]
+                raise ZkregError(error["message"], hint=error.get("hint"), code=error["code"])
+            except (ValueError, KeyError, TypeError):
+                raise ZkregError(f"proving failed with exit status {proc.returncode}", code="zk/failed") from None
+        return bundle

@@ -57,6 +57,7 @@ _STATUS_BY_CODE = {
     "request/too-large": 413,
     "request/timeout": 408,
     "policy/throttled": 429,
+    "serve/prove-timeout": 504,
     "input/bad-cid": 400,
     "input/bad-did": 400,
 }
@@ -189,6 +190,17 @@ def create_app(provider: Provider | None = None) -> FastAPI:
         return Response(the_provider().block(cid), media_type="application/octet-stream")
 
     signed_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema()}}}}
+
+    @app.post(
+        "/v1/prove",
+        summary="A zero-knowledge proof of an inference by one of this peer's models (a signed request), if the "
+        "requester's Proof of Reputation covers the price",
+        openapi_extra=signed_body,
+    )
+    async def prove(request: Request) -> dict[str, Any]:
+        chosen = the_provider()
+        body = await read_body(request, chosen.limits.max_body_bytes, chosen.limits.body_timeout_s)
+        return await run_in_threadpool(chosen.prove, _json_body(body))
 
     @app.post(
         "/v1/receipts",
