@@ -11,7 +11,10 @@ import sys
 
 import typer
 
-from zkreg.cli import registry  # noqa: F401  (registers its commands)
+from zkreg.cli import (
+    car,  # noqa: F401  (registers export and import)
+    registry,  # noqa: F401  (registers its commands)
+)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import emit_json
 from zkreg.errors import ZkregError
@@ -28,8 +31,6 @@ def _render_error(error: ZkregError, json_mode: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every failure ends here as one readable line and a stable exit code."""
-    import click
-
     args = sys.argv[1:] if argv is None else argv
     json_mode = "--json" in args
     command = typer.main.get_command(app)
@@ -40,12 +41,12 @@ def main(argv: list[str] | None = None) -> None:
             raise
         _render_error(error, json_mode)
         sys.exit(error.exit_code)
-    except click.ClickException as error:
+    except typer.exceptions.TyperException as error:  # found by the parser: a usage error (exit code 2)
         if json_mode:
             emit_json({"error": {"code": "usage", "message": error.format_message()}})
-        error.show()
-        sys.exit(2 if isinstance(error, click.UsageError) else 1)
-    except click.exceptions.Abort:
+        sys.stderr.write(f"zkreg: error[usage]: {error.format_message()} (see `zkreg --help`)\n")
+        sys.exit(error.exit_code)
+    except typer.Abort:
         sys.stderr.write("zkreg: aborted\n")
         sys.exit(130)
     except OSError as error:
