@@ -8,6 +8,7 @@ address read from `$IPFS_PATH/api`; stopped by PID.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -47,6 +48,18 @@ class IpfsNode:
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
+
+    def restart_after_crash(self) -> None:
+        """Start the daemon again on the same repo. A killed js-ipfs leaves its `repo.lock` behind (Kubo's lock
+        dies with the process), so it is removed first, as an operator restarting a crashed node does."""
+        assert self.ipfs_path is not None
+        lock = self.ipfs_path / "repo.lock"
+        if lock.is_dir():
+            shutil.rmtree(lock)
+        else:
+            lock.unlink(missing_ok=True)
+        restarted = start_daemon(self.ipfs_path)
+        self.process, self.api, self.log = restarted.process, restarted.api, restarted.log
 
 
 def _env(ipfs_path: Path) -> dict[str, str]:
