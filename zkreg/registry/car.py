@@ -168,8 +168,10 @@ def read_blocks(stream: IO[bytes]) -> Iterator[tuple[str, bytes]]:
                 f"CAR section of {length} bytes is over the {MAX_SECTION_BYTES}-byte limit",
                 code="integrity/car-oversized",
             )
-        if length <= _CID_BYTES:
-            raise MalformedObject(f"CAR section of {length} bytes holds no block", code="integrity/car-malformed")
+        if length < _CID_BYTES:
+            raise MalformedObject(
+                f"CAR section of {length} bytes is shorter than a CID", code="integrity/car-malformed"
+            )
         cid = _cid_text(_read_exact(stream, _CID_BYTES))
         block = _read_exact(stream, length - _CID_BYTES)
         check_block(cid, block)

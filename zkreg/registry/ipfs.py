@@ -256,17 +256,19 @@ class IpfsStore(BlockStore):
 
     # ---- files ---------------------------------------------------------------------------------------------
 
-    def put_file(self, path: Path, progress: Progress = SILENT, *, pin: bool = False) -> ImportedFile:
-        """Stream the file through the node's `/add` while computing our CID in the same pass; they must agree."""
+    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+        """Stream the file through the node's `/add` while computing our CID in the same pass; they must agree.
+
+        Not pinned on its own: publishing pins the manifest recursively, which keeps every file under it."""
         size = path.stat().st_size
         progress.begin(f"uploading {path.name}", size)
         try:
             with path.open("rb") as stream:
-                return self._add(path.name, stream, size, progress, pin)
+                return self._add(path.name, stream, size, progress)
         finally:
             progress.end()
 
-    def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress, pin: bool) -> ImportedFile:
+    def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress) -> ImportedFile:
         import httpx
 
         importer = FileImporter(self.cache.put_block if self.cache is not None else _discard)
@@ -290,7 +292,7 @@ class IpfsStore(BlockStore):
             "raw-leaves": "true",
             "chunker": f"size-{CHUNK_SIZE}",
             "hash": "sha2-256",
-            "pin": "true" if pin else "false",
+            "pin": "false",
             "progress": "false",
         }
         headers = {
