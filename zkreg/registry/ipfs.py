@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -23,7 +25,7 @@ from zkreg.errors import BackendUnavailable, CidMismatch, InvalidInput, NotFound
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
 from zkreg.registry.store import BlockStore, LocalStore
-from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, read_chunks
+from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
 
 if TYPE_CHECKING:
     import httpx
@@ -269,9 +271,37 @@ class IpfsStore(BlockStore):
             progress.end()
 
     def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress) -> ImportedFile:
+
+        writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
+        try:
+            ours, answer_bytes = self._upload(name, stream, size, progress, writer.put if writer else _discard)
+        finally:
+            if writer is not None:
+                writer.join()
+        if writer is not None and self.cache is not None:
+            writer.raise_error()
+            self.cache.flush_index()
+        try:
+            answers = [json.loads(line) for line in answer_bytes.splitlines() if line.strip()]
+            theirs = str(answers[-1]["Hash"])
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise BackendUnavailable(
+                f"IPFS node at {self.address} sent a malformed answer to add", code="backend/ipfs-malformed"
+            ) from exc
+        if theirs != ours.cid:
+            raise CidMismatch(
+                f"IPFS node at {self.address} made {theirs} of {name}, zkreg computed {ours.cid}",
+                hint="the node must chunk with size-262144, raw leaves, CIDv1, sha2-256",
+            )
+        return ours
+
+    def _upload(
+        self, name: str, stream: BinaryIO, size: int, progress: Progress, put_block: PutBlock
+    ) -> tuple[ImportedFile, bytes]:
+        """POST the file to `/add` as one multipart body, feeding each chunk to our importer on its way out."""
         import httpx
 
-        importer = FileImporter(self.cache.put_block if self.cache is not None else _discard)
+        importer = FileImporter(put_block)
         boundary = secrets.token_hex(16)
         head = (
             f"--{boundary}\r\n"
@@ -317,21 +347,7 @@ class IpfsStore(BlockStore):
         ours = importer.finish()
         if ours.size != size:
             raise InvalidInput(f"{name} changed while it was being published", code="input/file-changed")
-        if self.cache is not None:
-            self.cache.flush_index()
-        try:
-            answers = [json.loads(line) for line in answer_bytes.splitlines() if line.strip()]
-            theirs = str(answers[-1]["Hash"])
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise BackendUnavailable(
-                f"IPFS node at {self.address} sent a malformed answer to add", code="backend/ipfs-malformed"
-            ) from exc
-        if theirs != ours.cid:
-            raise CidMismatch(
-                f"IPFS node at {self.address} made {theirs} of {name}, zkreg computed {ours.cid}",
-                hint="the node must chunk with size-262144, raw leaves, CIDv1, sha2-256",
-            )
-        return ours
+        return ours, answer_bytes
 
     # ---- CAR -----------------------------------------------------------------------------------------------
 
@@ -366,6 +382,39 @@ class IpfsStore(BlockStore):
         except _NodeRefused as refused:
             raise NotFound(f"IPFS node at {self.address} cannot export {cid}: {refused.message}") from refused
         return written
+
+
+class _BackgroundWriter:
+    """Puts blocks into the local cache on a thread, so local disk writes overlap the upload instead of pausing it
+    (the upload is bound by the node; without this, publishing through a node ran at ~0.85x of the node's own add).
+    At most `depth` blocks wait in memory."""
+
+    def __init__(self, put_block: PutBlock, depth: int = 16) -> None:
+        self._put_block = put_block
+        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=depth)
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, name="zkreg-cache-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, cid: str, data: bytes) -> None:
+        self.raise_error()
+        self._queue.put((cid, data))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._put_block(*item)
+                except Exception as exc:  # handed to the uploading thread, which raises it
+                    self._error = exc
+
+    def join(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 class _NodeRefused(Exception):
