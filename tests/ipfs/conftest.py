@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.ipfs.node import JSIPFS, IpfsNode, start_node
+from zkreg.registry.ipfs import IpfsStore
 
 
 def _node_missing() -> None:
@@ -49,15 +49,6 @@ def own_ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable
 
 
 @pytest.fixture
-def node_store(ipfs_node: IpfsNode) -> Iterator[object]:
-    from zkreg.registry.ipfs import IpfsStore
-
+def node_store(ipfs_node: IpfsNode) -> Iterator[IpfsStore]:
     with IpfsStore(ipfs_node.api) as store:
         yield store
-
-
-def random_file(path: Path, size: int, seed: int) -> Path:
-    import random
-
-    path.write_bytes(random.Random(seed).randbytes(size))
-    return path

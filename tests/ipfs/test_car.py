@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.ipfs.conftest import random_file
+from tests.ipfs.helpers import random_file
 from tests.ipfs.node import IpfsNode
 from zkreg.api import Repo
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, InvalidInput, MalformedObject

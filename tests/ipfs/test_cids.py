@@ -70,3 +70,14 @@ def test_golden_vectors_match_the_node(ipfs_node: IpfsNode, tmp_path: Path) -> N
         data = random.Random(vector["seed"]).randbytes(vector["size"])
         assert node_only_hash(ipfs_node, data) == vector["cid"], name
         assert offline_cid(tmp_path, data) == vector["cid"], name
+
+
+def test_offline_cid_equals_aleph_cid_for_sizes_past_the_node_tests(tmp_path: Path) -> None:
+    """aleph-cid is an independent implementation (Rust); these sizes span several second-level tree nodes."""
+    import aleph_cid
+
+    for size in (2 * 174 * CHUNK_SIZE + 3, 3 * 174 * CHUNK_SIZE - 1):
+        data = random.Random(size).randbytes(size)
+        hasher = aleph_cid.CidHasher.for_ipfs_v1_raw_leaves()
+        hasher.update(data)
+        assert offline_cid(tmp_path, data) == hasher.finalize(), size

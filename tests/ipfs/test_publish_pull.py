@@ -9,10 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.ipfs.conftest import random_file
+from tests.ipfs.helpers import free_port, random_file
 from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
-from tests.ipfs.test_store import free_port
 from zkreg.api import Repo
 from zkreg.registry.ipfs import IpfsStore
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import dag_cbor
 import httpx
 import pytest
 
-from tests.ipfs.conftest import random_file
+from tests.ipfs.helpers import free_port, random_file
 from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
 from zkreg.errors import BackendUnavailable, CidMismatch, InvalidInput, NotFound
@@ -31,12 +30,6 @@ def proxy(ipfs_node: IpfsNode) -> Iterator[FaultProxy]:
 @pytest.fixture
 def local(tmp_path: Path) -> LocalStore:
     return LocalStore(tmp_path / "blocks", open_index(tmp_path / "index.db"))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.mark.parametrize(
