@@ -199,7 +199,7 @@ def test_car_whose_manifest_was_altered_and_rehashed_is_refused_by_its_signature
 ) -> None:
     repo, cid = published
     blocks = blocks_of(repo, cid)
-    forged_body = dag_cbor.decode(repo.store.get_block(cid))
+    forged_body: Any = dag_cbor.decode(repo.store.get_block(cid))
     forged_body["name"] = "someone-elses-model"
     forged = dag_cbor.encode(forged_body)
     forged_cid = compute(DAG_CBOR, forged)
