@@ -193,3 +193,33 @@ def test_node_killed_mid_upload_exits_6_and_rerunning_publish_completes(
     assert [entry["cid"] for entry in cli("ls", "--json").json()] == [cid]
     with IpfsStore(node.api) as store:
         assert store.pinned(cid)
+
+
+def test_cli_pull_from_a_node_too_slow_to_answer_exits_6(
+    cli: Any, node_repo: Repo, ipfs_node: IpfsNode, artefact: Path, tmp_path: Path
+) -> None:
+    published = node_repo.publish([artefact], name="slow", store="ipfs")
+    proxy = FaultProxy(ipfs_node.url)
+    proxy.delay_s = 5.0
+    try:
+        assert cli("init").code == 0
+        result = cli(
+            "pull",
+            published.cid,
+            "-o",
+            str(tmp_path / "out"),
+            "--json",
+            env={"ZKREG_IPFS_API": proxy.api, "ZKREG_IPFS_TIMEOUT": "0.5"},
+        )
+    finally:
+        proxy.close()
+    assert result.code == 6, result.stderr
+    assert "did not answer in time" in result.json()["error"]["message"]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.bin"))
+
+
+def test_unknown_store_is_a_clear_error(cli: Any, artefact: Path) -> None:
+    assert cli("init").code == 0
+    result = cli("publish", str(artefact), "--name", "x", "--store", "s3", "--json")
+    assert result.code == 1
+    assert result.json()["error"]["code"] == "input/bad-store"
