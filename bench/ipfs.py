@@ -4,6 +4,7 @@
   pass, local copy, manifest, recursive pin) vs the node's own `/add` of a same-size file with its default
   `pin=true` (target >= 0.9x); and the upload alone (`IpfsStore.put_file`, local copy included) vs `/add?pin=false`;
 - our offline CID (UnixFS import, no storage) vs `hashlib.sha256` over the same bytes;
+- pull into a fresh data dir through the node vs the node's own `/cat` of the file;
 - CAR export and import (MiB/s) vs copying the same bytes with `shutil.copyfile`.
 
 Starts its own js-ipfs node (tests/ipfs-node, `make bench` installs it) unless ZKREG_TEST_IPFS_API names one.
@@ -64,6 +65,13 @@ def node_add(node: IpfsNode, path: Path, pin: bool) -> None:
     answer.raise_for_status()
 
 
+def node_cat(node: IpfsNode, cid: str) -> None:
+    with httpx.stream("POST", f"{node.url}/api/v0/cat", params={"arg": cid}, timeout=600, trust_env=False) as answer:
+        answer.raise_for_status()
+        for _ in answer.iter_bytes():
+            pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=100)
@@ -107,6 +115,20 @@ def run(node: IpfsNode, tmp: Path, size: int) -> None:
         f"   ratio {best['add-no-pin'] / best['upload']:.2f}x"
     )
 
+    published = Repo.open(tmp / "home-0")
+    cid = published.resolve("bench")
+    file_cid = published.show(cid).files["publish-0/model.bin"]
+    published.close()
+    cat_s = timed(lambda: node_cat(node, file_cid))
+    puller = Repo.init(tmp / "home-pull")
+    puller.ipfs_api = node.api
+    pull_s = timed(lambda: puller.pull(cid, tmp / "pulled", store="ipfs"))
+    puller.close()
+    print(
+        f"pull via node      {mib / pull_s:8.1f} MiB/s   node's own /cat {mib / cat_s:8.1f} MiB/s   "
+        f"ratio {cat_s / pull_s:.2f}x (block by block, each verified and cached)"
+    )
+
     sample = write_random(tmp / "sample.bin", size)
     with sample.open("rb") as stream:
         cid_s = timed(lambda: import_stream(stream, lambda cid, block: None))
@@ -118,7 +140,6 @@ def run(node: IpfsNode, tmp: Path, size: int) -> None:
     )
 
     repo = Repo.open(tmp / "home-0")
-    cid = repo.resolve("bench")
     car = tmp / "bench.car"
     export_s = timed(lambda: repo.export_car(cid, car))
     importer = Repo.init(tmp / "home-import")

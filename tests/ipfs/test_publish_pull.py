@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from tests.ipfs.helpers import free_port, random_file
 from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
 from zkreg.api import Repo
+from zkreg.registry.car import read_blocks, read_roots
 from zkreg.registry.ipfs import IpfsStore
 
 
@@ -117,42 +119,46 @@ def test_cli_publish_and_pull_through_the_node(cli: Any, ipfs_node: IpfsNode, ar
 def test_cli_pull_from_node_that_flips_a_byte_exits_4_and_caches_nothing(
     cli: Any, node_repo: Repo, ipfs_node: IpfsNode, artefact: Path, tmp_path: Path
 ) -> None:
+    """Pull streams each file's DAG as the node's CAR export; the proxy flips the middle byte of that stream."""
     published = node_repo.publish([artefact], name="lied-about", store="ipfs")
-    manifest = node_repo.show(published.cid)
-    weights = manifest.files["artefact/weights.bin"]
-    chunk = next(cid for cid, _ in _leaves(node_repo, weights))
+    weights = node_repo.show(published.cid).files["artefact/weights.bin"]
+    flipped_block = _block_holding_the_middle_byte(ipfs_node, weights)
     proxy = FaultProxy(ipfs_node.url)
-    proxy.flip_byte_in = chunk
+    proxy.flip_byte_in = f"dag/export?arg={weights}"
+    home = tmp_path / "victim"
     try:
-        home = tmp_path / "victim"
         assert cli("init", home_dir=home).code == 0
-        result = cli(
-            "pull",
-            published.cid,
-            "-o",
-            str(tmp_path / "out"),
-            "--store",
-            "ipfs",
-            home_dir=home,
-            env={"ZKREG_IPFS_API": proxy.api},
-        )
+        pull = ("pull", published.cid, "-o", str(tmp_path / "out"), "--store", "ipfs")
+        result = cli(*pull, home_dir=home, env={"ZKREG_IPFS_API": proxy.api})
     finally:
         proxy.close()
     assert result.code == 4, result.stderr
     assert "integrity/cid-mismatch" in result.stderr
     assert "Traceback" not in result.stderr
     assert proxy.flipped == 1
-    assert not (tmp_path / "out" / "artefact" / "weights.bin").exists()
+    assert not (tmp_path / "out" / "artefact").exists()
     victim = Repo.open(home)
-    assert not victim.store.has(chunk)
+    assert not victim.store.has(flipped_block)
     victim.close()
+    honest = cli(*pull, home_dir=home, env={"ZKREG_IPFS_API": ipfs_node.api})  # the same pull from the real node
+    assert honest.code == 0, honest.stderr
+    assert (tmp_path / "out" / "artefact" / "weights.bin").read_bytes() == (artefact / "weights.bin").read_bytes()
 
 
-def _leaves(repo: Repo, file_cid: str) -> list[tuple[str, bytes]]:
-    from zkreg.registry.car import walk_dag
-    from zkreg.registry.cid import RAW, codec_of
-
-    return [(cid, block) for cid, block in walk_dag(repo.store.get_block, [file_cid]) if codec_of(cid) == RAW]
+def _block_holding_the_middle_byte(node: IpfsNode, root: str) -> str:
+    """The CID of the CAR section that holds the middle byte of the node's export of `root`."""
+    with IpfsStore(node.api) as store:
+        car = io.BytesIO()
+        store.export_car(root, car)
+    middle = len(car.getvalue()) // 2
+    car.seek(0)
+    read_roots(car)
+    start = car.tell()
+    for cid, _ in read_blocks(car):
+        if start <= middle < car.tell():
+            return cid
+        start = car.tell()
+    raise AssertionError("the middle byte is in the CAR header")
 
 
 def test_cli_publish_with_node_down_exits_6_names_the_address_and_records_nothing(cli: Any, artefact: Path) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from zkreg.errors import IntegrityError, MalformedObject
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str, cid_to_str
@@ -28,6 +28,12 @@ _CODECS = (RAW, DAG_PB, DAG_CBOR)
 GetBlock = Callable[[str], bytes]
 
 
+class Readable(Protocol):
+    """What the reader needs of a stream: a file, or an HTTP response body (`IpfsStore` reads the node's CARs)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 def _varint(value: int) -> bytes:
     out = bytearray()
     while value > 0x7F:
@@ -37,7 +43,7 @@ def _varint(value: int) -> bytes:
     return bytes(out)
 
 
-def _read_varint(stream: IO[bytes]) -> int | None:
+def _read_varint(stream: Readable) -> int | None:
     """The next unsigned varint, or None at a clean end of stream."""
     value = 0
     for index in range(9):
@@ -52,7 +58,7 @@ def _read_varint(stream: IO[bytes]) -> int | None:
     raise MalformedObject("CAR length prefix is longer than 9 bytes", code="integrity/car-malformed")
 
 
-def _read_exact(stream: IO[bytes], size: int) -> bytes:
+def _read_exact(stream: Readable, size: int) -> bytes:
     data = stream.read(size)
     if len(data) != size:
         raise MalformedObject(f"CAR file ends {size - len(data)} bytes early", code="integrity/car-truncated")
@@ -131,7 +137,7 @@ def write_car(out: IO[bytes], roots: list[str], blocks: Iterable[tuple[str, byte
     return count
 
 
-def read_roots(stream: IO[bytes]) -> list[str]:
+def read_roots(stream: Readable) -> list[str]:
     """Read and check the header; the stream is left at the first section."""
     import dag_cbor
     from multiformats import CID
@@ -157,7 +163,7 @@ def read_roots(stream: IO[bytes]) -> list[str]:
     return [_cid_text(bytes(root)) for root in roots if isinstance(root, CID)]
 
 
-def read_blocks(stream: IO[bytes]) -> Iterator[tuple[str, bytes]]:
+def read_blocks(stream: Readable) -> Iterator[tuple[str, bytes]]:
     """The sections after the header, each checked against its CID before it is yielded."""
     while True:
         length = _read_varint(stream)
@@ -188,7 +194,7 @@ class CarSummary:
     root_blocks: dict[str, bytes] = field(default_factory=dict)
 
 
-def scan_car(stream: IO[bytes]) -> CarSummary:
+def scan_car(stream: Readable) -> CarSummary:
     """Verify a whole CAR without storing it: every block matches its CID, every root and every link is present."""
     summary = CarSummary(read_roots(stream))
     wanted_roots = set(summary.roots)
