@@ -127,3 +127,12 @@ def test_block_the_node_does_not_hold_is_not_found(ipfs_node: IpfsNode) -> None:
         with pytest.raises(NotFound):
             store.get_block(missing)
         assert not store.has(missing)
+
+
+def test_file_the_node_does_not_hold_is_not_found_without_waiting_on_an_export(
+    ipfs_node: IpfsNode, local: LocalStore
+) -> None:
+    with IpfsStore(ipfs_node.api, cache=local, block_wait=0.5) as store:
+        missing = compute(RAW, b"a file never added")
+        with pytest.raises(NotFound, match="neither local nor on the IPFS node"):
+            list(store.iter_file(missing))

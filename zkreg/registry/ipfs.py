@@ -353,6 +353,11 @@ class IpfsStore(BlockStore):
         """With a cache, a file not yet cached is first fetched in one streamed `dag/export` (one request instead
         of one per 256 KiB block), each block verified on arrival, then read back from the cache."""
         if self.cache is not None and not self.cache.has(cid):
+            # Asked first because a node exporting a DAG it lacks waits for it instead of failing.
+            if not self.has(cid):
+                raise NotFound(
+                    f"file {cid} is neither local nor on the IPFS node at {self.address}", code="not-found/block"
+                )
             self._prefetch(cid, self.cache)
         yield from super().iter_file(cid, size)
 
