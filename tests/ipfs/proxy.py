@@ -1,8 +1,9 @@
 """A tiny HTTP proxy in front of the real node, to cause faults a healthy node never shows on its own.
 
-It forwards every request to the node and can flip a byte of a response (a node that lies), hold a response back
-(a node too slow to answer), or run a callback once a given number of request bytes went through (to kill the
-node in the middle of an upload). Everything else is the real node's answer.
+It forwards every request to the node and can flip a byte of a response (a node that lies), pad a response with
+megabytes (a node that sends too much), hold a response back (a node too slow to answer), or run a callback once
+a given number of request bytes went through (to kill the node in the middle of an upload). Everything else is
+the real node's answer.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class FaultProxy:
         self.upstream = upstream.rstrip("/")
         self.flip_byte_in: str | None = None
         """Flip the middle byte of every response to requests whose path contains this text."""
+        self.pad_response_in: str | None = None
+        """Append 8 MiB to every response to requests whose path contains this text (a node sending too much)."""
         self.delay_s = 0.0
         self.after_upload_bytes: tuple[int, Callable[[], None]] | None = None
         self.flipped = 0
@@ -77,6 +80,8 @@ class FaultProxy:
             middle = len(data) // 2
             data = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
             self.flipped += 1
+        if self.pad_response_in and self.pad_response_in in request.path:
+            data += bytes(8 * 1024 * 1024)
         if self.delay_s:
             time.sleep(self.delay_s)
         request.send_response(answer.status_code)

@@ -136,3 +136,14 @@ def test_file_the_node_does_not_hold_is_not_found_without_waiting_on_an_export(
         missing = compute(RAW, b"a file never added")
         with pytest.raises(NotFound, match="neither local nor on the IPFS node"):
             list(store.iter_file(missing))
+
+
+def test_node_sending_more_than_any_block_can_hold_is_cut_off(
+    node_store: IpfsStore, proxy: FaultProxy, local: LocalStore
+) -> None:
+    cid = compute(RAW, b"small block")
+    node_store.put_block(cid, b"small block")
+    proxy.pad_response_in = "block/get"
+    with IpfsStore(proxy.api, cache=local) as flooding, pytest.raises(CidMismatch, match="sent more than"):
+        flooding.get_block(cid)
+    assert not local.has(cid)
