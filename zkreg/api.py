@@ -23,18 +23,20 @@ from zkreg.errors import IntegrityError, InvalidInput, NotFound, ZkregError
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_PB, compute, looks_like_cid
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
 from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
-from zkreg.registry.store import LocalStore
+from zkreg.registry.store import BlockStore, LocalStore
 from zkreg.registry.unixfs import directory_node
 
 if TYPE_CHECKING:
+    from zkreg.registry.ipfs import IpfsStore
     from zkreg.reputation.ledger import ImportReport, Ledger
     from zkreg.reputation.score import ProofHook, Scores
     from zkreg.reputation.sync import ExportResult
 
 KINDS = ("model", "dataset")
+STORES = ("local", "ipfs")
 WEIGHTS = ("public", "private")
 
 
@@ -66,6 +68,15 @@ class VerifyResult:
     manifest: Manifest
     files: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class CarImport:
+    roots: list[str]
+    blocks: int
+    bytes: int
+    refs: list[str]
+    """`name@version` of each manifest root, now known locally."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,8 @@ class Repo:
         self.store = LocalStore(home / "blocks", self.index)
         self.store.remove_stale_temporaries()
         self._ledger: Ledger | None = None
+        self.ipfs_api: str | None = None
+        """The IPFS node's API address for `store="ipfs"`; default: ZKREG_IPFS_API, then 127.0.0.1:5001."""
 
     @classmethod
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
@@ -234,6 +247,58 @@ class Repo:
         weights: str = "public",
         message: str | None = None,
         progress: Progress = SILENT,
+        store: str | None = None,
+        pin: bool = True,
+    ) -> PublishResult:
+        """With `store="ipfs"` every block also goes to the IPFS node (and the manifest's DAG is pinned there if
+        `pin`); the ref is recorded only once the node holds all of it."""
+        node = self._node(store)
+        try:
+            return self._publish(paths, name, version, kind, dataset, weights, message, progress, node, pin)
+        finally:
+            if node is not None:
+                node.close()
+
+    def _node(self, store: str | None) -> IpfsStore | None:
+        """The IPFS node for `store` (`None`: ipfs if ZKREG_IPFS_API is set, else local), caching into our store."""
+        from zkreg.registry.ipfs import API_ENV, IpfsStore
+
+        choice = store or ("ipfs" if os.environ.get(API_ENV) else "local")
+        if choice not in STORES:
+            raise InvalidInput(f"--store must be one of {', '.join(STORES)}", code="input/bad-store")
+        return IpfsStore(self.ipfs_api, cache=self.store) if choice == "ipfs" else None
+
+    def _send_to_node(self, node: IpfsStore, cid: str, block: bytes, pin: bool) -> None:
+        """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
+        from zkreg.registry.car import links_of, walk_dag
+
+        for linked in links_of(cid, block):
+            if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
+                for linked_cid, linked_block in walk_dag(self.store.get_block, [linked]):
+                    node.put_block(linked_cid, linked_block)
+        node.put_block(cid, block)
+        if pin:
+            node.pin(cid)
+
+    def _send_directories(self, node: IpfsStore, tree: str, files: set[str]) -> None:
+        """Put the directory nodes of `tree` on the node (the files under it are there already)."""
+        from zkreg.registry.car import walk_dag
+
+        for cid, block in walk_dag(self.store.get_block, [tree], skip=files):
+            node.put_block(cid, block)
+
+    def _publish(
+        self,
+        paths: list[Path],
+        name: str,
+        version: str | None,
+        kind: str | None,
+        dataset: str | None,
+        weights: str,
+        message: str | None,
+        progress: Progress,
+        node: IpfsStore | None,
+        pin: bool,
     ) -> PublishResult:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
@@ -258,8 +323,11 @@ class Repo:
                 if file_name.endswith(".onnx"):
                     check_onnx_model(path, published)
 
-        imported = {file_name: self.store.put_file(path, progress) for file_name, path in files.items()}
+        blocks: BlockStore = node or self.store
+        imported = {file_name: blocks.put_file(path, progress) for file_name, path in files.items()}
         tree = self._put_tree({file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
+        if node is not None:
+            self._send_directories(node, tree, {f.cid for f in imported.values()})
         file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
 
         with transaction(self.index) as conn:
@@ -275,6 +343,8 @@ class Repo:
                     and version in (None, previous.version)
                 )
                 if unchanged:
+                    if node is not None:
+                        self._send_to_node(node, previous.cid, self.store.get_block(previous.cid), pin)
                     return PublishResult(previous.cid, name, previous.version, created=False)
             version = version or self._next_version(name)
             if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
@@ -295,6 +365,8 @@ class Repo:
             )
             decode_and_verify(cid, block)  # what we sign must be what every reader accepts
             self.store.put_block(cid, block)
+            if node is not None:
+                self._send_to_node(node, cid, block, pin)
             conn.execute("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", (cid, len(block)))
             conn.execute(
                 "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
@@ -328,20 +400,35 @@ class Repo:
         self.store.put_block(cid, block)
         return cid, len(block) + sum(tsize for _, tsize in links.values())
 
-    def pull(self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT) -> PullResult:
+    def pull(
+        self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT, store: str | None = None
+    ) -> PullResult:
         """Fetch and verify every file of a manifest into `out_dir` (default: `./NAME`).
 
         Files are assembled in a staging folder inside `out_dir` and moved into place only after all of them
-        verified, so a failed pull leaves no partial file behind.
+        verified, so a failed pull leaves no partial file behind. With `store="ipfs"` a block (or the manifest)
+        missing locally comes from the IPFS node and, once verified, is kept in the local store.
         """
-        manifest = self.manifest(self.resolve(ref))
+        node = self._node(store)
+        try:
+            return self._pull(ref, out_dir, progress, node)
+        finally:
+            self.store.flush_index()
+            if node is not None:
+                node.close()
+
+    def _pull(self, ref: str, out_dir: Path | None, progress: Progress, node: IpfsStore | None) -> PullResult:
+        cid = self.resolve(ref)
+        manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
+        source: BlockStore = node or self.store
+        out_dir = out_dir or Path(manifest.name)
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
         out_dir = out_dir or Path(manifest.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
         try:
             for file_name, cid in manifest.files.items():
-                self.store.get_file(cid, staging / targets[file_name], manifest.sizes[file_name], progress)
+                source.get_file(cid, staging / targets[file_name], manifest.sizes[file_name], progress)
             for file_name in manifest.files:
                 final = out_dir / targets[file_name]
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -412,3 +499,59 @@ class Repo:
         from zkreg.reputation.score import bilateral_pair_exists, compute_scores
 
         return compute_scores(self.ledger, self.trust_roots(), receipt_proof_ok or bilateral_pair_exists)
+
+    # ---- CAR -----------------------------------------------------------------------------------------------
+
+    def export_car(self, ref: str, out: Path) -> int:
+        """Write the manifest and every block it reaches (files, tree, history, dataset) as a CARv1 file; the
+        number of blocks. Written to a temporary file and renamed, so `out` is never a partial CAR."""
+        from zkreg.registry.car import walk_dag, write_car
+
+        cid = self.manifest(self.resolve(ref)).cid
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
+        try:
+            with tmp.open("wb") as stream:
+                count = write_car(stream, [cid], walk_dag(self.store.get_block, [cid]))
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return count
+
+    def import_car(self, path: Path) -> CarImport:
+        """Verify a whole CAR (every block, every link present, manifest signatures) before storing any of it;
+        then store the blocks and record each manifest root's `name@version`."""
+        from zkreg.registry.car import read_blocks, read_roots, scan_car
+
+        with path.open("rb") as stream:
+            summary = scan_car(stream)
+        manifests = [
+            decode_and_verify(root, summary.root_blocks[root]) for root in summary.roots if codec_of(root) == DAG_CBOR
+        ]
+        for manifest in manifests:
+            self._check_ref_free(manifest)
+        with path.open("rb") as stream:
+            read_roots(stream)
+            for cid, block in read_blocks(stream):
+                self.store.put_block(cid, block)
+        self.store.flush_index()
+        with transaction(self.index) as conn:
+            for manifest in manifests:
+                conn.execute(
+                    "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (manifest.name, manifest.version, manifest.cid, manifest.author, manifest.kind, manifest.created),
+                )
+        refs = [f"{manifest.name}@{manifest.version}" for manifest in manifests]
+        return CarImport(summary.roots, summary.blocks, summary.size, refs)
+
+    def _check_ref_free(self, manifest: Manifest) -> None:
+        row = self.index.execute(
+            "SELECT cid FROM refs WHERE name = ? AND version = ?", (manifest.name, manifest.version)
+        ).fetchone()
+        if row is not None and row["cid"] != manifest.cid:
+            raise InvalidInput(
+                f"{manifest.name}@{manifest.version} is already {row['cid']} here, not {manifest.cid}",
+                code="input/version-exists",
+            )

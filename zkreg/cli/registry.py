@@ -14,6 +14,11 @@ from zkreg.cli.render import emit_json, progress_for
 if TYPE_CHECKING:
     from zkreg.registry.manifest import Manifest
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(help="local | ipfs (the node at ZKREG_IPFS_API); default: ipfs if ZKREG_IPFS_API is set."),
+]
+
 
 @app.command()
 def init(json_out: JsonFlag = False) -> None:
@@ -46,6 +51,8 @@ def publish(
     dataset: Annotated[str | None, typer.Option(help="Ref of the dataset this model was trained on.")] = None,
     weights: Annotated[str, typer.Option(help="public | private.")] = "public",
     message: Annotated[str | None, typer.Option("--message", "-m", help="A note kept in the manifest.")] = None,
+    store: StoreOption = None,
+    pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the published DAG on the IPFS node.")] = True,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -60,6 +67,8 @@ def publish(
             weights=weights,
             message=message,
             progress=progress,
+            store=store,
+            pin=pin,
         )
     if json_out:
         emit_json({"cid": result.cid, "name": result.name, "version": result.version, "created": result.created})
@@ -73,12 +82,13 @@ def publish(
 def pull(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Target folder; default: ./NAME.")] = None,
+    store: StoreOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Fetch an artefact, verifying every block and the manifest's signature."""
     repo = open_repo()
     with progress_for(json_out) as progress:
-        result = repo.pull(ref, output, progress)
+        result = repo.pull(ref, output, progress, store=store)
     if json_out:
         emit_json(
             {

@@ -242,3 +242,15 @@ def decode_file_node(block: bytes) -> FileNode:
     if node_type != _TYPE_FILE or len(blocksizes) != len(links) or sum(blocksizes) != filesize:
         raise MalformedObject("dag-pb block is not a UnixFS file node zkreg can read")
     return FileNode(links, filesize, blocksizes)
+
+
+def node_links(block: bytes) -> list[bytes]:
+    """The binary CIDs a dag-pb node links to, in order (files and directories alike)."""
+    links: list[bytes] = []
+    for field, value in _fields(block):
+        if field == 2 and isinstance(value, bytes):
+            cid = dict(_fields(value)).get(1)
+            if not isinstance(cid, bytes):
+                raise MalformedObject("dag-pb link without a valid hash")
+            links.append(cid)
+    return links
