@@ -16,8 +16,9 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
-from zkreg.errors import InvalidInput, NotFound, ZkregError
+from zkreg.errors import InvalidInput, NotFound
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
@@ -26,6 +27,9 @@ from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import LocalStore
 from zkreg.registry.unixfs import directory_node
+
+if TYPE_CHECKING:
+    from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace
 
 KINDS = ("model", "dataset")
 WEIGHTS = ("public", "private")
@@ -38,6 +42,8 @@ class PublishResult:
     version: str
     created: bool
     """False when identical content was already the latest version: nothing new was written."""
+    zk_estimate: str | None = None
+    """For a model published with zk artefacts: the setup's measured-cost estimate (logrows, time, memory)."""
 
 
 @dataclass(frozen=True)
@@ -224,17 +230,22 @@ class Repo:
         weights: str = "public",
         message: str | None = None,
         progress: Progress = SILENT,
+        zk: str | None = None,
+        calibration: Path | None = None,
+        srs: Path | None = None,
     ) -> PublishResult:
+        """Publish files. A model with `weights="private"` or a `zk` mode ("fixed" | "hashed") also runs the zk
+        pipeline once (settings, setup, commitment): with private weights its ONNX file is not published, and
+        the circuit and proving key stay in this data dir's private cache."""
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
         if kind not in KINDS:
             raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}", code="input/bad-kind")
         if weights not in WEIGHTS:
             raise InvalidInput(f"--weights must be one of {', '.join(WEIGHTS)}", code="input/bad-weights")
-        if weights == "private":
-            raise ZkregError(
-                "--weights private needs the zero-knowledge pipeline, which is not built yet",
-                code="unsupported/private-weights",
+        if kind != "model" and (weights == "private" or zk is not None or calibration or srs):
+            raise InvalidInput(
+                "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
             )
         identity = self.identity
         dataset_cid = self.resolve(dataset) if dataset else None
@@ -247,6 +258,12 @@ class Repo:
             for file_name, path in files.items():
                 if file_name.endswith(".onnx"):
                     check_onnx_model(path, published)
+        zk_publication = None
+        if kind == "model" and (weights == "private" or zk is not None):
+            zk_publication = self._prepare_zk(files, zk or "fixed", calibration, srs, progress)
+            if weights == "private":
+                files = {file_name: path for file_name, path in files.items() if not file_name.endswith(".onnx")}
+            files = {**files, **zk_publication.files}
 
         imported = {file_name: self.store.put_file(path, progress) for file_name, path in files.items()}
         tree = self._put_tree({file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
@@ -282,6 +299,7 @@ class Repo:
                 weights=weights,
                 dataset=dataset_cid,
                 message=message,
+                zk=zk_publication.section if zk_publication else None,
             )
             decode_and_verify(cid, block)  # what we sign must be what every reader accepts
             self.store.put_block(cid, block)
@@ -291,7 +309,37 @@ class Repo:
                 (name, version, cid, identity.did, kind, created),
             )
         self.store.flush_index()
-        return PublishResult(cid, name, version, created=True)
+        estimate = zk_publication.estimate.describe() if zk_publication else None
+        return PublishResult(cid, name, version, created=True, zk_estimate=estimate)
+
+    # ---- zero-knowledge proofs -----------------------------------------------------------------------------
+
+    def zk_workspace(self) -> ZkWorkspace:
+        from zkreg.zk.workflow import ZkWorkspace
+
+        return ZkWorkspace(self.home, self.store)
+
+    def _prepare_zk(
+        self, files: dict[str, Path], mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+    ) -> ZkPublication:
+        models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
+        if len(models) != 1:
+            raise InvalidInput(
+                f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
+                code="input/zk-one-model",
+            )
+        return self.zk_workspace().prepare_publish(
+            models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
+        )
+
+    def prove(self, ref: str, input_path: Path, out_path: Path, progress: Progress = SILENT) -> ProveResult:
+        """Run the model on `input_path` and write a signed proof bundle to `out_path`."""
+        manifest = self.manifest(self.resolve(ref))
+        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress)
+
+    def verify_proof(self, bundle_path: Path) -> ProofVerdict:
+        """Check a proof bundle against the signed manifest it names; the output it proves, or `ProofInvalid`."""
+        return self.zk_workspace().verify_bundle(bundle_path, self.manifest)
 
     def _next_version(self, name: str) -> str:
         versions = [row["version"] for row in self.index.execute("SELECT version FROM refs WHERE name = ?", (name,))]

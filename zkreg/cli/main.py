@@ -12,6 +12,7 @@ import sys
 import typer
 
 from zkreg.cli import registry  # noqa: F401  (registers its commands)
+from zkreg.cli import zk as zk_commands  # noqa: F401  (registers its commands)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import emit_json
 from zkreg.errors import ZkregError

@@ -1,0 +1,112 @@
+"""Real ezkl proofs on tiny models: publish keeps private weights private, prove/verify round trips in both
+modes, cold vs warm proving, and the CLI contract (`zkreg prove`, `zkreg verify PROOF --json`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.zk.conftest import MLP_INPUT, ZkSession
+from tests.zk.models import mlp_reference
+from zkreg.zk.workflow import file_cid
+
+pytestmark = pytest.mark.slow
+
+
+def test_private_weights_publish_settings_vk_and_srs_but_not_the_model(zk_session: ZkSession) -> None:
+    manifest = zk_session.repo.show("mlp-fixed")
+    assert manifest.weights == "private"
+    assert not any(name.endswith(".onnx") for name in manifest.files)
+    zk = manifest.zk
+    assert zk is not None
+    assert zk["mode"] == "fixed"
+    assert zk["srs_kind"] == "dev"
+    assert zk["version"] == "23.0.5"
+    assert {manifest.files["zk/settings.json"], manifest.files["zk/vk.key"]} == {zk["settings"], zk["vk"]}
+    assert zk["srs"] in manifest.files.values()
+    assert "params_commitment" not in zk
+    model_cid = file_cid(zk_session.mlp_fixed.model)
+    assert not zk_session.repo.store.has(model_cid), "the private model's blocks must not enter the blockstore"
+    entry = zk_session.repo.zk_workspace().cache.get(model_cid, zk["settings"])
+    assert entry is not None
+    assert entry.file("pk.key").stat().st_size > 0
+
+
+def test_public_weights_publish_the_model_too(zk_session: ZkSession) -> None:
+    manifest = zk_session.repo.show("conv")
+    assert manifest.files["conv.onnx"] == file_cid(zk_session.conv_public.model)
+    assert manifest.zk is not None
+
+
+def test_fixed_mode_proof_verifies_and_reports_the_models_output(zk_session: ZkSession) -> None:
+    verdict = zk_session.repo.verify_proof(zk_session.mlp_fixed.bundle)
+    assert verdict.manifest.cid == zk_session.mlp_fixed.cid
+    assert verdict.prover == zk_session.repo.identity.did
+    np.testing.assert_allclose(verdict.output[0], mlp_reference(0, MLP_INPUT), atol=0.02)
+    assert verdict.input == [MLP_INPUT]
+
+
+def test_hashed_mode_proof_verifies_and_carries_the_published_params_hash(zk_session: ZkSession) -> None:
+    verdict = zk_session.repo.verify_proof(zk_session.mlp_hashed.bundle)
+    manifest = zk_session.repo.show("mlp-hashed")
+    assert manifest.zk is not None
+    assert len(manifest.zk["params_commitment"]) == 1
+    assert zk_session.mlp_hashed.bundle_json()["proof"]["instances"][0][0] == manifest.zk["params_commitment"][0]
+    np.testing.assert_allclose(verdict.output[0], mlp_reference(0, MLP_INPUT), atol=0.02)
+
+
+def test_conv_net_public_weights_prove_cold_then_warm(zk_session: ZkSession) -> None:
+    repo = zk_session.repo
+    manifest = repo.show("conv")
+    assert manifest.zk is not None
+    workspace = repo.zk_workspace()
+    entry = workspace.cache.get(manifest.files["conv.onnx"], manifest.zk["settings"])
+    assert entry is not None
+    workspace.cache.remove(entry)
+    cold = repo.prove("conv", zk_session.folder / "conv-input.json", zk_session.folder / "conv-cold.json")
+    warm = repo.prove("conv", zk_session.folder / "conv-input.json", zk_session.folder / "conv-warm.json")
+    assert cold.cold
+    assert not warm.cold
+    assert cold.output == warm.output
+    for bundle in ("conv-cold.json", "conv-warm.json"):
+        assert repo.verify_proof(zk_session.folder / bundle).output == cold.output
+
+
+def test_cli_prove_then_verify_json(zk_session: ZkSession, cli: Any) -> None:
+    out = zk_session.folder / "cli-proof.json"
+    proved = cli(
+        "prove",
+        "mlp-fixed",
+        "--input",
+        str(zk_session.folder / "mlp-input.json"),
+        "-o",
+        str(out),
+        "--json",
+        home_dir=zk_session.home,
+    )
+    assert proved.code == 0, proved.stderr
+    verified = cli("verify", str(out), "--json", home_dir=zk_session.home)
+    assert verified.code == 0, verified.stderr
+    document = verified.json()
+    assert document["ok"] is True
+    assert document["manifest"] == zk_session.mlp_fixed.cid
+    assert document["output"] == proved.json()["output"]
+
+
+def test_cli_verify_tampered_bundle_exits_4_with_the_reason(zk_session: ZkSession, cli: Any) -> None:
+    bundle = zk_session.mlp_fixed.bundle_json()
+    bundle["output"][0][0] += 1.0
+    path = zk_session.write_bundle(bundle, "cli-tampered.json")
+    result = cli("verify", str(path), "--json", home_dir=zk_session.home)
+    assert result.code == 4
+    assert result.json()["error"]["code"] == "integrity/bad-signature"
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_verify_still_takes_a_manifest_ref(zk_session: ZkSession, cli: Any) -> None:
+    result = cli("verify", "mlp-fixed", "--json", home_dir=zk_session.home)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout)["cid"] == zk_session.mlp_fixed.cid
