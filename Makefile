@@ -26,6 +26,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python bench/cid_throughput.py
 	$(BIN)/python bench/cli_startup.py
+	$(BIN)/python bench/zk.py
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -110,3 +110,18 @@ def test_cli_verify_still_takes_a_manifest_ref(zk_session: ZkSession, cli: Any) 
     result = cli("verify", "mlp-fixed", "--json", home_dir=zk_session.home)
     assert result.code == 0, result.stderr
     assert json.loads(result.stdout)["cid"] == zk_session.mlp_fixed.cid
+
+
+def test_cached_keys_from_another_ezkl_version_are_never_used(zk_session: ZkSession) -> None:
+    repo = zk_session.repo
+    manifest = repo.show("conv")
+    assert manifest.zk is not None
+    out = zk_session.folder / "conv-version.json"
+    repo.prove("conv", zk_session.folder / "conv-input.json", out)  # make sure an entry exists
+    entry = repo.zk_workspace().cache.get(manifest.files["conv.onnx"], manifest.zk["settings"])
+    assert entry is not None
+    meta = json.loads(entry.file("meta.json").read_text())
+    entry.file("meta.json").write_text(json.dumps({**meta, "version": "22.0.0"}))
+    rebuilt = repo.prove("conv", zk_session.folder / "conv-input.json", out)
+    assert rebuilt.cold
+    assert repo.verify_proof(out).output == rebuilt.output

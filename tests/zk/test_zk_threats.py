@@ -168,3 +168,31 @@ def test_srs_file_not_matching_a_ceremony_hash_is_refused(zk_session: ZkSession,
         zk_session.repo.publish([build_mlp(tmp_path / "m.onnx", seed=3)], name="fake-srs", weights="private", srs=fake)
     assert caught.value.code == "integrity/srs-unknown"
     assert zk_session.repo.ls() == before
+
+
+def test_model_set_up_with_another_ezkl_version_is_refused_clearly(zk_session: ZkSession) -> None:
+    from zkreg.errors import ZkFailed
+    from zkreg.registry.manifest import build_and_sign
+
+    repo = zk_session.repo
+    current = repo.show("mlp-fixed")
+    assert current.zk is not None
+    cid, block = build_and_sign(
+        repo.identity,
+        kind="model",
+        name="old-ezkl",
+        version="1",
+        created=current.created,
+        files={path: (file_cid, current.sizes[path]) for path, file_cid in current.files.items()},
+        tree=current.tree,
+        parents=[],
+        weights="private",
+        dataset=None,
+        message=None,
+        zk={**current.zk, "version": "22.0.0"},
+    )
+    repo.store.put_block(cid, block)
+    with pytest.raises(ZkFailed, match=r"ezkl 22\.0\.0") as caught:
+        repo.prove(cid, zk_session.folder / "mlp-input.json", zk_session.folder / "old.json")
+    assert caught.value.code == "zk/version-mismatch"
+    assert caught.value.hint == "install ezkl==22.0.0"
