@@ -91,6 +91,7 @@ def run_one(name: str) -> dict[str, object]:
     entry = workspace.cache.get(*key)
     assert entry is not None
     pk_bytes = entry.file("pk.key").stat().st_size
+    bundle_bytes = (folder / "warm.json").stat().st_size
     repo.close()
     shutil.rmtree(folder)
     return {
@@ -106,7 +107,7 @@ def run_one(name: str) -> dict[str, object]:
         "cli_over_bare": round(best["cli"] / best["bare"], 3),
         "verify_s": round(verify_s, 3),
         "proof_bytes": len(bundle["proof"]["proof"]),
-        "bundle_bytes": (folder / "warm.json").stat().st_size,
+        "bundle_bytes": bundle_bytes,
         "pk_bytes": pk_bytes,
         "child_peak_rss_mb": round(child_peak_kb / 1024),
         "zk_estimate": published.zk_estimate,

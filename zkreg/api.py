@@ -44,6 +44,8 @@ class PublishResult:
     """False when identical content was already the latest version: nothing new was written."""
     zk_estimate: str | None = None
     """For a model published with zk artefacts: the setup's measured-cost estimate (logrows, time, memory)."""
+    zk_srs: str | None = None
+    """For a model published with zk artefacts: "ceremony", or "dev" (insecure: its maker can forge proofs)."""
 
 
 @dataclass(frozen=True)
@@ -309,8 +311,16 @@ class Repo:
                 (name, version, cid, identity.did, kind, created),
             )
         self.store.flush_index()
-        estimate = zk_publication.estimate.describe() if zk_publication else None
-        return PublishResult(cid, name, version, created=True, zk_estimate=estimate)
+        if zk_publication is None:
+            return PublishResult(cid, name, version, created=True)
+        return PublishResult(
+            cid,
+            name,
+            version,
+            created=True,
+            zk_estimate=zk_publication.estimate.describe(),
+            zk_srs=zk_publication.section["srs_kind"],
+        )
 
     # ---- zero-knowledge proofs -----------------------------------------------------------------------------
 

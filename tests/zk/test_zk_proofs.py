@@ -4,13 +4,14 @@ modes, cold vs warm proving, and the CLI contract (`zkreg prove`, `zkreg verify 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from tests.zk.conftest import MLP_INPUT, ZkSession
-from tests.zk.models import mlp_reference
+from tests.zk.models import build_mlp, mlp_reference
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
@@ -125,3 +126,17 @@ def test_cached_keys_from_another_ezkl_version_are_never_used(zk_session: ZkSess
     rebuilt = repo.prove("conv", zk_session.folder / "conv-input.json", out)
     assert rebuilt.cold
     assert repo.verify_proof(out).output == rebuilt.output
+
+
+def test_cli_publish_private_prints_the_estimate_and_warns_about_the_dev_srs(cli: Any, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    model = build_mlp(tmp_path / "mlp.onnx", seed=5)
+    result = cli("publish", str(model), "--name", "cli-mlp", "--weights", "private", "--json")
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert document["zk_srs"] == "dev"
+    assert document["zk_estimate"].startswith("logrows ")
+    assert "insecure dev SRS" in result.stderr
+    shown = cli("show", document["cid"], "--json").json()
+    assert shown["zk"]["mode"] == "fixed"
+    assert "mlp.onnx" not in shown["files"]

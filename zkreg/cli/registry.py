@@ -67,10 +67,12 @@ def publish(
             calibration=calibration,
             srs=srs,
         )
+    if result.zk_srs == "dev":
+        typer.echo("warning: zk set up with an insecure dev SRS (no --srs): fine for development only", err=True)
     if json_out:
         emit_json(
             {"cid": result.cid, "name": result.name, "version": result.version, "created": result.created}
-            | ({"zk_estimate": result.zk_estimate} if result.zk_estimate else {})
+            | ({"zk_estimate": result.zk_estimate, "zk_srs": result.zk_srs} if result.zk_estimate else {})
         )
     else:
         if result.zk_estimate:
