@@ -4,14 +4,17 @@ modes, cold vs warm proving, and the CLI contract (`zkreg prove`, `zkreg verify 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tests.zk.conftest import MLP_INPUT, ZkSession
+from tests.zk.conftest import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp, mlp_reference
+from zkreg.api import Repo
+from zkreg.errors import NotFound
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
@@ -100,11 +103,31 @@ def test_cli_prove_then_verify_json(zk_session: ZkSession, cli: Any) -> None:
 def test_cli_verify_tampered_bundle_exits_4_with_the_reason(zk_session: ZkSession, cli: Any) -> None:
     bundle = zk_session.mlp_fixed.bundle_json()
     bundle["output"][0][0] += 1.0
-    path = zk_session.write_bundle(bundle, "cli-tampered.json")
-    result = cli("verify", str(path), "--json", home_dir=zk_session.home)
-    assert result.code == 4
-    assert result.json()["error"]["code"] == "integrity/bad-signature"
-    assert "Traceback" not in result.stderr
+    unsigned = zk_session.write_bundle(bundle, "cli-tampered.json")
+    resigned = zk_session.write_bundle(resign(bundle, zk_session.repo.identity), "cli-resigned.json")
+    for path, code in ((unsigned, "integrity/bad-signature"), (resigned, "proof/output-mismatch")):
+        result = cli("verify", str(path), "--json", home_dir=zk_session.home)
+        assert result.code == 4
+        assert result.json()["error"]["code"] == code
+        assert f"error[{code}]" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_a_verifier_needs_only_the_published_blocks_and_cannot_prove_private_models(
+    zk_session: ZkSession, tmp_path: Path
+) -> None:
+    """Another data dir holding only the published blocks (as after a pull or a CAR import): no owner's cache."""
+    verifier = Repo.init(tmp_path / "verifier")
+    try:
+        shutil.copytree(zk_session.repo.store.root, verifier.store.root, dirs_exist_ok=True)
+        assert not list((tmp_path / "verifier" / "zk" / "cache").glob("*/*"))
+        verdict = verifier.verify_proof(zk_session.mlp_hashed.bundle)
+        assert verdict.manifest.cid == zk_session.mlp_hashed.cid
+        with pytest.raises(NotFound) as caught:
+            verifier.prove(zk_session.mlp_fixed.cid, zk_session.folder / "mlp-input.json", tmp_path / "p.json")
+        assert caught.value.code == "not-found/proving-key"
+    finally:
+        verifier.close()
 
 
 def test_cli_verify_still_takes_a_manifest_ref(zk_session: ZkSession, cli: Any) -> None:
