@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.zk.conftest import MLP_INPUT, ZkSession, resign
+from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp, mlp_reference
 from zkreg.api import Repo
 from zkreg.errors import NotFound

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.zk.conftest import ZkSession
+from tests.zk.helpers import ZkSession
 from tests.zk.models import build_conv, build_mlp, build_symbolic_batch, build_with_mod
 from zkreg.api import Repo
 from zkreg.errors import InvalidInput, ZkFailed, ZkregError

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.zk.conftest import MLP_INPUT, ZkSession, resign
+from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
