@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from zkreg.errors import IntegrityError, InvalidInput, NotFound, ZkregError
+from zkreg.errors import IntegrityError, InvalidInput, NotFound
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from zkreg.reputation.ledger import ImportReport, Ledger
     from zkreg.reputation.score import ProofHook, Scores
     from zkreg.reputation.sync import ExportResult
+    from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace
 
 KINDS = ("model", "dataset")
 STORES = ("local", "ipfs")
@@ -47,6 +48,10 @@ class PublishResult:
     version: str
     created: bool
     """False when identical content was already the latest version: nothing new was written."""
+    zk_estimate: str | None = None
+    """For a model published with zk artefacts: the setup's measured-cost estimate (logrows, time, memory)."""
+    zk_srs: str | None = None
+    """For a model published with zk artefacts: "ceremony", or "dev" (insecure: its maker can forge proofs)."""
 
 
 @dataclass(frozen=True)
@@ -249,12 +254,35 @@ class Repo:
         progress: Progress = SILENT,
         store: str | None = None,
         pin: bool = True,
+        zk: str | None = None,
+        calibration: Path | None = None,
+        srs: Path | None = None,
     ) -> PublishResult:
-        """With `store="ipfs"` every block also goes to the IPFS node (and the manifest's DAG is pinned there if
-        `pin`); the ref is recorded only once the node holds all of it."""
+        """Publish files as a new version of `name`.
+
+        With `store="ipfs"` every block also goes to the IPFS node (and the manifest's DAG is pinned there if
+        `pin`); the ref is recorded only once the node holds all of it. A model with `weights="private"` or a `zk`
+        mode ("fixed" | "hashed") also runs the zk pipeline once (settings, setup, commitment): with private
+        weights its ONNX file is not published, and the circuit and proving key stay in this data dir's private
+        cache.
+        """
         node = self._node(store)
         try:
-            return self._publish(paths, name, version, kind, dataset, weights, message, progress, node, pin)
+            return self._publish(
+                paths,
+                name=name,
+                version=version,
+                kind=kind,
+                dataset=dataset,
+                weights=weights,
+                message=message,
+                progress=progress,
+                node=node,
+                pin=pin,
+                zk=zk,
+                calibration=calibration,
+                srs=srs,
+            )
         finally:
             if node is not None:
                 node.close()
@@ -290,6 +318,7 @@ class Repo:
     def _publish(
         self,
         paths: list[Path],
+        *,
         name: str,
         version: str | None,
         kind: str | None,
@@ -299,6 +328,9 @@ class Repo:
         progress: Progress,
         node: IpfsStore | None,
         pin: bool,
+        zk: str | None,
+        calibration: Path | None,
+        srs: Path | None,
     ) -> PublishResult:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
@@ -306,10 +338,9 @@ class Repo:
             raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}", code="input/bad-kind")
         if weights not in WEIGHTS:
             raise InvalidInput(f"--weights must be one of {', '.join(WEIGHTS)}", code="input/bad-weights")
-        if weights == "private":
-            raise ZkregError(
-                "--weights private needs the zero-knowledge pipeline, which is not built yet",
-                code="unsupported/private-weights",
+        if kind != "model" and (weights == "private" or zk is not None or calibration or srs):
+            raise InvalidInput(
+                "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
             )
         identity = self.identity
         dataset_cid = self.resolve(dataset) if dataset else None
@@ -322,6 +353,12 @@ class Repo:
             for file_name, path in files.items():
                 if file_name.endswith(".onnx"):
                     check_onnx_model(path, published)
+        zk_publication = None
+        if kind == "model" and (weights == "private" or zk is not None):
+            zk_publication = self._prepare_zk(files, zk or "fixed", calibration, srs, progress)
+            if weights == "private":
+                files = {file_name: path for file_name, path in files.items() if not file_name.endswith(".onnx")}
+            files = {**files, **zk_publication.files}
 
         blocks: BlockStore = node or self.store
         imported = {file_name: blocks.put_file(path, progress) for file_name, path in files.items()}
@@ -362,6 +399,7 @@ class Repo:
                 weights=weights,
                 dataset=dataset_cid,
                 message=message,
+                zk=zk_publication.section if zk_publication else None,
             )
             decode_and_verify(cid, block)  # what we sign must be what every reader accepts
             self.store.put_block(cid, block)
@@ -374,7 +412,45 @@ class Repo:
             )
         self.store.flush_index()
         self.ledger.append(identity, "publish", {"manifest": cid})
-        return PublishResult(cid, name, version, created=True)
+        if zk_publication is None:
+            return PublishResult(cid, name, version, created=True)
+        return PublishResult(
+            cid,
+            name,
+            version,
+            created=True,
+            zk_estimate=zk_publication.estimate.describe(),
+            zk_srs=zk_publication.section["srs_kind"],
+        )
+
+    # ---- zero-knowledge proofs -----------------------------------------------------------------------------
+
+    def zk_workspace(self) -> ZkWorkspace:
+        from zkreg.zk.workflow import ZkWorkspace
+
+        return ZkWorkspace(self.home, self.store)
+
+    def _prepare_zk(
+        self, files: dict[str, Path], mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+    ) -> ZkPublication:
+        models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
+        if len(models) != 1:
+            raise InvalidInput(
+                f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
+                code="input/zk-one-model",
+            )
+        return self.zk_workspace().prepare_publish(
+            models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
+        )
+
+    def prove(self, ref: str, input_path: Path, out_path: Path, progress: Progress = SILENT) -> ProveResult:
+        """Run the model on `input_path` and write a signed proof bundle to `out_path`."""
+        manifest = self.manifest(self.resolve(ref))
+        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress)
+
+    def verify_proof(self, bundle_path: Path) -> ProofVerdict:
+        """Check a proof bundle against the signed manifest it names; the output it proves, or `ProofInvalid`."""
+        return self.zk_workspace().verify_bundle(bundle_path, self.manifest)
 
     def _next_version(self, name: str) -> str:
         versions = [row["version"] for row in self.index.execute("SELECT version FROM refs WHERE name = ?", (name,))]

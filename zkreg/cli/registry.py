@@ -53,6 +53,9 @@ def publish(
     message: Annotated[str | None, typer.Option("--message", "-m", help="A note kept in the manifest.")] = None,
     store: StoreOption = None,
     pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the published DAG on the IPFS node.")] = True,
+    zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
+    srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -69,10 +72,20 @@ def publish(
             progress=progress,
             store=store,
             pin=pin,
+            zk=zk,
+            calibration=calibration,
+            srs=srs,
         )
+    if result.zk_srs == "dev":
+        typer.echo("warning: zk set up with an insecure dev SRS (no --srs): fine for development only", err=True)
     if json_out:
-        emit_json({"cid": result.cid, "name": result.name, "version": result.version, "created": result.created})
+        emit_json(
+            {"cid": result.cid, "name": result.name, "version": result.version, "created": result.created}
+            | ({"zk_estimate": result.zk_estimate, "zk_srs": result.zk_srs} if result.zk_estimate else {})
+        )
     else:
+        if result.zk_estimate:
+            echo(f"zk set up: {result.zk_estimate}")
         note = "published" if result.created else "unchanged, already published as"
         echo(f"{note} {result.name}@{result.version}")
         echo(result.cid)
@@ -163,7 +176,13 @@ def verify(
     attest: Annotated[bool, typer.Option("--attest", help="Append the verdict to this identity's feed.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Verify a manifest: its CID, schema and signature, and every block of every file it names."""
+    """Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given an
+    existing file, a zero-knowledge proof bundle (exit 4 with the reason if it does not verify)."""
+    if Path(ref).is_file():
+        from zkreg.cli.zk import verify_proof_command
+
+        verify_proof_command(Path(ref), json_out)
+        return
     repo = open_repo()
     with progress_for(json_out) as progress:
         result = repo.verify(ref, progress, attest=attest)
