@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The IPFS node the tests start (js-ipfs from npm); reinstalled only when its package files change.
+IPFS_NODE := tests/ipfs-node
+IPFS_NODE_STAMP := $(IPFS_NODE)/node_modules/.installed
 
 .PHONY: demo test lint bench clean
 
@@ -20,13 +23,20 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+$(IPFS_NODE_STAMP): $(IPFS_NODE)/package.json $(IPFS_NODE)/package-lock.json
+	cd $(IPFS_NODE) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $(IPFS_NODE_STAMP)
+
+test: lint $(IPFS_NODE_STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(IPFS_NODE_STAMP)
 	$(BIN)/python bench/cid_throughput.py
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/ipfs.py
+	$(BIN)/python bench/zk.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -19,23 +19,26 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import IntegrityError, InvalidInput, NotFound, ZkregError
+from zkreg.errors import IntegrityError, InvalidInput, NotFound
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_PB, compute, looks_like_cid
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
 from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
-from zkreg.registry.store import LocalStore
+from zkreg.registry.store import BlockStore, LocalStore
 from zkreg.registry.unixfs import directory_node
 
 if TYPE_CHECKING:
+    from zkreg.registry.ipfs import IpfsStore
     from zkreg.reputation.ledger import ImportReport, Ledger
     from zkreg.reputation.proofs import BundleVerdict
     from zkreg.reputation.score import ProofHook, Scores
     from zkreg.reputation.sync import ExportResult
+    from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace
 
 KINDS = ("model", "dataset")
+STORES = ("local", "ipfs")
 WEIGHTS = ("public", "private")
 
 
@@ -46,6 +49,10 @@ class PublishResult:
     version: str
     created: bool
     """False when identical content was already the latest version: nothing new was written."""
+    zk_estimate: str | None = None
+    """For a model published with zk artefacts: the setup's measured-cost estimate (logrows, time, memory)."""
+    zk_srs: str | None = None
+    """For a model published with zk artefacts: "ceremony", or "dev" (insecure: its maker can forge proofs)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,15 @@ class VerifyResult:
     manifest: Manifest
     files: int
     bytes: int
+
+
+@dataclass(frozen=True)
+class CarImport:
+    roots: list[str]
+    blocks: int
+    bytes: int
+    refs: list[str]
+    """`name@version` of each manifest root, now known locally."""
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,8 @@ class Repo:
         self.store = LocalStore(home / "blocks", self.index)
         self.store.remove_stale_temporaries()
         self._ledger: Ledger | None = None
+        self.ipfs_api: str | None = None
+        """The IPFS node's API address for `store="ipfs"`; default: ZKREG_IPFS_API, then 127.0.0.1:5001."""
 
     @classmethod
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
@@ -235,6 +253,85 @@ class Repo:
         weights: str = "public",
         message: str | None = None,
         progress: Progress = SILENT,
+        store: str | None = None,
+        pin: bool = True,
+        zk: str | None = None,
+        calibration: Path | None = None,
+        srs: Path | None = None,
+    ) -> PublishResult:
+        """Publish files as a new version of `name`.
+
+        With `store="ipfs"` every block also goes to the IPFS node (and the manifest's DAG is pinned there if
+        `pin`); the ref is recorded only once the node holds all of it. A model with `weights="private"` or a `zk`
+        mode ("fixed" | "hashed") also runs the zk pipeline once (settings, setup, commitment): with private
+        weights its ONNX file is not published, and the circuit and proving key stay in this data dir's private
+        cache.
+        """
+        node = self._node(store)
+        try:
+            return self._publish(
+                paths,
+                name=name,
+                version=version,
+                kind=kind,
+                dataset=dataset,
+                weights=weights,
+                message=message,
+                progress=progress,
+                node=node,
+                pin=pin,
+                zk=zk,
+                calibration=calibration,
+                srs=srs,
+            )
+        finally:
+            if node is not None:
+                node.close()
+
+    def _node(self, store: str | None) -> IpfsStore | None:
+        """The IPFS node for `store` (`None`: ipfs if ZKREG_IPFS_API is set, else local), caching into our store."""
+        from zkreg.registry.ipfs import API_ENV, IpfsStore
+
+        choice = store or ("ipfs" if os.environ.get(API_ENV) else "local")
+        if choice not in STORES:
+            raise InvalidInput(f"--store must be one of {', '.join(STORES)}", code="input/bad-store")
+        return IpfsStore(self.ipfs_api, cache=self.store) if choice == "ipfs" else None
+
+    def _send_to_node(self, node: IpfsStore, cid: str, block: bytes, pin: bool) -> None:
+        """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
+        from zkreg.registry.car import links_of, walk_dag
+
+        for linked in links_of(cid, block):
+            if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
+                for linked_cid, linked_block in walk_dag(self.store.get_block, [linked]):
+                    node.put_block(linked_cid, linked_block)
+        node.put_block(cid, block)
+        if pin:
+            node.pin(cid)
+
+    def _send_directories(self, node: IpfsStore, tree: str, files: set[str]) -> None:
+        """Put the directory nodes of `tree` on the node (the files under it are there already)."""
+        from zkreg.registry.car import walk_dag
+
+        for cid, block in walk_dag(self.store.get_block, [tree], skip=files):
+            node.put_block(cid, block)
+
+    def _publish(
+        self,
+        paths: list[Path],
+        *,
+        name: str,
+        version: str | None,
+        kind: str | None,
+        dataset: str | None,
+        weights: str,
+        message: str | None,
+        progress: Progress,
+        node: IpfsStore | None,
+        pin: bool,
+        zk: str | None,
+        calibration: Path | None,
+        srs: Path | None,
     ) -> PublishResult:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
@@ -242,10 +339,9 @@ class Repo:
             raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}", code="input/bad-kind")
         if weights not in WEIGHTS:
             raise InvalidInput(f"--weights must be one of {', '.join(WEIGHTS)}", code="input/bad-weights")
-        if weights == "private":
-            raise ZkregError(
-                "--weights private needs the zero-knowledge pipeline, which is not built yet",
-                code="unsupported/private-weights",
+        if kind != "model" and (weights == "private" or zk is not None or calibration or srs):
+            raise InvalidInput(
+                "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
             )
         identity = self.identity
         dataset_cid = self.resolve(dataset) if dataset else None
@@ -258,9 +354,18 @@ class Repo:
             for file_name, path in files.items():
                 if file_name.endswith(".onnx"):
                     check_onnx_model(path, published)
+        zk_publication = None
+        if kind == "model" and (weights == "private" or zk is not None):
+            zk_publication = self._prepare_zk(files, zk or "fixed", calibration, srs, progress)
+            if weights == "private":
+                files = {file_name: path for file_name, path in files.items() if not file_name.endswith(".onnx")}
+            files = {**files, **zk_publication.files}
 
-        imported = {file_name: self.store.put_file(path, progress) for file_name, path in files.items()}
+        blocks: BlockStore = node or self.store
+        imported = {file_name: blocks.put_file(path, progress) for file_name, path in files.items()}
         tree = self._put_tree({file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
+        if node is not None:
+            self._send_directories(node, tree, {f.cid for f in imported.values()})
         file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
 
         with transaction(self.index) as conn:
@@ -276,6 +381,8 @@ class Repo:
                     and version in (None, previous.version)
                 )
                 if unchanged:
+                    if node is not None:
+                        self._send_to_node(node, previous.cid, self.store.get_block(previous.cid), pin)
                     return PublishResult(previous.cid, name, previous.version, created=False)
             version = version or self._next_version(name)
             if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
@@ -293,9 +400,12 @@ class Repo:
                 weights=weights,
                 dataset=dataset_cid,
                 message=message,
+                zk=zk_publication.section if zk_publication else None,
             )
             decode_and_verify(cid, block)  # what we sign must be what every reader accepts
             self.store.put_block(cid, block)
+            if node is not None:
+                self._send_to_node(node, cid, block, pin)
             conn.execute("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", (cid, len(block)))
             conn.execute(
                 "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
@@ -303,7 +413,45 @@ class Repo:
             )
         self.store.flush_index()
         self.ledger.append(identity, "publish", {"manifest": cid})
-        return PublishResult(cid, name, version, created=True)
+        if zk_publication is None:
+            return PublishResult(cid, name, version, created=True)
+        return PublishResult(
+            cid,
+            name,
+            version,
+            created=True,
+            zk_estimate=zk_publication.estimate.describe(),
+            zk_srs=zk_publication.section["srs_kind"],
+        )
+
+    # ---- zero-knowledge proofs -----------------------------------------------------------------------------
+
+    def zk_workspace(self) -> ZkWorkspace:
+        from zkreg.zk.workflow import ZkWorkspace
+
+        return ZkWorkspace(self.home, self.store)
+
+    def _prepare_zk(
+        self, files: dict[str, Path], mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+    ) -> ZkPublication:
+        models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
+        if len(models) != 1:
+            raise InvalidInput(
+                f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
+                code="input/zk-one-model",
+            )
+        return self.zk_workspace().prepare_publish(
+            models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
+        )
+
+    def prove(self, ref: str, input_path: Path, out_path: Path, progress: Progress = SILENT) -> ProveResult:
+        """Run the model on `input_path` and write a signed proof bundle to `out_path`."""
+        manifest = self.manifest(self.resolve(ref))
+        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress)
+
+    def verify_proof(self, bundle_path: Path) -> ProofVerdict:
+        """Check a proof bundle against the signed manifest it names; the output it proves, or `ProofInvalid`."""
+        return self.zk_workspace().verify_bundle(bundle_path, self.manifest)
 
     def _next_version(self, name: str) -> str:
         versions = [row["version"] for row in self.index.execute("SELECT version FROM refs WHERE name = ?", (name,))]
@@ -330,22 +478,43 @@ class Repo:
         return cid, len(block) + sum(tsize for _, tsize in links.values())
 
     def pull(
-        self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT, *, request: str | None = None
+        self,
+        ref: str,
+        out_dir: Path | None = None,
+        progress: Progress = SILENT,
+        store: str | None = None,
+        *,
+        request: str | None = None,
     ) -> PullResult:
         """Fetch and verify every file of a manifest into `out_dir` (default: `./NAME`).
 
         Files are assembled in a staging folder inside `out_dir` and moved into place only after all of them
-        verified, so a failed pull leaves no partial file behind. `request` is the id the `use` entry carries
-        (default: a fresh random one), so the provider's receipt for it can pair with it.
+        verified, so a failed pull leaves no partial file behind. With `store="ipfs"` a block (or the manifest)
+        missing locally comes from the IPFS node and, once verified, is kept in the local store. `request` is the
+        id the `use` entry carries (default: a fresh random one), so the provider's receipt for it can pair with it.
         """
-        manifest = self.manifest(self.resolve(ref))
+        node = self._node(store)
+        try:
+            return self._pull(ref, out_dir, progress, node, request)
+        finally:
+            self.store.flush_index()
+            if node is not None:
+                node.close()
+
+    def _pull(
+        self, ref: str, out_dir: Path | None, progress: Progress, node: IpfsStore | None, request: str | None
+    ) -> PullResult:
+        cid = self.resolve(ref)
+        manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
+        source: BlockStore = node or self.store
+        out_dir = out_dir or Path(manifest.name)
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
         out_dir = out_dir or Path(manifest.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
         try:
             for file_name, cid in manifest.files.items():
-                self.store.get_file(cid, staging / targets[file_name], manifest.sizes[file_name], progress)
+                source.get_file(cid, staging / targets[file_name], manifest.sizes[file_name], progress)
             for file_name in manifest.files:
                 final = out_dir / targets[file_name]
                 final.parent.mkdir(parents=True, exist_ok=True)
@@ -423,8 +592,72 @@ class Repo:
         return compute_scores(self.ledger, self.trust_roots(), hook)
 
     def _zk_section_of(self, cid: str) -> dict[str, Any] | None:
-        section: dict[str, Any] | None = getattr(self.manifest(cid), "zk", None)
-        return section
+        return self.manifest(cid).zk
 
     def _verify_held_proof(self, proof: str) -> BundleVerdict:
-        raise NotFound(f"proof {proof} cannot be verified: the zk pipeline is not installed", code="not-found/zk")
+        """Verify a proof bundle held in the local store (by its CID); what it binds to."""
+        from zkreg.reputation.proofs import BundleVerdict
+
+        if not self.store.has(proof):
+            raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
+        with tempfile.TemporaryDirectory(prefix="proof-", dir=self.home) as folder:
+            bundle = Path(folder) / "bundle.json"
+            self.store.get_file(proof, bundle)
+            verdict = self.verify_proof(bundle)
+        return BundleVerdict(verdict.manifest.cid, verdict.prover)
+
+    # ---- CAR -----------------------------------------------------------------------------------------------
+
+    def export_car(self, ref: str, out: Path) -> int:
+        """Write the manifest and every block it reaches (files, tree, history, dataset) as a CARv1 file; the
+        number of blocks. Written to a temporary file and renamed, so `out` is never a partial CAR."""
+        from zkreg.registry.car import walk_dag, write_car
+
+        cid = self.manifest(self.resolve(ref)).cid
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
+        try:
+            with tmp.open("wb") as stream:
+                count = write_car(stream, [cid], walk_dag(self.store.get_block, [cid]))
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(tmp, out)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return count
+
+    def import_car(self, path: Path) -> CarImport:
+        """Verify a whole CAR (every block, every link present, manifest signatures) before storing any of it;
+        then store the blocks and record each manifest root's `name@version`."""
+        from zkreg.registry.car import read_blocks, read_roots, scan_car
+
+        with path.open("rb") as stream:
+            summary = scan_car(stream)
+        manifests = [
+            decode_and_verify(root, summary.root_blocks[root]) for root in summary.roots if codec_of(root) == DAG_CBOR
+        ]
+        for manifest in manifests:
+            self._check_ref_free(manifest)
+        with path.open("rb") as stream:
+            read_roots(stream)
+            for cid, block in read_blocks(stream):
+                self.store.put_block(cid, block)
+        self.store.flush_index()
+        with transaction(self.index) as conn:
+            for manifest in manifests:
+                conn.execute(
+                    "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
+                    (manifest.name, manifest.version, manifest.cid, manifest.author, manifest.kind, manifest.created),
+                )
+        refs = [f"{manifest.name}@{manifest.version}" for manifest in manifests]
+        return CarImport(summary.roots, summary.blocks, summary.size, refs)
+
+    def _check_ref_free(self, manifest: Manifest) -> None:
+        row = self.index.execute(
+            "SELECT cid FROM refs WHERE name = ? AND version = ?", (manifest.name, manifest.version)
+        ).fetchone()
+        if row is not None and row["cid"] != manifest.cid:
+            raise InvalidInput(
+                f"{manifest.name}@{manifest.version} is already {row['cid']} here, not {manifest.cid}",
+                code="input/version-exists",
+            )

@@ -75,3 +75,15 @@ class PolicyRefused(ZkregError):
 class BackendUnavailable(ZkregError):
     code = "backend/unavailable"
     exit_code = 6
+
+
+class ProofInvalid(IntegrityError):
+    """A proof bundle that does not verify, or does not bind to the published commitment."""
+
+    code = "proof/invalid"
+
+
+class ZkFailed(ZkregError):
+    """A proving-system step that failed or was killed (out of memory, unsupported model, bad artefact)."""
+
+    code = "zk/failed"

@@ -11,9 +11,7 @@ import sys
 
 import typer
 
-import zkreg.cli.ledger  # noqa: F401  (registers its commands)
-from zkreg.cli import registry  # noqa: F401  (registers its commands)
-from zkreg.cli import serve as serve_commands  # noqa: F401  (registers its commands)
+from zkreg.cli import car, ledger, registry, serve, zk  # noqa: F401  (each registers its commands)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import emit_json
 from zkreg.errors import ZkregError

@@ -14,6 +14,11 @@ from zkreg.cli.render import emit_json, progress_for
 if TYPE_CHECKING:
     from zkreg.registry.manifest import Manifest
 
+StoreOption = Annotated[
+    str | None,
+    typer.Option(help="local | ipfs (the node at ZKREG_IPFS_API); default: ipfs if ZKREG_IPFS_API is set."),
+]
+
 
 @app.command()
 def init(json_out: JsonFlag = False) -> None:
@@ -46,6 +51,11 @@ def publish(
     dataset: Annotated[str | None, typer.Option(help="Ref of the dataset this model was trained on.")] = None,
     weights: Annotated[str, typer.Option(help="public | private.")] = "public",
     message: Annotated[str | None, typer.Option("--message", "-m", help="A note kept in the manifest.")] = None,
+    store: StoreOption = None,
+    pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the published DAG on the IPFS node.")] = True,
+    zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
+    calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
+    srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -60,10 +70,22 @@ def publish(
             weights=weights,
             message=message,
             progress=progress,
+            store=store,
+            pin=pin,
+            zk=zk,
+            calibration=calibration,
+            srs=srs,
         )
+    if result.zk_srs == "dev":
+        typer.echo("warning: zk set up with an insecure dev SRS (no --srs): fine for development only", err=True)
     if json_out:
-        emit_json({"cid": result.cid, "name": result.name, "version": result.version, "created": result.created})
+        emit_json(
+            {"cid": result.cid, "name": result.name, "version": result.version, "created": result.created}
+            | ({"zk_estimate": result.zk_estimate, "zk_srs": result.zk_srs} if result.zk_estimate else {})
+        )
     else:
+        if result.zk_estimate:
+            echo(f"zk set up: {result.zk_estimate}")
         note = "published" if result.created else "unchanged, already published as"
         echo(f"{note} {result.name}@{result.version}")
         echo(result.cid)
@@ -73,6 +95,7 @@ def publish(
 def pull(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Target folder; default: ./NAME.")] = None,
+    store: StoreOption = None,
     remote: Annotated[str | None, typer.Option(help="Fetch it from this peer (`zkreg serve` URL).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -87,7 +110,7 @@ def pull(
         result = pull_remote(repo, remote, ref, output).result
     else:
         with progress_for(json_out) as progress:
-            result = repo.pull(ref, output, progress)
+            result = repo.pull(ref, output, progress, store=store)
     if json_out:
         emit_json(
             {
@@ -162,7 +185,13 @@ def verify(
     attest: Annotated[bool, typer.Option("--attest", help="Append the verdict to this identity's feed.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Verify a manifest: its CID, schema and signature, and every block of every file it names."""
+    """Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given an
+    existing file, a zero-knowledge proof bundle (exit 4 with the reason if it does not verify)."""
+    if Path(ref).is_file():
+        from zkreg.cli.zk import verify_proof_command
+
+        verify_proof_command(Path(ref), json_out)
+        return
     repo = open_repo()
     with progress_for(json_out) as progress:
         result = repo.verify(ref, progress, attest=attest)

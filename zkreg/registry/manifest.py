@@ -17,6 +17,7 @@ from zkreg.registry.cid import DAG_CBOR, check_block, compute
 
 SCHEMA_ID = "zkreg/manifest/1"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+ZK_LINKS = ("settings", "vk", "srs")
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class Manifest:
     dataset: str | None = None
     message: str | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
+    zk: dict[str, Any] | None = None
+    """Zero-knowledge artefacts (see `zkreg.zk`): settings, vk and SRS CIDs as strings, mode, commitment."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class Manifest:
             "dataset": self.dataset,
             "message": self.message,
             "metrics": self.metrics,
+            "zk": self.zk,
         }
 
 
@@ -84,6 +88,7 @@ def build_and_sign(
     weights: str,
     dataset: str | None,
     message: str | None,
+    zk: dict[str, Any] | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
     import dag_cbor
@@ -105,6 +110,8 @@ def build_and_sign(
         body["dataset"] = _link(dataset)
     if message:
         body["message"] = message
+    if zk is not None:
+        body["zk"] = {key: _link(value) if key in ZK_LINKS else value for key, value in zk.items()}
     signature = identity.sign(dag_cbor.encode(body))
     block = dag_cbor.encode({**body, "sig": signature})
     return compute(DAG_CBOR, block), block
@@ -145,7 +152,14 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         dataset=None if dataset is None else _unlink(dataset),
         message=decoded.get("message"),
         metrics=dict(decoded["metrics"]),
+        zk=_unlink_zk(decoded.get("zk")),
     )
+
+
+def _unlink_zk(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    if section is None:
+        return None
+    return {key: _unlink(value) if key in ZK_LINKS else value for key, value in section.items()}
 
 
 def _jsonable(value: Any) -> Any:

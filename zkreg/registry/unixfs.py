@@ -245,7 +245,7 @@ def decode_file_node(block: bytes) -> FileNode:
 
 
 def node_links(block: bytes) -> list[bytes]:
-    """The binary CIDs a dag-pb node links to, whatever UnixFS node it is (file or directory)."""
+    """The binary CIDs a dag-pb node links to, in order (files and directories alike)."""
     links: list[bytes] = []
     for field, value in _fields(block):
         if field == 2 and isinstance(value, bytes):

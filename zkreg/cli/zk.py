@@ -1,0 +1,71 @@
+"""Commands for zero-knowledge inference proofs: `zkreg prove` (and proof bundles in `zkreg verify`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.render import emit_json, progress_for
+
+if TYPE_CHECKING:
+    from zkreg.zk.workflow import ProofVerdict
+
+
+@app.command()
+def prove(
+    ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest) of a zk-published model.")],
+    input_file: Annotated[Path, typer.Option("--input", "-i", help="JSON: a list of numbers or {input_data}.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the proof bundle.")] = Path(
+        "proof.json"
+    ),
+    json_out: JsonFlag = False,
+) -> None:
+    """Run the model on an input and write a signed zero-knowledge proof bundle of the output."""
+    repo = open_repo()
+    with progress_for(json_out) as progress:
+        result = repo.prove(ref, input_file, output, progress)
+    if json_out:
+        emit_json(
+            {
+                "proof": str(result.path),
+                "manifest": result.bundle["manifest"],
+                "output": result.output,
+                "cold": result.cold,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+    else:
+        echo(f"output {result.output}")
+        how = "cold: circuit and key built" if result.cold else "warm"
+        echo(f"proof  {result.path}  ({how}, {result.seconds:.1f} s)")
+
+
+def verify_proof_command(bundle: Path, json_out: bool) -> None:
+    """`zkreg verify PROOF_FILE`: called by `zkreg verify` when its argument is an existing file."""
+    verdict = open_repo().verify_proof(bundle)
+    if json_out:
+        emit_json(_verdict_json(verdict))
+    else:
+        manifest = verdict.manifest
+        echo(f"ok proof for {manifest.name}@{manifest.version} ({verdict.mode} weights, {verdict.srs_kind} SRS)")
+        echo(f"prover {verdict.prover}")
+        echo(f"output {verdict.output}")
+        if verdict.srs_kind == "dev":
+            echo("warning: the model was set up with an insecure dev SRS; its owner could forge proofs")
+
+
+def _verdict_json(verdict: ProofVerdict) -> dict[str, object]:
+    return {
+        "ok": True,
+        "manifest": verdict.manifest.cid,
+        "name": verdict.manifest.name,
+        "version": verdict.manifest.version,
+        "prover": verdict.prover,
+        "mode": verdict.mode,
+        "srs": verdict.srs_kind,
+        "input": verdict.input,
+        "output": verdict.output,
+    }

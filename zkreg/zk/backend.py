@@ -1,0 +1,51 @@
+"""The interface a proof system implements. ezkl is the one we ship (`ezkl_backend`); another proof system is a
+new module implementing `ProofBackend`, with its name and version recorded in every artefact it makes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+MODES = ("fixed", "hashed")
+"""How the weights bind: `fixed` bakes them into the circuit (the vk is the commitment); `hashed` keeps the vk
+weight-independent and exposes a hash of the weights as a public instance (the hash is the commitment)."""
+
+
+@dataclass(frozen=True)
+class PublicValues:
+    """What a proof's public instances say, decoded. Never read from anything a prover could edit freely."""
+
+    params_commitment: list[str]
+    inputs: list[list[float]]
+    outputs: list[list[float]]
+    input_elements: list[list[str]]
+
+
+class ProofBackend(Protocol):
+    name: str
+    version: str
+
+    def make_settings(self, model: Path, calibration: Path, mode: str, out: Path) -> int:
+        """Write calibrated circuit settings for `model`; the circuit's size as log2(rows)."""
+
+    def compile(self, model: Path, settings: Path, out: Path) -> None: ...
+
+    def gen_dev_srs(self, out: Path, logrows: int) -> None:
+        """An insecure structured reference string, for development: whoever made it can forge proofs."""
+
+    def setup(self, circuit: Path, srs: Path, vk_out: Path, pk_out: Path, memory_limit: int | None) -> None: ...
+
+    def params_commitment(self, circuit: Path, data: Path) -> list[str]:
+        """The public commitment to the weights the circuit holds (empty when the weights are fixed)."""
+
+    def prove(self, circuit: Path, pk: Path, srs: Path, data: Path, out: Path, memory_limit: int | None) -> None: ...
+
+    def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
+        """None if the proof verifies, else the reason it does not."""
+
+    def decode(self, instances: list[list[str]], settings: dict[str, Any], mode: str) -> PublicValues:
+        """Split and decode a proof's public instances (raises `ProofInvalid` if they do not fit the settings)."""
+
+    def encode_inputs(self, values: list[list[float]], settings: dict[str, Any]) -> list[list[str]]:
+        """The field elements an input becomes, to compare with a proof's instances."""

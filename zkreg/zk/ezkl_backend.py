@@ -1,0 +1,135 @@
+"""The ezkl backend (https://github.com/zkonduit/ezkl, pinned in pyproject): halo2 proofs over ONNX models.
+
+Heavy steps run in `zkreg.zk.ezkl_child` through the runner; decoding instances is cheap and runs here.
+Public instances are one column: [params hash (hashed mode)] + inputs, flattened + outputs, flattened.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from zkreg.errors import ProofInvalid
+from zkreg.zk.backend import PublicValues
+from zkreg.zk.runner import run_steps
+
+CHILD = "zkreg.zk.ezkl_child"
+
+
+def untyped_ezkl() -> Any:
+    """The ezkl module, untyped: the stubs it ships omit its bindings' defaults and attributes."""
+    import ezkl
+
+    return ezkl
+
+
+def installed_version() -> str:
+    from importlib.metadata import version
+
+    return version("ezkl")
+
+
+def _run(step: str, memory_limit: int | None = None, **args: Any) -> Any:
+    return run_steps(
+        CHILD,
+        [(step, {key: str(value) if isinstance(value, Path) else value for key, value in args.items()})],
+        memory_limit=memory_limit,
+    )[0]
+
+
+class EzklBackend:
+    name = "ezkl"
+
+    def __init__(self) -> None:
+        self.version = installed_version()
+
+    def make_settings(self, model: Path, calibration: Path, mode: str, out: Path) -> int:
+        logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
+        return logrows
+
+    def compile(self, model: Path, settings: Path, out: Path) -> None:
+        _run("compile", model=model, settings=settings, out=out)
+
+    def gen_dev_srs(self, out: Path, logrows: int) -> None:
+        _run("gen_srs", out=out, logrows=logrows)
+
+    def setup(self, circuit: Path, srs: Path, vk_out: Path, pk_out: Path, memory_limit: int | None) -> None:
+        _run("setup", memory_limit, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
+
+    def params_commitment(self, circuit: Path, data: Path) -> list[str]:
+        hashes: list[str] = _run("witness", data=data, circuit=circuit, out=data.with_suffix(".witness.json"))
+        return hashes
+
+    def prove(self, circuit: Path, pk: Path, srs: Path, data: Path, out: Path, memory_limit: int | None) -> None:
+        witness = out.with_name(out.name + ".witness.json")
+        run_steps(
+            CHILD,
+            [
+                ("witness", {"data": str(data), "circuit": str(circuit), "out": str(witness)}),
+                (
+                    "prove",
+                    {"witness": str(witness), "circuit": str(circuit), "pk": str(pk), "srs": str(srs), "out": str(out)},
+                ),
+            ],
+            memory_limit=memory_limit,
+        )
+
+    def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
+        reason: str | None = _run("verify", proof=proof, settings=settings, vk=vk, srs=srs)
+        return reason
+
+    def decode(self, instances: list[list[str]], settings: dict[str, Any], mode: str) -> PublicValues:
+        ezkl = untyped_ezkl()
+
+        shapes: list[list[int]] = settings["model_instance_shapes"]
+        input_scales: list[int] = settings["model_input_scales"]
+        output_scales: list[int] = settings["model_output_scales"]
+        sizes = [math.prod(shape) for shape in shapes]
+        column = instances[0] if len(instances) == 1 else None
+        hashed = 1 if mode == "hashed" else 0
+        if column is None or len(column) != hashed + sum(sizes):
+            raise ProofInvalid(
+                f"the proof's public instances do not have the shape the settings give ({hashed + sum(sizes)} values)",
+                code="proof/instances-shape",
+            )
+        commitment, rest = column[:hashed], column[hashed:]
+        chunks: list[list[str]] = []
+        for size in sizes:
+            chunks.append(rest[:size])
+            rest = rest[size:]
+        inputs, outputs = chunks[: len(input_scales)], chunks[len(input_scales) :]
+        try:
+            return PublicValues(
+                params_commitment=commitment,
+                inputs=[
+                    [ezkl.felt_to_float(felt, scale) for felt in chunk]
+                    for chunk, scale in zip(inputs, input_scales, strict=True)
+                ],
+                outputs=[
+                    [ezkl.felt_to_float(felt, scale) for felt in chunk]
+                    for chunk, scale in zip(outputs, output_scales, strict=True)
+                ],
+                input_elements=inputs,
+            )
+        except BaseException as exc:  # a malformed field element panics inside the library
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
+            raise ProofInvalid(
+                f"a public instance is not a field element: {exc}", code="proof/instances-malformed"
+            ) from None
+
+    def encode_inputs(self, values: list[list[float]], settings: dict[str, Any]) -> list[list[str]]:
+        ezkl = untyped_ezkl()
+
+        kinds = {
+            "F16": ezkl.PyInputType.F16,
+            "F32": ezkl.PyInputType.F32,
+            "F64": ezkl.PyInputType.F64,
+            "Int": ezkl.PyInputType.Int,
+        }
+        types = [kinds.get(name, ezkl.PyInputType.F32) for name in settings.get("input_types") or ["F32"] * len(values)]
+        return [
+            [ezkl.float_to_felt(value, scale, kind) for value in chunk]
+            for chunk, scale, kind in zip(values, settings["model_input_scales"], types, strict=True)
+        ]

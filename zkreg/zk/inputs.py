@@ -1,0 +1,54 @@
+"""Inference input files: a flat JSON list of numbers, or ezkl's `{"input_data": [[...], ...]}` (one list per
+model input). Checked against the model's input shapes before anything is proved."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from zkreg.errors import InvalidInput, NotFound
+
+MAX_INPUT_BYTES = 1 << 20
+
+
+def load_input(path: Path, shapes: list[list[int]]) -> list[list[float]]:
+    if not path.is_file():
+        raise NotFound(f"no such input file: {path}", code="not-found/path")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise InvalidInput(f"input {path.name} is larger than {MAX_INPUT_BYTES} bytes", code="input/too-large")
+    try:
+        document: Any = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"input {path.name} is not JSON: {exc}", code="input/not-json") from None
+    if isinstance(document, dict) and set(document) == {"input_data"}:
+        document = document["input_data"]
+    elif isinstance(document, list) and all(not isinstance(item, list) for item in document):
+        document = [document]
+    if not isinstance(document, list) or not all(isinstance(item, list) for item in document):
+        raise InvalidInput(
+            f'input {path.name} must be a list of numbers or {{"input_data": [[numbers]]}}', code="input/bad-shape"
+        )
+    return check_values(document, shapes, path.name)
+
+
+def check_values(document: list[Any], shapes: list[list[int]], what: str) -> list[list[float]]:
+    if len(document) != len(shapes):
+        raise InvalidInput(
+            f"{what}: the model takes {len(shapes)} input(s), got {len(document)}", code="input/bad-shape"
+        )
+    values: list[list[float]] = []
+    for index, (items, shape) in enumerate(zip(document, shapes, strict=True)):
+        if len(items) != math.prod(shape):
+            raise InvalidInput(
+                f"{what}: input {index} needs {math.prod(shape)} values (shape {shape}), got {len(items)}",
+                code="input/bad-shape",
+            )
+        for item in items:
+            if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
+                raise InvalidInput(
+                    f"{what}: input {index} holds a non-numeric value {item!r}", code="input/not-numeric"
+                )
+        values.append([float(item) for item in items])
+    return values

@@ -1,0 +1,434 @@
+"""The zk workflows over one data dir: publish (settings, setup, commitment), prove (cold or warm) and verify.
+
+Trust decisions in `verify_bundle`: the bundle names a manifest; the manifest's signature is checked; the proof
+is checked against the vk, settings and SRS the manifest names (fetched by CID, every block re-hashed); the
+commitment is checked per mode; inputs and outputs are read only from the proof's public instances.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from zkreg.errors import InvalidInput, NotFound, ProofInvalid, ZkFailed
+from zkreg.identity import Identity
+from zkreg.progress import Progress
+from zkreg.registry.manifest import Manifest
+from zkreg.registry.store import BlockStore
+from zkreg.registry.unixfs import import_stream
+from zkreg.zk.backend import MODES, ProofBackend
+from zkreg.zk.bundle import PROOF_KEYS, load_bundle, sign_bundle
+from zkreg.zk.cache import ArtefactCache, CacheEntry
+from zkreg.zk.inputs import check_values, load_input
+from zkreg.zk.srs import check_ceremony_srs, dev_srs
+
+GB = 1 << 30
+_BASE_LOGROWS = 15
+_MEASURED_AT_BASE = {
+    # mode: (setup s, prove s, peak RSS), the tiny MLP and conv net at logrows 15 on the project's 2-core machine
+    # (bench/zk.py: peak 0.38 GB fixed, 0.76-0.94 GB hashed)
+    "fixed": (3.8, 4.9, int(0.40 * GB)),
+    "hashed": (5.9, 5.5, int(0.95 * GB)),
+}
+_DEV_SRS_SECONDS_AT_BASE = 4.8
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Cost of setup and proving from the circuit's size; each extra logrow doubles all three."""
+
+    logrows: int
+    mode: str
+    setup_seconds: float
+    prove_seconds: float
+    peak_bytes: int
+
+    def describe(self) -> str:
+        return (
+            f"logrows {self.logrows}, {self.mode}: setup ~{self.setup_seconds:.0f} s, "
+            f"prove ~{self.prove_seconds:.0f} s, peak ~{self.peak_bytes / GB:.1f} GB"
+        )
+
+
+def estimate(logrows: int, mode: str, dev_srs_needed: bool = False) -> Estimate:
+    setup_s, prove_s, peak = _MEASURED_AT_BASE[mode]
+    scale = 2.0 ** (logrows - _BASE_LOGROWS)
+    srs_s = _DEV_SRS_SECONDS_AT_BASE * scale if dev_srs_needed else 0.0
+    return Estimate(logrows, mode, setup_s * scale + srs_s, prove_s * scale, int(peak * scale))
+
+
+def memory_budget() -> int:
+    """Bytes a setup or proof may use: `ZKREG_ZK_MEMORY_GB` if set, else the memory available right now."""
+    override = os.environ.get("ZKREG_ZK_MEMORY_GB")
+    if override:
+        try:
+            return int(float(override) * GB)
+        except ValueError:
+            raise InvalidInput(f"ZKREG_ZK_MEMORY_GB={override!r} is not a number", code="input/bad-env") from None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def memory_fence() -> int:
+    """The child's address-space limit: all physical memory, so a runaway step fails alone, not the machine."""
+    return max(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), 4 * GB)
+
+
+def file_cid(path: Path) -> str:
+    """The `ipfs add` CID of a file, computed without storing it (private files never enter the blockstore)."""
+    with path.open("rb") as stream:
+        return import_stream(stream, lambda cid, block: None).cid
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class ZkPublication:
+    section: dict[str, Any]
+    """The manifest's `zk` section, CIDs as strings."""
+    files: dict[str, Path]
+    """Published alongside the manifest's other files: settings, vk and SRS."""
+    model_cid: str
+    estimate: Estimate
+
+
+@dataclass(frozen=True)
+class ProveResult:
+    bundle: dict[str, Any]
+    path: Path
+    output: list[list[float]]
+    cold: bool
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ProofVerdict:
+    manifest: Manifest
+    prover: str
+    mode: str
+    srs_kind: str
+    input: list[list[float]]
+    output: list[list[float]]
+
+
+def _input_shapes(settings: dict[str, Any]) -> list[list[int]]:
+    shapes: list[list[int]] = settings["model_instance_shapes"][: len(settings["model_input_scales"])]
+    return shapes
+
+
+class ZkWorkspace:
+    """The zk artefacts of one data dir: the private cache, published artefacts fetched by CID, dev SRSs."""
+
+    def __init__(self, home: Path, store: BlockStore, backend: ProofBackend | None = None) -> None:
+        from zkreg.zk.ezkl_backend import EzklBackend
+
+        self.backend: ProofBackend = backend or EzklBackend()
+        self.store = store
+        self.cache = ArtefactCache(home / "zk" / "cache")
+        self._srs_dir = home / "zk" / "srs"
+        self._work = home / "zk" / "work"
+
+    def fetch(self, cid: str, folder: Path) -> Path:
+        """A published artefact as a file in `folder`, every block checked against its CID on the way (again on
+        each use: a block corrupted since the last use must not pass)."""
+        path = folder / cid
+        if not path.exists():
+            self.store.get_file(cid, path)
+        return path
+
+    # ---- publish ---------------------------------------------------------------------------------------------
+
+    def prepare_publish(
+        self, model: Path, *, mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+    ) -> ZkPublication:
+        from zkreg.zk.model_check import check_provable
+
+        if mode not in MODES:
+            raise InvalidInput(f"--zk must be one of {', '.join(MODES)}", code="input/bad-zk-mode")
+        shapes = check_provable(model)
+        model_cid = file_cid(model)
+        staging = self.cache.new_staging()
+        try:
+            shutil.copyfile(model, staging / "model.onnx")
+            if calibration is not None:
+                values = load_input(calibration, shapes)
+            else:
+                rng = random.Random(0)  # noqa: S311  (calibration needs representative ranges, not secrecy)
+                values = [[rng.uniform(-1.0, 1.0) for _ in range(_count(shape))] for shape in shapes]
+            data = staging / "calibration.json"
+            data.write_text(json.dumps({"input_data": values}))
+            progress.begin("zk: calibrating circuit settings", None)
+            try:
+                logrows = self.backend.make_settings(staging / "model.onnx", data, mode, staging / "settings.json")
+            finally:
+                progress.end()
+            dev_needed = srs is None and not (self._srs_dir / f"dev-k{logrows}.srs").exists()
+            cost = estimate(logrows, mode, dev_needed)
+            budget = memory_budget()
+            if cost.peak_bytes > budget:
+                raise ZkFailed(
+                    f"setup would need ~{cost.peak_bytes / GB:.1f} GB ({cost.describe()}); "
+                    f"only {budget / GB:.1f} GB is available",
+                    hint="use --zk fixed, a smaller model, or a machine with more memory",
+                    code="zk/too-large",
+                )
+            if srs is not None:
+                check_ceremony_srs(srs, logrows)
+                srs_path, srs_kind = srs, "ceremony"
+            else:
+                progress.begin(f"zk: generating an insecure dev SRS (logrows {logrows})", None)
+                try:
+                    srs_path, srs_kind = dev_srs(self._srs_dir, self.backend, logrows), "dev"
+                finally:
+                    progress.end()
+            progress.begin(f"zk: compiling and setting up ({cost.describe()})", None)
+            try:
+                self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl")
+                self.backend.setup(
+                    staging / "circuit.ezkl", srs_path, staging / "vk.key", staging / "pk.key", memory_fence()
+                )
+                commitment = self.backend.params_commitment(staging / "circuit.ezkl", data) if mode == "hashed" else []
+            finally:
+                progress.end()
+            published = {
+                "zk/settings.json": staging / "settings.json",
+                "zk/vk.key": staging / "vk.key",
+                f"zk/{srs_kind}-k{logrows}.srs": srs_path,
+            }
+            cids = {name: self.store.put_file(path).cid for name, path in published.items()}
+            settings_cid, vk_cid = cids["zk/settings.json"], cids["zk/vk.key"]
+            srs_cid = cids[f"zk/{srs_kind}-k{logrows}.srs"]
+            meta = {
+                "backend": self.backend.name,
+                "version": self.backend.version,
+                "model": model_cid,
+                "settings": settings_cid,
+                "vk": vk_cid,
+                "srs": srs_cid,
+                "mode": mode,
+            }
+            entry = self.cache.commit(staging, meta)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        section: dict[str, Any] = {
+            "backend": self.backend.name,
+            "version": self.backend.version,
+            "mode": mode,
+            "settings": settings_cid,
+            "vk": vk_cid,
+            "srs": srs_cid,
+            "srs_kind": srs_kind,
+            "logrows": logrows,
+            "visibility": {"input": "public", "output": "public", "params": mode},
+        }
+        if mode == "hashed":
+            section["params_commitment"] = commitment
+        files = {
+            "zk/settings.json": entry.file("settings.json"),
+            "zk/vk.key": entry.file("vk.key"),
+            f"zk/{srs_kind}-k{logrows}.srs": srs_path,
+        }
+        return ZkPublication(section, files, model_cid, cost)
+
+    # ---- prove -----------------------------------------------------------------------------------------------
+
+    def _check_version(self, zk: dict[str, Any]) -> None:
+        if zk["backend"] != self.backend.name or zk["version"] != self.backend.version:
+            raise ZkFailed(
+                f"this model was set up with {zk['backend']} {zk['version']}; installed is "
+                f"{self.backend.name} {self.backend.version}, whose keys and proofs are not compatible",
+                hint=f"install {zk['backend']}=={zk['version']}",
+                code="zk/version-mismatch",
+            )
+
+    def _entry_for(self, manifest: Manifest, zk: dict[str, Any], progress: Progress) -> tuple[CacheEntry, bool]:
+        """The cached circuit and keys for this manifest, built (and cached) first if needed; True if built."""
+        onnx_files = [name for name in manifest.files if name.endswith(".onnx")]
+        public_model = manifest.files[onnx_files[0]] if manifest.weights == "public" and len(onnx_files) == 1 else None
+        entry = self.cache.get(public_model, zk["settings"]) if public_model else self.cache.find(zk["settings"])
+        if entry is not None and (
+            entry.meta.get("version") != self.backend.version or entry.meta.get("vk") != zk["vk"]
+        ):
+            self.cache.remove(entry)  # made by another backend version, or for another vk: never reused
+            entry = None
+        if entry is not None:
+            return entry, False
+        if public_model is None:
+            raise NotFound(
+                f"no proving key for {manifest.name}@{manifest.version}: its weights are private to its owner",
+                hint="only the owner (with the cache made at publish) can prove this model",
+                code="not-found/proving-key",
+            )
+        staging = self.cache.new_staging()
+        try:
+            progress.begin("zk: building circuit and proving key (cold start)", None)
+            fetched = staging / "fetched"
+            self.store.get_file(public_model, staging / "model.onnx")
+            shutil.copyfile(self.fetch(zk["settings"], fetched), staging / "settings.json")
+            self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl")
+            self.backend.setup(
+                staging / "circuit.ezkl",
+                self.fetch(zk["srs"], fetched),
+                staging / "vk.key",
+                staging / "pk.key",
+                memory_fence(),
+            )
+            shutil.rmtree(fetched)
+            if file_cid(staging / "vk.key") != zk["vk"]:
+                raise ZkFailed(
+                    "the rebuilt verifying key is not the published one; refusing to prove with it",
+                    code="zk/vk-mismatch",
+                )
+            meta = {
+                "backend": self.backend.name,
+                "version": self.backend.version,
+                "model": public_model,
+                "settings": zk["settings"],
+                "vk": zk["vk"],
+                "srs": zk["srs"],
+                "mode": zk["mode"],
+            }
+            return self.cache.commit(staging, meta), True
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        finally:
+            progress.end()
+
+    def prove(
+        self, manifest: Manifest, identity: Identity, input_path: Path, out_path: Path, progress: Progress
+    ) -> ProveResult:
+        started = time.perf_counter()
+        zk = manifest.zk
+        if zk is None:
+            raise InvalidInput(
+                f"{manifest.name}@{manifest.version} was published without zk artefacts",
+                hint="publish it with --weights private, or --zk fixed|hashed",
+                code="input/not-provable",
+            )
+        self._check_version(zk)
+        self._work.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="prove-", dir=self._work) as folder:
+            settings = json.loads(self.fetch(zk["settings"], Path(folder)).read_text())
+            values = load_input(input_path, _input_shapes(settings))
+            entry, cold = self._entry_for(manifest, zk, progress)
+            data = Path(folder) / "input.json"
+            data.write_text(json.dumps({"input_data": values}))
+            proof_file = Path(folder) / "proof.json"
+            progress.begin("zk: proving", None)
+            try:
+                self.backend.prove(
+                    entry.file("circuit.ezkl"),
+                    entry.file("pk.key"),
+                    self.fetch(zk["srs"], Path(folder)),
+                    data,
+                    proof_file,
+                    memory_fence(),
+                )
+            finally:
+                progress.end()
+            proof = json.loads(proof_file.read_text())
+        kept = {key: proof[key] for key in PROOF_KEYS if key in proof}
+        decoded = self.backend.decode(kept["instances"], settings, zk["mode"])
+        bundle = sign_bundle(
+            identity,
+            {
+                "manifest": manifest.cid,
+                "backend": {"name": self.backend.name, "version": self.backend.version},
+                "settings": zk["settings"],
+                "vk": zk["vk"],
+                "srs": zk["srs"],
+                "input": values,
+                "output": decoded.outputs,
+                "proof": kept,
+                "created": _now(),
+            },
+        )
+        _write_atomically(out_path, json.dumps(bundle, indent=1, sort_keys=True) + "\n")
+        return ProveResult(bundle, out_path, decoded.outputs, cold, time.perf_counter() - started)
+
+    # ---- verify ----------------------------------------------------------------------------------------------
+
+    def verify_bundle(self, bundle_path: Path, load_manifest: Callable[[str], Manifest]) -> ProofVerdict:
+        bundle = load_bundle(bundle_path)
+        manifest = load_manifest(bundle["manifest"])
+        zk = manifest.zk
+        if zk is None:
+            raise ProofInvalid(f"manifest {manifest.cid} has no zk section to verify against", code="proof/not-zk")
+        for key in ("settings", "vk", "srs"):
+            if bundle[key] != zk[key]:
+                raise ProofInvalid(
+                    f"the bundle's {key} {bundle[key]} is not the one manifest {manifest.cid} published ({zk[key]})",
+                    code="proof/artefact-mismatch",
+                )
+        if bundle["backend"] != {"name": zk["backend"], "version": zk["version"]}:
+            raise ProofInvalid(
+                f"the bundle was made with {bundle['backend']['name']} {bundle['backend']['version']}, the model "
+                f"was set up with {zk['backend']} {zk['version']}",
+                code="proof/version-mismatch",
+            )
+        self._check_version(zk)
+        self._work.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="verify-", dir=self._work) as folder:
+            settings_file, vk_file, srs_file = (self.fetch(zk[key], Path(folder)) for key in ("settings", "vk", "srs"))
+            settings = json.loads(settings_file.read_text())
+            proof_file = Path(folder) / "proof.json"
+            proof_file.write_text(json.dumps(bundle["proof"]))
+            reason = self.backend.verify(proof_file, settings_file, vk_file, srs_file)
+        if reason is not None:
+            raise ProofInvalid(
+                f"the proof does not verify against {manifest.name}@{manifest.version}'s vk: {reason}",
+                code="proof/does-not-verify",
+            )
+        decoded = self.backend.decode(bundle["proof"]["instances"], settings, zk["mode"])
+        if zk["mode"] == "hashed" and decoded.params_commitment != zk.get("params_commitment"):
+            raise ProofInvalid(
+                "the proof was made with weights whose hash is not the published params commitment",
+                code="proof/commitment-mismatch",
+            )
+        try:
+            claimed_input = check_values(bundle["input"], _input_shapes(settings), "the bundle's input")
+        except InvalidInput as exc:
+            raise ProofInvalid(exc.message, code="proof/input-mismatch") from None
+        if self.backend.encode_inputs(claimed_input, settings) != decoded.input_elements:
+            raise ProofInvalid(
+                "the bundle's input is not the input the proof was made for", code="proof/input-mismatch"
+            )
+        if bundle["output"] != decoded.outputs:
+            raise ProofInvalid("the bundle's output is not the output the proof attests", code="proof/output-mismatch")
+        return ProofVerdict(manifest, bundle["prover"], zk["mode"], zk["srs_kind"], claimed_input, decoded.outputs)
+
+
+def _count(shape: list[int]) -> int:
+    total = 1
+    for dim in shape:
+        total *= dim
+    return total
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
