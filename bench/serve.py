@@ -4,8 +4,11 @@ sync       `zkreg sync URL` of N entries (K feeds) from a peer served on 127.0.0
            `ledger export` + `ledger import` of the same feeds through a CAR file (no HTTP). Target < 10 s for
            100k entries; the ratio is the cost of HTTP.
 pages      `GET /v1/feeds/{author}` pages per second (10,000 entries each) from the same peer.
+prove      (--prove) `prove --remote` latency (signed request, policy, proof in the provider's child process,
+           receipt, local verification of the bundle, `use`) vs a local `prove` of the same private-weights model
+           in the same data dir. Target overhead <= 10 %.
 
-  python bench/serve.py [--entries 100000] [--feeds 10]
+  python bench/serve.py [--entries 100000] [--feeds 10] [--prove [--rounds 3]]
 """
 
 from __future__ import annotations
@@ -33,12 +36,11 @@ from zkreg.reputation.sync import CarFileTransport, export_car, pull
 
 
 @contextmanager
-def serve(home: Path) -> Iterator[str]:
+def serve(home: Path, options: list[str] | None = None) -> Iterator[str]:
     """`zkreg serve --port 0` in its own process, as a real peer runs; its URL."""
     env = {**os.environ, "ZKREG_HOME": str(home)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json"], stdout=subprocess.PIPE, text=True, env=env
-    )
+    command = [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json", *(options or [])]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
         lines = []
@@ -100,11 +102,49 @@ def measure(folder: Path, alice: Path, url: str, authors: list[str], entries: in
     print(f"pages: {pages} GET /v1/feeds pages in {elapsed:.2f} s ({pages / elapsed:.1f} requests/s)")
 
 
+def measure_prove(rounds: int) -> None:
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from tests.zk.models import build_mlp
+    from zkreg.peer.client import prove_remote
+    from zkreg.reputation.policy import DEFAULT_FREE_QUOTA
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        alice = Repo.init(folder / "alice")
+        model = alice.publish([build_mlp(folder / "mlp.onnx")], name="mlp", weights="private", zk="fixed").cid
+        (folder / "input.json").write_text(json.dumps([0.5, -0.25, 0.75, 0.1]))
+        alice.prove(model, folder / "input.json", folder / "warm.json")  # both sides then run warm
+        local = []
+        for n in range(rounds):
+            started = time.perf_counter()
+            alice.prove(model, folder / "input.json", folder / f"local{n}.json")
+            local.append(time.perf_counter() - started)
+        alice.close()
+        bob = Repo.init(folder / "bob")
+        remote = []
+        with serve(folder / "alice", ["--free-quota", str(rounds + DEFAULT_FREE_QUOTA)]) as url:
+            for n in range(rounds):
+                started = time.perf_counter()
+                prove_remote(bob, url, model, folder / "input.json", folder / f"remote{n}.json")
+                remote.append(time.perf_counter() - started)
+        bob.close()
+    best_local, best_remote = min(local), min(remote)
+    print(
+        f"prove: remote {best_remote:.2f} s vs local {best_local:.2f} s (best of {rounds}); "
+        f"overhead {100 * (best_remote / best_local - 1):+.0f} % (target <= 10 %)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--feeds", type=int, default=10)
+    parser.add_argument("--prove", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.prove:
+        measure_prove(args.rounds)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         alice = folder / "alice"

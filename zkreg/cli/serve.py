@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from zkreg.cli.app import JsonFlag, app, echo, open_repo
 from zkreg.cli.ledger import peer_app
 from zkreg.cli.render import emit_json
+
+if TYPE_CHECKING:
+    from zkreg.peer.client import RemoteProof
 
 
 @app.command()
@@ -92,3 +95,21 @@ def peer_add(
         emit_json({"url": peer.url, "did": peer.did, "added": added})
     else:
         echo(f"{'added' if added else 'already known:'} {peer.url} ({peer.did})")
+
+
+def show_remote_proof(result: RemoteProof, json_out: bool) -> None:
+    """`zkreg prove --remote`'s output (the command itself lives with `prove`)."""
+    if json_out:
+        emit_json(
+            {
+                "proof": str(result.path),
+                "proof_cid": result.proof,
+                "receipt": result.receipt,
+                "use": result.use,
+                "output": result.output,
+                "decision": result.decision,
+            }
+        )
+    else:
+        echo(f"output {result.output}")
+        echo(f"proof  {result.path}  (verified here; the provider's receipt {result.receipt})")

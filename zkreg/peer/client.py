@@ -216,11 +216,9 @@ def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> 
         repo.store.flush_index()
     if files:
         copy_dag(repo, client, manifest.tree)
-    else:
-        zk: dict[str, Any] | None = getattr(manifest, "zk", None)
+    elif manifest.zk is not None:
         for key in ("settings", "vk", "srs"):
-            if zk is not None:
-                copy_dag(repo, client, str(zk[key]))
+            copy_dag(repo, client, str(manifest.zk[key]))
     return manifest
 
 
@@ -380,3 +378,69 @@ def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None) -> 
         result = repo.pull(manifest.cid, out_dir, request=request.nonce)
         answer = client.post_request("/v1/receipts", request.document)
     return RemotePull(result, str(answer["receipt"]))
+
+
+@dataclass(frozen=True)
+class RemoteProof:
+    path: Path
+    proof: str
+    """The bundle's CID, which the provider's receipt names."""
+    receipt: str
+    use: str
+    output: list[list[float]]
+    decision: dict[str, Any]
+
+
+def prove_remote(
+    repo: Repo, url: str, ref: str, input_path: Path, out_path: Path, timeout_s: float = 900.0
+) -> RemoteProof:
+    """Ask the peer that published a zk model for a proof of its output on `input_path`.
+
+    The request is signed (nonce, timestamp); the bundle that comes back must hash to the CID the receipt names,
+    verify locally against the manifest's vk (fetched and checked by CID), be signed by the model's author and
+    prove exactly our input. Only then is it written to `out_path`, kept in the store (so others can check the
+    receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
+    """
+    import json
+    import os
+    import secrets
+
+    from zkreg.errors import InvalidInput, ProofInvalid
+    from zkreg.peer.envelope import sign_request
+    from zkreg.registry.unixfs import import_stream
+    from zkreg.zk.inputs import load_input
+
+    with PeerClient(url, timeout_s) as client:
+        manifest = fetch_manifest(repo, client, ref, files=False)
+        if manifest.zk is None:
+            raise InvalidInput(f"{manifest.name}@{manifest.version} has no zk artefacts to prove with")
+        settings = json.loads(b"".join(repo.store.iter_file(str(manifest.zk["settings"]))))
+        values = load_input(input_path, settings["model_instance_shapes"][: len(settings["model_input_scales"])])
+        request = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
+        answer = client.post_request("/v1/prove", request.document)
+    data = base64.b64decode(str(answer["bundle"]))
+    work = repo.home / "serve"
+    work.mkdir(exist_ok=True)
+    staged = work / f"received-{secrets.token_hex(8)}.json"
+    staged.write_bytes(data)
+    try:
+        with staged.open("rb") as stream:
+            if import_stream(stream, lambda cid, block: None).cid != answer["proof"]:
+                raise ProofInvalid("the bundle received is not the one the provider's receipt names")
+        verdict = repo.verify_proof(staged)
+        if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
+            raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
+        if verdict.input != values:
+            raise ProofInvalid("the bundle proves another input than the one we sent", code="proof/input-mismatch")
+        repo.store.put_file(staged)
+        use = {"manifest": manifest.cid, "provider": manifest.author, "request": request.nonce}
+        entry = repo.ledger.append(repo.identity, "use", use)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        target = out_path.with_name(f".{out_path.name}.{secrets.token_hex(4)}.tmp")
+        target.write_bytes(data)
+        os.replace(target, out_path)
+    finally:
+        staged.unlink(missing_ok=True)
+    return RemoteProof(
+        out_path, str(answer["proof"]), str(answer["receipt"]), entry.cid, verdict.output, answer["decision"]
+    )

@@ -218,7 +218,7 @@ class Provider:
             manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did:
                 raise NotFound(f"{request.manifest} is not an artefact this peer published", code="not-found/manifest")
-            if getattr(manifest, "zk", None) is not None:
+            if manifest.zk is not None:
                 raise MalformedObject(
                     f"{manifest.name}@{manifest.version} is a zk model: ask for a proof instead",
                     code="request/wrong-action",
@@ -251,7 +251,7 @@ class Provider:
         with self.gate.slot():
             with self.repo() as repo:
                 manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
-                if manifest is None or manifest.author != self.did or getattr(manifest, "zk", None) is None:
+                if manifest is None or manifest.author != self.did or manifest.zk is None:
                     raise NotFound(
                         f"{request.manifest} is not a model this peer published with zk artefacts",
                         code="not-found/model",
