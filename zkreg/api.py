@@ -258,6 +258,7 @@ class Repo:
         zk: str | None = None,
         calibration: Path | None = None,
         srs: Path | None = None,
+        price: int | None = None,
     ) -> PublishResult:
         """Publish files as a new version of `name`.
 
@@ -265,7 +266,7 @@ class Repo:
         `pin`); the ref is recorded only once the node holds all of it. A model with `weights="private"` or a `zk`
         mode ("fixed" | "hashed") also runs the zk pipeline once (settings, setup, commitment): with private
         weights its ONNX file is not published, and the circuit and proving key stay in this data dir's private
-        cache.
+        cache. `price` is the credits per proof `zkreg serve` asks for the model (default 1).
         """
         node = self._node(store)
         try:
@@ -283,6 +284,7 @@ class Repo:
                 zk=zk,
                 calibration=calibration,
                 srs=srs,
+                price=price,
             )
         finally:
             if node is not None:
@@ -332,6 +334,7 @@ class Repo:
         zk: str | None,
         calibration: Path | None,
         srs: Path | None,
+        price: int | None,
     ) -> PublishResult:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
@@ -378,6 +381,7 @@ class Repo:
                     and previous.kind == kind
                     and previous.dataset == dataset_cid
                     and previous.weights == weights
+                    and previous.price == price
                     and version in (None, previous.version)
                 )
                 if unchanged:
@@ -401,6 +405,7 @@ class Repo:
                 dataset=dataset_cid,
                 message=message,
                 zk=zk_publication.section if zk_publication else None,
+                price=price,
             )
             decode_and_verify(cid, block)  # what we sign must be what every reader accepts
             self.store.put_block(cid, block)

@@ -45,15 +45,19 @@ class AliceTemplate:
     home: Path
     model: str
     """The manifest CID of her private-weights model."""
+    dear_model: str
+    """The same model published at 5 credits per proof."""
 
 
 @pytest.fixture(scope="session")
 def alice_template(tmp_path_factory: pytest.TempPathFactory) -> AliceTemplate:
     folder = tmp_path_factory.mktemp("alice-template")
     repo = Repo.init(folder / "home")
-    cid = repo.publish([build_mlp(folder / "mlp.onnx", seed=3)], name="mlp", weights="private", zk="fixed").cid
+    model = build_mlp(folder / "mlp.onnx", seed=3)
+    cid = repo.publish([model], name="mlp", weights="private", zk="fixed").cid
+    dear = repo.publish([model], name="mlp-dear", weights="private", zk="fixed", price=5).cid
     repo.close()
-    return AliceTemplate(folder / "home", cid)
+    return AliceTemplate(folder / "home", cid, dear)
 
 
 @pytest.fixture
@@ -289,8 +293,24 @@ def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     for path in manifest.files:  # the published zk artefacts are served
         assert httpx.get(f"{alice.url}/v1/blocks/{manifest.files[path]}").status_code == 200
     cache = alice_home / "zk" / "cache"
-    private = [alice_template.home.parent / "mlp.onnx", *cache.rglob("pk.key"), *cache.rglob("circuit.ezkl")]
-    assert len(private) == 3  # the weights, the proving key and the compiled circuit (both hold the weights)
+    keys, circuits = sorted(cache.rglob("pk.key")), sorted(cache.rglob("circuit.ezkl"))
+    assert keys and circuits  # the proving keys and compiled circuits (both hold the weights) ...
+    private = [alice_template.home.parent / "mlp.onnx", *keys, *circuits]  # ... and the weights themselves
     for path in private:
         answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path)}")
         assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
+
+
+def test_the_price_comes_from_the_manifest(
+    start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, bob: Repo
+) -> None:
+    alice = start_peer("alice")
+    document = sign_request(bob.identity, "prove", alice_template.dear_model, [MLP_INPUT], now_ms()).document
+    refused = httpx.post(f"{alice.url}/v1/prove", json=document, timeout=60)
+    error = refused.json()["error"]
+    assert (refused.status_code, error["code"], error["price"], error["exit_code"]) == (403, "policy/refused", 5, 5)
+    assert "the price is 5" in error["message"]
+    repo = alice.repo()
+    assert repo.manifest(alice_template.dear_model).price == 5
+    assert [e for e in repo.ledger.entries(alice.did) if e.type == "receipt"] == []
+    repo.close()

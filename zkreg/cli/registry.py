@@ -56,6 +56,7 @@ def publish(
     zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
     calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
+    price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -75,6 +76,7 @@ def publish(
             zk=zk,
             calibration=calibration,
             srs=srs,
+            price=price,
         )
     if result.zk_srs == "dev":
         typer.echo("warning: zk set up with an insecure dev SRS (no --srs): fine for development only", err=True)

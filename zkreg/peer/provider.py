@@ -258,7 +258,8 @@ class Provider:
                     )
                 balance = repo.scores().show(request.requester).balance
                 unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
-                decision = decide(request.requester, balance, unpaid, self.policy.default_price, self.policy)
+                price = self.policy.default_price if manifest.price is None else manifest.price
+                decision = decide(request.requester, balance, unpaid, price, self.policy)
             bundle = self._prove_in_child(manifest.cid, request.input)
             with self.repo() as repo:
                 proof = repo.store.put_file(bundle).cid
