@@ -294,7 +294,8 @@ def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
         assert httpx.get(f"{alice.url}/v1/blocks/{manifest.files[path]}").status_code == 200
     cache = alice_home / "zk" / "cache"
     keys, circuits = sorted(cache.rglob("pk.key")), sorted(cache.rglob("circuit.ezkl"))
-    assert keys and circuits  # the proving keys and compiled circuits (both hold the weights) ...
+    assert keys  # the proving keys and compiled circuits (both hold the weights) ...
+    assert circuits
     private = [alice_template.home.parent / "mlp.onnx", *keys, *circuits]  # ... and the weights themselves
     for path in private:
         answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path)}")
