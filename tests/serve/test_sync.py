@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import CliResult
 from tests.reputation.ledger_helpers import endorse, feed, identity
 from tests.serve.conftest import StartPeer
 from zkreg.api import Repo
 from zkreg.peer import provider as provider_module
-from zkreg.peer.client import PeerClient, push, sync
+from zkreg.peer.client import HttpFeedTransport, PeerClient, push, sync
 from zkreg.registry.cid import DAG_CBOR, compute
 from zkreg.reputation.sync import car_stream
 
@@ -40,23 +41,29 @@ def test_sync_pulls_and_pushes_until_both_peers_hold_the_same_feeds(start_peer: 
     bob.close()
 
 
+class CountingClient(PeerClient):
+    pages = 0
+
+    def feed(self, author: str, after: int) -> tuple[bytes, int]:
+        self.pages += 1
+        return super().feed(author, after)
+
+
 def test_sync_pages_through_a_feed_longer_than_one_page(
-    start_peer: StartPeer, tmp_path: Path, monkeypatch: object
+    start_peer: StartPeer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice = start_peer("alice")
     alice_repo = alice.repo()
     alice_repo.ledger.append_batch(alice_repo.identity, [endorse(identity(f"p{n}")) for n in range(25)])
     bob = Repo.init(tmp_path / "bob")
-    with PeerClient(alice.url) as client:
-        _, last = client.feed(alice.did, 0)
-        assert last == 25
-        small = httpx.get(f"{alice.url}/v1/feeds/{alice.did}", params={"after": 10, "limit": 7})
-        assert small.headers["x-zkreg-last-seq"] == "17"
-    setattr(provider_module, "FEED_PAGE", 4)  # noqa: B010  (pages of 4: the client must follow them)
-    try:
-        report = sync(bob, alice.url)
-    finally:
-        setattr(provider_module, "FEED_PAGE", 10_000)  # noqa: B010
+    small = httpx.get(f"{alice.url}/v1/feeds/{alice.did}", params={"after": 10, "limit": 7})
+    assert small.headers["x-zkreg-last-seq"] == "17"
+    monkeypatch.setattr(provider_module, "FEED_PAGE", 4)  # pages of 4 entries: the client must follow them
+    with CountingClient(alice.url) as client:
+        fetched = list(HttpFeedTransport(client, lambda author, seq: None).blocks({}))
+        assert len(fetched) == 25
+        assert client.pages == 7
+    report = sync(bob, alice.url)
     assert report.pulled.accepted == 25
     assert entries_by_author(bob) == entries_by_author(alice_repo)
     alice_repo.close()

@@ -103,7 +103,7 @@ class PublicArtefacts:
                 found = self._walk_root(repo, root)
             except NotFound:
                 continue
-            except (MalformedObject, ZkregError):
+            except ZkregError:
                 self._pending.discard(root)  # not a manifest or bundle we can read: serve nothing of it
                 continue
             self._allowed |= found
@@ -157,7 +157,7 @@ class Provider:
         with self.repo() as repo:
             return [Head(s.author, s.seq, s.head, s.forked) for s in repo.ledger.heads()]
 
-    def feed_car(self, author: str, after: int, limit: int = FEED_PAGE) -> tuple[bytes, int]:
+    def feed_car(self, author: str, after: int, limit: int | None = None) -> tuple[bytes, int]:
         """Entries of `author` with seq > `after` (at most `limit`), then the evidence held against it, as a CAR;
         and the seq of the last entry in it (the client's next `after`)."""
         from zkreg.reputation.sync import car_stream
@@ -168,7 +168,7 @@ class Provider:
                 raise NotFound(f"no feed of {author} here", code="not-found/feed")
             rows = repo.ledger.conn.execute(
                 "SELECT cid, seq, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (author, after, min(limit, MAX_FEED_PAGE)),
+                (author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)),
             ).fetchall()
             blocks = [(row["cid"], bytes(row["block"])) for row in rows]
             last = rows[-1]["seq"] if rows else after
@@ -308,7 +308,9 @@ class Provider:
             bundle.unlink(missing_ok=True)
             try:
                 error = json.loads(out)["error"]
-                raise ZkregError(error["message"], hint=error.get("hint"), code=error["code"])
+                failure = ZkregError(error["message"], hint=error.get("hint"), code=error["code"])
             except (ValueError, KeyError, TypeError):
-                raise ZkregError(f"proving failed with exit status {proc.returncode}", code="zk/failed") from None
+                failure = ZkregError(f"proving failed with exit status {proc.returncode}", code="zk/failed")
+            failure.exit_code = proc.returncode  # the prover's own verdict: bad input, not found, zk failure
+            raise failure
         return bundle

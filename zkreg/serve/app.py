@@ -154,7 +154,7 @@ def create_app(provider: Provider | None = None) -> FastAPI:
     def feed_page(
         author: Annotated[str, Path(pattern=DID_PATTERN)],
         after: Annotated[int, Query(ge=0, le=2**53)] = 0,
-        limit: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+        limit: Annotated[int | None, Query(ge=1, le=50_000, description="default 10,000")] = None,
     ) -> Response:
         car, last = the_provider().feed_car(author, after, limit)
         return Response(car, media_type=CAR_TYPE, headers={LAST_SEQ_HEADER: str(last)})
