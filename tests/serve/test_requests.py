@@ -173,3 +173,16 @@ def test_manifests_are_served_by_cid_and_by_name(start_peer: StartPeer, tmp_path
     missing = httpx.get(f"{alice.url}/v1/manifests/nothing@9")
     assert missing.status_code == 404
     assert json.loads(missing.text)["error"]["exit_code"] == 3
+
+
+def test_cli_pull_remote_writes_the_files_and_gets_a_receipt(start_peer: StartPeer, cli: Any, tmp_path: Path) -> None:
+    alice = start_peer("alice")
+    cid = publish_dataset(alice, tmp_path / "data")
+    assert cli("init").code == 0
+    pulled = cli("pull", cid, "--remote", alice.url, "-o", str(tmp_path / "got"), "--json")
+    assert pulled.code == 0, pulled.stderr
+    assert pulled.json()["cid"] == cid
+    assert (tmp_path / "got" / "data.csv").read_text().startswith("sepal,petal")
+    assert [r["consumer"] for r in receipts_of(alice)] == [cli("id", "--json").json()["did"]]
+    missing = cli("pull", "nothing@1", "--remote", alice.url, "--json")
+    assert (missing.code, missing.json()["error"]["code"]) == (3, "not-found/ref")
