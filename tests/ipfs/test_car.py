@@ -17,7 +17,6 @@ from zkreg.api import Repo
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, InvalidInput, MalformedObject
 from zkreg.registry.car import (
     MAX_SECTION_BYTES,
-    _varint,
     read_blocks,
     read_roots,
     walk_dag,
@@ -25,6 +24,7 @@ from zkreg.registry.car import (
 )
 from zkreg.registry.cid import DAG_CBOR, RAW, codec_of, compute
 from zkreg.registry.ipfs import IpfsStore
+from zkreg.registry.unixfs import encode_varint
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_oversized_car_section_is_refused_before_it_is_read(other: Repo, tmp_pat
     header_and_small_block = car_bytes([root], [(root, b"x")])
     claimed = 1 << 40  # a terabyte: refused from the length prefix alone, the bytes are never read
     car = tmp_path / "oversized.car"
-    car.write_bytes(header_and_small_block + _varint(claimed) + b"\x00" * 64)
+    car.write_bytes(header_and_small_block + encode_varint(claimed) + b"\x00" * 64)
     with pytest.raises(MalformedObject, match=str(MAX_SECTION_BYTES)) as raised:
         other.import_car(car)
     assert raised.value.code == "integrity/car-oversized"

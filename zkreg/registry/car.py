@@ -16,7 +16,7 @@ from typing import IO, Any, Protocol
 
 from zkreg.errors import IntegrityError, MalformedObject
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str, cid_to_str
-from zkreg.registry.unixfs import node_links
+from zkreg.registry.unixfs import encode_varint, node_links
 
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_BLOCK_BYTES = 4 * 1024 * 1024 + 1024
@@ -32,15 +32,6 @@ class Readable(Protocol):
     """What the reader needs of a stream: a file, or an HTTP response body (`IpfsStore` reads the node's CARs)."""
 
     def read(self, size: int, /) -> bytes: ...
-
-
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def _read_varint(stream: Readable) -> int | None:
@@ -126,11 +117,11 @@ def write_car(out: IO[bytes], roots: list[str], blocks: Iterable[tuple[str, byte
     from multiformats import CID
 
     header = dag_cbor.encode({"roots": [CID.decode(root) for root in roots], "version": 1})
-    out.write(_varint(len(header)) + header)
+    out.write(encode_varint(len(header)) + header)
     count = 0
     for cid, block in blocks:
         binary = cid_from_str(cid)
-        out.write(_varint(len(binary) + len(block)))
+        out.write(encode_varint(len(binary) + len(block)))
         out.write(binary)
         out.write(block)
         count += 1

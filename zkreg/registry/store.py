@@ -154,12 +154,13 @@ class LocalStore(BlockStore):
         """Temporary block files left by a killed process (its pid is gone); a live writer's are kept."""
         for tmp in self._tmp.iterdir():
             pid = tmp.name.split(".")[1] if tmp.name.count(".") >= 2 else ""
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process still runs: its temporaries are in use and must not be cleaned up."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

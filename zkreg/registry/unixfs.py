@@ -44,7 +44,8 @@ class ImportedFile:
     """Bytes of every block of the file's DAG: what a parent directory's link records."""
 
 
-def _varint(value: int) -> bytes:
+def encode_varint(value: int) -> bytes:
+    """An unsigned LEB128 varint, as protobuf, multiformats and CAR sections use."""
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -54,11 +55,11 @@ def _varint(value: int) -> bytes:
 
 
 def _field_bytes(field: int, payload: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
+    return encode_varint(field << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def _field_varint(field: int, value: int) -> bytes:
-    return _varint(field << 3) + _varint(value)
+    return encode_varint(field << 3) + encode_varint(value)
 
 
 def encode_node(links: list[Link], data: bytes) -> bytes:

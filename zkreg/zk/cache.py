@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zkreg.registry.store import pid_alive
+
 ENTRY_FILES = ("model.onnx", "settings.json", "circuit.ezkl", "vk.key", "pk.key", "meta.json")
 
 
@@ -37,7 +39,7 @@ class ArtefactCache:
     def _remove_dead_staging(self) -> None:
         for folder in self._staging.iterdir():
             pid = folder.name.split("-")[0]
-            if pid.isdigit() and not _pid_alive(int(pid)):
+            if pid.isdigit() and not pid_alive(int(pid)):
                 shutil.rmtree(folder, ignore_errors=True)
 
     def new_staging(self) -> Path:
@@ -77,13 +79,3 @@ class ArtefactCache:
 
     def remove(self, entry: CacheEntry) -> None:
         shutil.rmtree(entry.folder, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
