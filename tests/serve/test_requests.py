@@ -186,3 +186,19 @@ def test_cli_pull_remote_writes_the_files_and_gets_a_receipt(start_peer: StartPe
     assert [r["consumer"] for r in receipts_of(alice)] == [cli("id", "--json").json()["did"]]
     missing = cli("pull", "nothing@1", "--remote", alice.url, "--json")
     assert (missing.code, missing.json()["error"]["code"]) == (3, "not-found/ref")
+
+
+def test_a_peer_that_accepts_but_never_answers_is_a_timeout_exit_6() -> None:
+    from zkreg.errors import BackendUnavailable
+    from zkreg.peer.client import PeerClient
+
+    with socket.socket() as silent:  # a real listening socket that never responds
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        started = time.monotonic()
+        with PeerClient(url, timeout_s=1.0) as client, pytest.raises(BackendUnavailable) as timed_out:
+            client.heads()
+    assert timed_out.value.code == "peer/timeout"
+    assert timed_out.value.exit_code == 6
+    assert time.monotonic() - started < 8
