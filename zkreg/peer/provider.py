@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.api import Repo
-from zkreg.errors import MalformedObject, NotFound, ZkregError
+from zkreg.errors import NotFound, ZkregError
 from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json, check_request
 from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
 from zkreg.peer.store import PEER_DB, PeerStore
@@ -211,7 +211,7 @@ class Provider:
         """
         request = check_request(document, now_ms())
         if request.action != "receipt":
-            raise MalformedObject("this endpoint takes receipt requests", code="request/malformed")
+            raise MalformedRequest("this endpoint takes receipt requests")
         self.rate.take(request.requester)
         with self.repo() as repo:
             self.use_nonce(request)
@@ -219,7 +219,7 @@ class Provider:
             if manifest is None or manifest.author != self.did:
                 raise NotFound(f"{request.manifest} is not an artefact this peer published", code="not-found/manifest")
             if manifest.zk is not None:
-                raise MalformedObject(
+                raise MalformedRequest(
                     f"{manifest.name}@{manifest.version} is a zk model: ask for a proof instead",
                     code="request/wrong-action",
                 )
