@@ -36,6 +36,7 @@ bench: $(STAMP) $(IPFS_NODE_STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/ipfs.py
 	$(BIN)/python bench/zk.py
+	$(BIN)/python bench/serve.py
 
 clean:
 	rm -rf $(VENV) demo-out

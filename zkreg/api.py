@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import IntegrityError, InvalidInput, NotFound
 from zkreg.home import default_home
@@ -32,6 +32,7 @@ from zkreg.registry.unixfs import directory_node
 if TYPE_CHECKING:
     from zkreg.registry.ipfs import IpfsStore
     from zkreg.reputation.ledger import ImportReport, Ledger
+    from zkreg.reputation.proofs import BundleVerdict
     from zkreg.reputation.score import ProofHook, Scores
     from zkreg.reputation.sync import ExportResult
     from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace
@@ -257,6 +258,7 @@ class Repo:
         zk: str | None = None,
         calibration: Path | None = None,
         srs: Path | None = None,
+        price: int | None = None,
     ) -> PublishResult:
         """Publish files as a new version of `name`.
 
@@ -264,7 +266,7 @@ class Repo:
         `pin`); the ref is recorded only once the node holds all of it. A model with `weights="private"` or a `zk`
         mode ("fixed" | "hashed") also runs the zk pipeline once (settings, setup, commitment): with private
         weights its ONNX file is not published, and the circuit and proving key stay in this data dir's private
-        cache.
+        cache. `price` is the credits per proof `zkreg serve` asks for the model (default 1).
         """
         node = self._node(store)
         try:
@@ -282,6 +284,7 @@ class Repo:
                 zk=zk,
                 calibration=calibration,
                 srs=srs,
+                price=price,
             )
         finally:
             if node is not None:
@@ -331,6 +334,7 @@ class Repo:
         zk: str | None,
         calibration: Path | None,
         srs: Path | None,
+        price: int | None,
     ) -> PublishResult:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
@@ -377,6 +381,7 @@ class Repo:
                     and previous.kind == kind
                     and previous.dataset == dataset_cid
                     and previous.weights == weights
+                    and previous.price == price
                     and version in (None, previous.version)
                 )
                 if unchanged:
@@ -400,6 +405,7 @@ class Repo:
                 dataset=dataset_cid,
                 message=message,
                 zk=zk_publication.section if zk_publication else None,
+                price=price,
             )
             decode_and_verify(cid, block)  # what we sign must be what every reader accepts
             self.store.put_block(cid, block)
@@ -477,23 +483,32 @@ class Repo:
         return cid, len(block) + sum(tsize for _, tsize in links.values())
 
     def pull(
-        self, ref: str, out_dir: Path | None = None, progress: Progress = SILENT, store: str | None = None
+        self,
+        ref: str,
+        out_dir: Path | None = None,
+        progress: Progress = SILENT,
+        store: str | None = None,
+        *,
+        request: str | None = None,
     ) -> PullResult:
         """Fetch and verify every file of a manifest into `out_dir` (default: `./NAME`).
 
         Files are assembled in a staging folder inside `out_dir` and moved into place only after all of them
         verified, so a failed pull leaves no partial file behind. With `store="ipfs"` a block (or the manifest)
-        missing locally comes from the IPFS node and, once verified, is kept in the local store.
+        missing locally comes from the IPFS node and, once verified, is kept in the local store. `request` is the
+        id the `use` entry carries (default: a fresh random one), so the provider's receipt for it can pair with it.
         """
         node = self._node(store)
         try:
-            return self._pull(ref, out_dir, progress, node)
+            return self._pull(ref, out_dir, progress, node, request)
         finally:
             self.store.flush_index()
             if node is not None:
                 node.close()
 
-    def _pull(self, ref: str, out_dir: Path | None, progress: Progress, node: IpfsStore | None) -> PullResult:
+    def _pull(
+        self, ref: str, out_dir: Path | None, progress: Progress, node: IpfsStore | None, request: str | None
+    ) -> PullResult:
         cid = self.resolve(ref)
         manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
         source: BlockStore = node or self.store
@@ -514,7 +529,7 @@ class Repo:
         pulled = [PulledFile(n, cid, manifest.sizes[n]) for n, cid in manifest.files.items()]
         if manifest.author != self.identity.did:
             # The request id pairs this use with the provider's receipt, when it serves one (`zkreg serve`).
-            use = {"manifest": manifest.cid, "provider": manifest.author, "request": secrets.token_hex(16)}
+            use = {"manifest": manifest.cid, "provider": manifest.author, "request": request or secrets.token_hex(16)}
             self.ledger.append(self.identity, "use", use)
         return PullResult(manifest, out_dir, pulled)
 
@@ -571,10 +586,30 @@ class Repo:
         return sorted({self.identity.did, *self.ledger.trust_roots()})
 
     def scores(self, receipt_proof_ok: ProofHook | None = None) -> Scores:
-        """Proof of Reputation of every identity in the ledger, seen from this peer's trust roots."""
-        from zkreg.reputation.score import bilateral_pair_exists, compute_scores
+        """Proof of Reputation of every identity in the ledger, seen from this peer's trust roots.
 
-        return compute_scores(self.ledger, self.trust_roots(), receipt_proof_ok or bilateral_pair_exists)
+        By default a use counts only if it is proof-gated (`zkreg.reputation.proofs`): the used manifest is held,
+        and for a zk model the receipt's proof bundle is held and verifies."""
+        from zkreg.reputation.proofs import ProofGatedCredit
+        from zkreg.reputation.score import compute_scores
+
+        hook = receipt_proof_ok or ProofGatedCredit(self.ledger, self._zk_section_of, self._verify_held_proof)
+        return compute_scores(self.ledger, self.trust_roots(), hook)
+
+    def _zk_section_of(self, cid: str) -> dict[str, Any] | None:
+        return self.manifest(cid).zk
+
+    def _verify_held_proof(self, proof: str) -> BundleVerdict:
+        """Verify a proof bundle held in the local store (by its CID); what it binds to."""
+        from zkreg.reputation.proofs import BundleVerdict
+
+        if not self.store.has(proof):
+            raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
+        with tempfile.TemporaryDirectory(prefix="proof-", dir=self.home) as folder:
+            bundle = Path(folder) / "bundle.json"
+            self.store.get_file(proof, bundle)
+            verdict = self.verify_proof(bundle)
+        return BundleVerdict(verdict.manifest.cid, verdict.prover)
 
     # ---- CAR -----------------------------------------------------------------------------------------------
 

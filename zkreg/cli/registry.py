@@ -56,6 +56,7 @@ def publish(
     zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
     calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
+    price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -75,6 +76,7 @@ def publish(
             zk=zk,
             calibration=calibration,
             srs=srs,
+            price=price,
         )
     if result.zk_srs == "dev":
         typer.echo("warning: zk set up with an insecure dev SRS (no --srs): fine for development only", err=True)
@@ -96,12 +98,21 @@ def pull(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Target folder; default: ./NAME.")] = None,
     store: StoreOption = None,
+    remote: Annotated[str | None, typer.Option(help="Fetch it from this peer (`zkreg serve` URL).")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Fetch an artefact, verifying every block and the manifest's signature."""
+    """Fetch an artefact, verifying every block and the manifest's signature.
+
+    With --remote, from the peer that published it, which signs a receipt for this use.
+    """
     repo = open_repo()
-    with progress_for(json_out) as progress:
-        result = repo.pull(ref, output, progress, store=store)
+    if remote is not None:
+        from zkreg.peer.client import pull_remote
+
+        result = pull_remote(repo, remote, ref, output).result
+    else:
+        with progress_for(json_out) as progress:
+            result = repo.pull(ref, output, progress, store=store)
     if json_out:
         emit_json(
             {

@@ -21,10 +21,21 @@ def prove(
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the proof bundle.")] = Path(
         "proof.json"
     ),
+    remote: Annotated[str | None, typer.Option(help="Ask this peer (`zkreg serve` URL) that owns the model.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Run the model on an input and write a signed zero-knowledge proof bundle of the output."""
+    """Run the model on an input and write a signed zero-knowledge proof bundle of the output.
+
+    With --remote, the model's owner proves it (a signed request, served if this identity's reputation covers the
+    price; exit 5 otherwise); the bundle is verified here before it is written and the use recorded.
+    """
     repo = open_repo()
+    if remote is not None:
+        from zkreg.cli.serve import show_remote_proof
+        from zkreg.peer.client import prove_remote
+
+        show_remote_proof(prove_remote(repo, remote, ref, input_file, output), json_out)
+        return
     with progress_for(json_out) as progress:
         result = repo.prove(ref, input_file, output, progress)
     if json_out:

@@ -40,6 +40,8 @@ class Manifest:
     metrics: dict[str, Any] = field(default_factory=dict)
     zk: dict[str, Any] | None = None
     """Zero-knowledge artefacts (see `zkreg.zk`): settings, vk and SRS CIDs as strings, mode, commitment."""
+    price: int | None = None
+    """Credits per proof its author's `zkreg serve` asks (None: the server's default, 1)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class Manifest:
             "message": self.message,
             "metrics": self.metrics,
             "zk": self.zk,
+            "price": self.price,
         }
 
 
@@ -89,6 +92,7 @@ def build_and_sign(
     dataset: str | None,
     message: str | None,
     zk: dict[str, Any] | None = None,
+    price: int | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
     import dag_cbor
@@ -112,6 +116,8 @@ def build_and_sign(
         body["message"] = message
     if zk is not None:
         body["zk"] = {key: _link(value) if key in ZK_LINKS else value for key, value in zk.items()}
+    if price is not None:
+        body["price"] = price
     signature = identity.sign(dag_cbor.encode(body))
     block = dag_cbor.encode({**body, "sig": signature})
     return compute(DAG_CBOR, block), block
@@ -153,6 +159,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         message=decoded.get("message"),
         metrics=dict(decoded["metrics"]),
         zk=_unlink_zk(decoded.get("zk")),
+        price=decoded.get("price"),
     )
 
 

@@ -1,0 +1,115 @@
+"""Commands between peers: `serve`, `sync`, `peer add` (and `--remote` of `prove` and `pull`)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.ledger import peer_app
+from zkreg.cli.render import emit_json
+
+if TYPE_CHECKING:
+    from zkreg.peer.client import RemoteProof
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to expose it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8740,
+    free_quota: Annotated[float, typer.Option(min=0, help="Credits a newcomer may spend before contributing.")] = 2.0,
+    prove_timeout: Annotated[float, typer.Option(min=1, help="Seconds a proof may take.")] = 300.0,
+    max_active: Annotated[int, typer.Option(min=1, help="Proofs at once.")] = 1,
+    max_queued: Annotated[int, typer.Option(min=0, help="Prove requests that may wait; more get 503.")] = 4,
+    json_out: JsonFlag = False,
+) -> None:
+    """Serve reputation-gated proofs, feed sync and public artefacts over HTTP until interrupted."""
+    from zkreg.peer.limits import Limits
+    from zkreg.peer.provider import Provider
+    from zkreg.reputation.policy import Policy
+    from zkreg.serve.server import bind, make_server
+
+    repo = open_repo()
+    home = repo.home
+    repo.close()
+    limits = Limits(prove_timeout_s=prove_timeout, max_active=max_active, max_queued=max_queued)
+    provider = Provider(home, limits, Policy(free_quota=free_quota))
+    sock = bind(host, port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    url = f"http://{bound_host}:{bound_port}"
+    if json_out:
+        emit_json({"url": url, "did": provider.did})
+    else:
+        echo(f"serving {provider.did}\non {url} (Ctrl-C to stop)")
+    sys.stdout.flush()
+    make_server(provider).run(sockets=[sock])
+
+
+@app.command()
+def sync(
+    url: Annotated[str | None, typer.Argument(help="A peer's URL; default: every peer added with `peer add`.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Pull the peer's feeds, push ours, and fetch the manifests and proofs that scoring needs."""
+    from zkreg.peer.client import sync as sync_with
+    from zkreg.peer.store import PEER_DB, PeerStore
+
+    repo = open_repo()
+    if url is None:
+        store = PeerStore(repo.home / PEER_DB)
+        urls = [peer.url for peer in store.peers()]
+        store.close()
+        if not urls:
+            from zkreg.errors import UsageError
+
+            raise UsageError("no URL given and no peers added", hint="zkreg peer add URL")
+    else:
+        urls = [url]
+    reports = [sync_with(repo, each) for each in urls]
+    if json_out:
+        emit_json(reports[0].to_json() if url else [report.to_json() for report in reports])
+        return
+    for report in reports:
+        pulled = report.pulled
+        echo(
+            f"{report.url}: pulled {pulled.accepted} new entries ({pulled.duplicates} already held), "
+            f"pushed {report.pushed.get('accepted', 0)}, fetched {report.manifests} manifests and "
+            f"{report.proofs} proofs"
+        )
+        for author, seq in pulled.forks:
+            echo(f"equivocation: {author} signed two entries with seq {seq}; its trust is now zero")
+
+
+@peer_app.command("add")
+def peer_add(
+    url: Annotated[str, typer.Argument(help="The peer's URL, e.g. http://127.0.0.1:8740")],
+    json_out: JsonFlag = False,
+) -> None:
+    """Remember a peer (asks its /healthz for its identity); `zkreg sync` without a URL syncs with all of them."""
+    from zkreg.peer.client import add_peer
+
+    peer, added = add_peer(open_repo(), url)
+    if json_out:
+        emit_json({"url": peer.url, "did": peer.did, "added": added})
+    else:
+        echo(f"{'added' if added else 'already known:'} {peer.url} ({peer.did})")
+
+
+def show_remote_proof(result: RemoteProof, json_out: bool) -> None:
+    """`zkreg prove --remote`'s output (the command itself lives with `prove`)."""
+    if json_out:
+        emit_json(
+            {
+                "proof": str(result.path),
+                "proof_cid": result.proof,
+                "receipt": result.receipt,
+                "use": result.use,
+                "output": result.output,
+                "decision": result.decision,
+            }
+        )
+    else:
+        echo(f"output {result.output}")
+        echo(f"proof  {result.path}  (verified here; the provider's receipt {result.receipt})")

@@ -1,0 +1,446 @@
+"""The requester's side: talking to another peer's `zkreg serve` over HTTP (httpx).
+
+Nothing a peer sends is trusted: blocks are re-hashed against the CIDs we asked for, manifests are verified
+(signature, canonical form, schema), feeds go through the ledger's import rules, proof bundles are verified
+locally before a `use` is recorded. A peer that cannot be reached, times out or drops the connection is a
+`BackendUnavailable` (exit 6); an error the peer reports keeps the peer's code and exit code.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zkreg.errors import BackendUnavailable, NotFound, ZkregError
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, cid_to_str, codec_of
+from zkreg.reputation.ledger import FeedsRejected, ImportReport, Ledger, now_ms
+
+if TYPE_CHECKING:
+    import httpx
+
+    from zkreg.api import PullResult, Repo
+    from zkreg.peer.store import Peer
+    from zkreg.registry.manifest import Manifest
+
+DEFAULT_TIMEOUT_S = 30.0
+PUSH_CHUNK_BYTES = 8 * 1024 * 1024
+CAR_TYPE = "application/vnd.ipld.car"
+LAST_SEQ_HEADER = "x-zkreg-last-seq"
+
+
+class RemoteError(ZkregError):
+    """An error the peer reported: its code, message and exit code, as if it had happened here."""
+
+    def __init__(self, code: str, message: str, exit_code: int, hint: str | None, body: dict[str, Any]) -> None:
+        super().__init__(message, hint=hint, code=code)
+        self.exit_code = exit_code
+        self.body = body
+
+    def to_json(self) -> dict[str, object]:
+        return {"error": {**self.body, "code": self.code, "message": self.message}}
+
+
+_EXIT_BY_STATUS = {400: 4, 401: 4, 402: 5, 403: 5, 404: 3, 408: 6, 409: 4, 413: 2, 422: 4, 429: 5}
+
+
+class PeerClient:
+    def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        import httpx
+
+        self.url = url.rstrip("/")
+        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> PeerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TimeoutException as exc:
+            raise BackendUnavailable(
+                f"peer {self.url} did not answer {method} {path} in time ({type(exc).__name__})",
+                code="peer/timeout",
+            ) from None
+        except httpx.TransportError as exc:
+            raise BackendUnavailable(
+                f"peer {self.url} is unreachable or dropped the connection during {method} {path}: {exc}",
+                hint="is `zkreg serve` running there?",
+                code="peer/unreachable",
+            ) from None
+        if response.is_success:
+            return response
+        try:
+            error = response.json()["error"]
+            code, message = str(error["code"]), str(error["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message, error = "peer/error", f"{response.status_code} {response.reason_phrase}", {}
+        exit_code = error.get("exit_code") if isinstance(error.get("exit_code"), int) else None
+        raise RemoteError(
+            code,
+            f"peer {self.url}: {message}",
+            exit_code or _EXIT_BY_STATUS.get(response.status_code, 6 if response.status_code >= 500 else 1),
+            error.get("hint"),
+            error,
+        )
+
+    def health(self) -> dict[str, Any]:
+        document: dict[str, Any] = self._call("GET", "/healthz").json()
+        return document
+
+    def heads(self) -> list[dict[str, Any]]:
+        heads: list[dict[str, Any]] = self._call("GET", "/v1/feeds/heads").json()["heads"]
+        return heads
+
+    def feed(self, author: str, after: int) -> tuple[bytes, int]:
+        """A page of `author`'s feed after seq `after`, as a CAR, and the seq of its last entry."""
+        response = self._call("GET", f"/v1/feeds/{author}", params={"after": after})
+        return response.content, int(response.headers.get(LAST_SEQ_HEADER, after))
+
+    def push(self, car: bytes) -> dict[str, Any]:
+        report: dict[str, Any] = self._call("POST", "/v1/feeds", content=car, headers={"content-type": CAR_TYPE}).json()
+        return report
+
+    def manifest(self, ref: str) -> tuple[str, bytes]:
+        document = self._call("GET", f"/v1/manifests/{ref}").json()
+        return str(document["cid"]), base64.b64decode(document["block"])
+
+    def block(self, cid: str) -> bytes:
+        data = self._call("GET", f"/v1/blocks/{cid}").content
+        check_block(cid, data)
+        return data
+
+    def post_request(self, path: str, document: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call("POST", path, json=document).json()
+        return answer
+
+
+HeldAt = Callable[[str, int], "str | None"]
+"""(author, seq) -> the CID of the entry held locally there, if any."""
+
+
+class HttpFeedTransport:
+    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known`, page by page.
+
+    A feed whose head the peer holds at a seq we also hold is fetched from there only if the entries differ (so
+    two peers told different stories by an equivocating author both find out): `held_at` answers that.
+    """
+
+    def __init__(self, client: PeerClient, held_at: HeldAt) -> None:
+        self.client = client
+        self.held_at = held_at
+
+    def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
+        """Pages are fetched one ahead in a background thread, so the network overlaps the ledger's import."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        from zkreg.reputation.sync import read_car
+
+        wanted: list[tuple[str, int, int]] = []
+        for head in self.client.heads():
+            author, seq = str(head["author"]), int(head["seq"])
+            after = known.get(author, 0)
+            if seq <= after:
+                if not head["forked"] and self.held_at(author, seq) == head["head"]:
+                    continue
+                after = seq - 1
+            wanted.append((author, after, seq))
+        with ThreadPoolExecutor(max_workers=1) as fetcher:
+
+            def fetch(author: str, after: int) -> Future[tuple[bytes, int]]:
+                return fetcher.submit(self.client.feed, author, after)
+
+            queue = [(author, after, seq, fetch(author, after)) for author, after, seq in wanted[:1]]
+            index = 1
+            while queue:
+                author, after, seq, pending = queue.pop(0)
+                car, last = pending.result()
+                if after < last < seq:  # more of this feed: the next page starts after this one's last entry
+                    queue.append((author, last, seq, fetch(author, last)))
+                elif index < len(wanted):
+                    next_author, next_after, next_seq = wanted[index]
+                    queue.append((next_author, next_after, next_seq, fetch(next_author, next_after)))
+                    index += 1
+                yield from read_car(car)
+
+
+# ---- fetching public artefacts ---------------------------------------------------------------------------------
+
+
+def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
+    """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
+    of blocks fetched. Blocks already held are not fetched again."""
+    from zkreg.registry.unixfs import node_links
+
+    fetched = 0
+    stack = [root]
+    seen: set[str] = set()
+    while stack:
+        cid = stack.pop()
+        if cid in seen:
+            continue
+        seen.add(cid)
+        if repo.store.has(cid):
+            block = repo.store.get_block(cid) if codec_of(cid) == DAG_PB else b""
+        else:
+            block = client.block(cid)
+            repo.store.put_block(cid, block)
+            fetched += 1
+        if codec_of(cid) == DAG_PB:
+            stack.extend(cid_to_str(link) for link in node_links(block))
+    repo.store.flush_index()
+    return fetched
+
+
+def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> Manifest:
+    """A manifest from the peer, verified and stored; with `files`, every published file too; otherwise only the
+    zk artefacts (settings, vk, SRS) a proof against it is verified with."""
+    from zkreg.registry.manifest import decode_and_verify
+
+    cid, block = client.manifest(ref)
+    if codec_of(cid) != DAG_CBOR:
+        raise NotFound(f"peer {client.url} answered {ref} with {cid}, which is not a manifest")
+    manifest = decode_and_verify(cid, block)
+    if not repo.store.has(cid):
+        repo.store.put_block(cid, block)
+        repo.store.flush_index()
+    if files:
+        copy_dag(repo, client, manifest.tree)
+    elif manifest.zk is not None:
+        for key in ("settings", "vk", "srs"):
+            copy_dag(repo, client, str(manifest.zk[key]))
+    return manifest
+
+
+# ---- sync ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SyncReport:
+    url: str
+    pulled: ImportReport
+    pushed: dict[str, Any] = field(default_factory=dict)
+    manifests: int = 0
+    proofs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "pulled": self.pulled.to_json(),
+            "pushed": self.pushed,
+            "fetched": {"manifests": self.manifests, "proofs": self.proofs},
+        }
+
+
+def held_at(ledger: Ledger, author: str, seq: int) -> str | None:
+    row = ledger.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
+    return None if row is None else str(row["cid"])
+
+
+def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
+    from zkreg.peer.provider import evidence_sections
+
+    ledger = repo.ledger
+    for state in ledger.heads():
+        theirs = remote.get(state.author)
+        after = int(theirs["seq"]) if theirs else 0
+        if theirs and 0 < after <= state.seq and held_at(ledger, state.author, after) != theirs["head"]:
+            after -= 1  # the peer holds another entry at its head: send ours, it will see the equivocation
+        if state.seq > after:
+            rows = ledger.conn.execute(
+                "SELECT cid, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq", (state.author, after)
+            )
+            for row in rows:
+                yield row["cid"], bytes(row["block"])
+        if state.forked and not (theirs and theirs["forked"]):
+            yield from evidence_sections(ledger, state.author)
+
+
+def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
+    """Send the peer every entry (and equivocation evidence) it lacks, in CAR chunks of at most 8 MiB."""
+    from zkreg.reputation.sync import car_stream
+
+    remote = {str(head["author"]): head for head in client.heads()}
+    totals = {"sent": 0, "accepted": 0, "duplicates": 0}
+    chunk: list[tuple[str, bytes]] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal chunk, size
+        if chunk:
+            report = client.push(b"".join(car_stream([], chunk)))
+            totals["sent"] += len(chunk)
+            totals["accepted"] += int(report["accepted"])
+            totals["duplicates"] += int(report["duplicates"])
+        chunk, size = [], 0
+
+    for cid, block in _push_sections(repo, remote):
+        chunk.append((cid, block))
+        size += len(block) + 40
+        if size >= PUSH_CHUNK_BYTES:
+            flush()
+    flush()
+    return totals
+
+
+def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int]:
+    """Manifests named by `use` entries and proof bundles named by receipts that this peer lacks, from the peer
+    (whatever it does not have is skipped): what proof-gated scoring needs. (manifests, proofs) fetched."""
+    manifests = proofs = 0
+    wanted = repo.ledger.conn.execute("SELECT DISTINCT manifest FROM entries WHERE type = 'use'").fetchall()
+    for row in wanted:
+        if not repo.store.has(row["manifest"]):
+            try:
+                fetch_manifest(repo, client, row["manifest"], files=False)
+                manifests += 1
+            except (NotFound, RemoteError):
+                continue
+    named = repo.ledger.conn.execute(
+        "SELECT DISTINCT detail FROM entries WHERE type = 'receipt' AND detail IS NOT NULL"
+    ).fetchall()
+    for row in named:
+        if not repo.store.has(row["detail"]):
+            try:
+                copy_dag(repo, client, row["detail"])
+                proofs += 1
+            except (NotFound, RemoteError):
+                continue
+    return manifests, proofs
+
+
+def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncReport:
+    """Pull the peer's feeds, push ours, then fetch the manifests and proofs scoring needs.
+
+    Entries that do not verify stop their author's feed and make the sync fail (exit 4) after everything else
+    was done, as a `ledger import` would.
+    """
+    from zkreg.reputation.sync import pull
+
+    with PeerClient(url, timeout_s) as client:
+        rejected: FeedsRejected | None = None
+        try:
+            ledger = repo.ledger
+            pulled = pull(ledger, HttpFeedTransport(client, lambda author, seq: held_at(ledger, author, seq)))
+        except FeedsRejected as exc:
+            rejected, pulled = exc, exc.report
+        report = SyncReport(client.url, pulled, push(repo, client))
+        report.manifests, report.proofs = fetch_evidence(repo, client)
+    if rejected is not None:
+        raise rejected
+    return report
+
+
+def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
+    """Ask the peer who it is (`/healthz`) and remember it; (the peer, whether it was new or changed identity)."""
+    from zkreg.identity import public_key_from_did
+    from zkreg.peer.store import PEER_DB, PeerStore
+
+    with PeerClient(url) as client:
+        did = str(client.health().get("did"))
+        url = client.url
+    public_key_from_did(did)
+    store = PeerStore(repo.home / PEER_DB)
+    try:
+        added = store.add_peer(url, did, now_ms())
+        return next(peer for peer in store.peers() if peer.url == url), added
+    finally:
+        store.close()
+
+
+# ---- using a peer's artefacts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RemotePull:
+    result: PullResult
+    receipt: str
+    """The CID of the provider's receipt entry for this use."""
+
+
+def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None) -> RemotePull:
+    """Fetch an artefact from the peer that published it, verify every block, write its files, record `use` and
+    get the provider's signed receipt for the same request (a bilateral, countable use)."""
+    from zkreg.peer.envelope import sign_request
+
+    with PeerClient(url) as client:
+        manifest = fetch_manifest(repo, client, ref, files=True)
+        request = sign_request(repo.identity, "receipt", manifest.cid, [], now_ms())
+        result = repo.pull(manifest.cid, out_dir, request=request.nonce)
+        answer = client.post_request("/v1/receipts", request.document)
+    return RemotePull(result, str(answer["receipt"]))
+
+
+@dataclass(frozen=True)
+class RemoteProof:
+    path: Path
+    proof: str
+    """The bundle's CID, which the provider's receipt names."""
+    receipt: str
+    use: str
+    output: list[list[float]]
+    decision: dict[str, Any]
+
+
+def prove_remote(
+    repo: Repo, url: str, ref: str, input_path: Path, out_path: Path, timeout_s: float = 900.0
+) -> RemoteProof:
+    """Ask the peer that published a zk model for a proof of its output on `input_path`.
+
+    The request is signed (nonce, timestamp); the bundle that comes back must hash to the CID the receipt names,
+    verify locally against the manifest's vk (fetched and checked by CID), be signed by the model's author and
+    prove exactly our input. Only then is it written to `out_path`, kept in the store (so others can check the
+    receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
+    """
+    import json
+    import os
+    import secrets
+
+    from zkreg.errors import InvalidInput, ProofInvalid
+    from zkreg.peer.envelope import sign_request
+    from zkreg.registry.unixfs import import_stream
+    from zkreg.zk.inputs import load_input
+
+    with PeerClient(url, timeout_s) as client:
+        manifest = fetch_manifest(repo, client, ref, files=False)
+        if manifest.zk is None:
+            raise InvalidInput(f"{manifest.name}@{manifest.version} has no zk artefacts to prove with")
+        settings = json.loads(b"".join(repo.store.iter_file(str(manifest.zk["settings"]))))
+        values = load_input(input_path, settings["model_instance_shapes"][: len(settings["model_input_scales"])])
+        request = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
+        answer = client.post_request("/v1/prove", request.document)
+    data = base64.b64decode(str(answer["bundle"]))
+    work = repo.home / "serve"
+    work.mkdir(exist_ok=True)
+    staged = work / f"received-{secrets.token_hex(8)}.json"
+    staged.write_bytes(data)
+    try:
+        with staged.open("rb") as stream:
+            if import_stream(stream, lambda cid, block: None).cid != answer["proof"]:
+                raise ProofInvalid("the bundle received is not the one the provider's receipt names")
+        verdict = repo.verify_proof(staged)
+        if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
+            raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
+        if verdict.input != values:
+            raise ProofInvalid("the bundle proves another input than the one we sent", code="proof/input-mismatch")
+        repo.store.put_file(staged)
+        use = {"manifest": manifest.cid, "provider": manifest.author, "request": request.nonce}
+        entry = repo.ledger.append(repo.identity, "use", use)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        target = out_path.with_name(f".{out_path.name}.{secrets.token_hex(4)}.tmp")
+        target.write_bytes(data)
+        os.replace(target, out_path)
+    finally:
+        staged.unlink(missing_ok=True)
+    return RemoteProof(
+        out_path, str(answer["proof"]), str(answer["receipt"]), entry.cid, verdict.output, answer["decision"]
+    )

@@ -1,0 +1,104 @@
+"""Signed peer requests (schema `request.v1.json`): who asks, for what, once, and when.
+
+A request is a JSON object signed by its requester: Ed25519 over the canonical JSON encoding (sorted keys, no
+whitespace, no NaN) of the object without `signature`, the same rule as proof bundles. `check_request` is pure
+(the caller passes the clock): shape, then signature, then freshness. Single use is the nonce store's job
+(`zkreg.peer.store`), after the signature, so nobody can burn another identity's nonces.
+
+The nonce doubles as the request id that pairs the consumer's `use` with the provider's `receipt`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from zkreg.errors import BadSignature, IntegrityError, MalformedObject
+from zkreg.identity import Identity, verify_signature
+
+SCHEMA_ID = "zkreg/request/1"
+ACTIONS = ("prove", "receipt")
+MAX_REQUEST_AGE_MS = 120_000
+"""A request's `ts` may be at most this far from the provider's clock, either way; older nonces can be forgotten."""
+
+
+class MalformedRequest(MalformedObject):
+    code = "request/malformed"
+
+
+class UnsignedRequest(BadSignature):
+    """No valid signature by the requester it names (unsigned, signed by another key, or edited after signing)."""
+
+    code = "request/bad-signature"
+
+
+class StaleRequest(IntegrityError):
+    code = "request/stale"
+
+
+class ReplayedRequest(IntegrityError):
+    code = "request/replayed"
+
+
+@dataclass(frozen=True)
+class SignedRequest:
+    action: str
+    requester: str
+    nonce: str
+    ts: int
+    manifest: str
+    input: list[list[float]]
+    document: dict[str, Any]
+    """The exact signed JSON object, to send or to log."""
+
+
+def canonical_json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def sign_request(
+    identity: Identity, action: str, manifest: str, values: list[list[float]], now_ms: int, nonce: str | None = None
+) -> SignedRequest:
+    body: dict[str, Any] = {
+        "schema": SCHEMA_ID,
+        "action": action,
+        "requester": identity.did,
+        "nonce": nonce or secrets.token_hex(16),
+        "ts": now_ms,
+        "manifest": manifest,
+        "input": values,
+    }
+    document = {**body, "signature": identity.sign(canonical_json(body)).hex()}
+    return check_request(document, now_ms)
+
+
+def check_request(document: Any, now_ms: int, max_age_ms: int = MAX_REQUEST_AGE_MS) -> SignedRequest:
+    """The request, if it has the schema's shape, its requester's signature and a fresh timestamp; else raise."""
+    from zkreg.schemas import validate
+
+    try:
+        validate("request.v1", document, what="request")
+    except MalformedObject as exc:
+        raise MalformedRequest(exc.message) from None
+    body = {key: value for key, value in document.items() if key != "signature"}
+    try:
+        verify_signature(document["requester"], canonical_json(body), bytes.fromhex(document["signature"]))
+    except (BadSignature, ValueError) as exc:
+        raise UnsignedRequest(f"request {document['nonce']} is not signed by {document['requester']}") from exc
+    if abs(now_ms - document["ts"]) > max_age_ms:
+        raise StaleRequest(
+            f"request {document['nonce']} is {abs(now_ms - document['ts']) / 1000:.0f} s away from this peer's clock "
+            f"(at most {max_age_ms / 1000:.0f} s allowed)",
+            hint="check the clocks of both machines",
+        )
+    return SignedRequest(
+        action=document["action"],
+        requester=document["requester"],
+        nonce=document["nonce"],
+        ts=document["ts"],
+        manifest=document["manifest"],
+        input=[[float(value) for value in values] for values in document["input"]],
+        document=document,
+    )

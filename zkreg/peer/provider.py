@@ -1,0 +1,316 @@
+"""The provider's side of `zkreg serve`: every check and workflow behind the HTTP routes.
+
+Each call opens the data dir (`Repo`, under 1 ms) in the calling thread, because SQLite connections belong to
+one thread and the HTTP server answers from a pool. What lives across calls is thread-safe: the proving gate,
+the per-key rate limiter and the set of public blocks.
+
+Public artefacts only: a block is served if it is a manifest this peer holds, reachable from a held manifest's
+`tree` (the files its author published), or a proof bundle named by a receipt in the ledger (and what it links
+to). Private weights are never in a manifest's files, and circuits and proving keys live outside the blockstore,
+so neither is ever reachable, even if their bytes were in the store.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zkreg.api import Repo
+from zkreg.errors import NotFound, ZkregError
+from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json, check_request
+from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
+from zkreg.peer.store import PEER_DB, PeerStore
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
+from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
+from zkreg.reputation.policy import Policy, decide, unpaid_receipts
+
+FEED_PAGE = 10_000
+"""Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
+MAX_FEED_PAGE = 50_000
+
+
+@dataclass(frozen=True)
+class Head:
+    author: str
+    seq: int
+    head: str | None
+    forked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"author": self.author, "seq": self.seq, "head": self.head, "forked": self.forked}
+
+
+def evidence_sections(ledger: Ledger, author: str) -> list[tuple[str, bytes]]:
+    """Both sides of every equivocation held against `author`: the entry in the feed and the conflicting one, so
+    a receiver that holds either side learns of the other."""
+    sections: list[tuple[str, bytes]] = []
+    for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):
+        held = ledger.conn.execute(
+            "SELECT block FROM entries WHERE author = ? AND seq = ?", (record.author, record.seq)
+        ).fetchone()
+        if held is not None:
+            sections.append((record.held, bytes(held["block"])))
+        sections.append((record.other, block))
+    return sections
+
+
+class PublicArtefacts:
+    """The blocks this peer may serve, discovered incrementally from the index and the ledger."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._allowed: set[str] = set()
+        self._pending: set[str] = set()
+        """Roots (manifests, proofs) whose DAG is not fully held yet: walked again on the next miss."""
+        self._block_rowid = 0
+        self._entry_rowid = 0
+
+    def allows(self, repo: Repo, cid: str) -> bool:
+        if cid in self._allowed:
+            return True
+        with self._lock:
+            self._refresh(repo)
+            return cid in self._allowed
+
+    def _refresh(self, repo: Repo) -> None:
+        rows = repo.index.execute("SELECT rowid, cid FROM blocks WHERE rowid > ? ORDER BY rowid", (self._block_rowid,))
+        for row in rows.fetchall():
+            self._block_rowid = row["rowid"]
+            if codec_of(row["cid"]) == DAG_CBOR:
+                self._pending.add(row["cid"])
+        receipts = repo.ledger.conn.execute(
+            "SELECT rowid, detail FROM entries WHERE rowid > ? AND type = 'receipt' AND detail IS NOT NULL "
+            "ORDER BY rowid",
+            (self._entry_rowid,),
+        )
+        for row in receipts.fetchall():
+            self._entry_rowid = row["rowid"]
+            self._pending.add(row["detail"])
+        for root in sorted(self._pending):
+            try:
+                found = self._walk_root(repo, root)
+            except NotFound:
+                continue
+            except ZkregError:
+                self._pending.discard(root)  # not a manifest or bundle we can read: serve nothing of it
+                continue
+            self._allowed |= found
+            self._pending.discard(root)
+
+    def _walk_root(self, repo: Repo, root: str) -> set[str]:
+        if codec_of(root) == DAG_CBOR:
+            manifest = repo.manifest(root)
+            return {root, *self._walk(repo, manifest.tree)}
+        return self._walk(repo, root)
+
+    def _walk(self, repo: Repo, cid: str) -> set[str]:
+        from zkreg.registry.unixfs import node_links
+
+        found: set[str] = set()
+        stack = [cid]
+        while stack:
+            current = stack.pop()
+            if current in found:
+                continue
+            if codec_of(current) == DAG_PB:
+                stack.extend(cid_to_str(link) for link in node_links(repo.store.get_block(current)))
+            elif not repo.store.has(current):
+                raise NotFound(f"block {current} is not held", code="not-found/block")
+            found.add(current)
+        return found
+
+
+class Provider:
+    def __init__(self, home: Path, limits: Limits | None = None, policy: Policy | None = None) -> None:
+        self.home = home
+        self.limits = limits or Limits()
+        self.policy = policy or Policy()
+        self.gate = ProvingGate(self.limits.max_active, self.limits.max_queued, self.limits.queue_timeout_s)
+        self.rate = RateLimiter(self.limits.rate_burst, self.limits.rate_per_s)
+        self.public = PublicArtefacts()
+        with self.repo() as repo:
+            self.did = repo.identity.did
+
+    @contextmanager
+    def repo(self) -> Iterator[Repo]:
+        repo = Repo.open(self.home)
+        try:
+            yield repo
+        finally:
+            repo.close()
+
+    # ---- feeds -----------------------------------------------------------------------------------------------
+
+    def heads(self) -> list[Head]:
+        with self.repo() as repo:
+            return [Head(s.author, s.seq, s.head, s.forked) for s in repo.ledger.heads()]
+
+    def feed_car(self, author: str, after: int, limit: int | None = None) -> tuple[bytes, int]:
+        """Entries of `author` with seq > `after` (at most `limit`), then the evidence held against it, as a CAR;
+        and the seq of the last entry in it (the client's next `after`)."""
+        from zkreg.reputation.sync import car_stream
+
+        with self.repo() as repo:
+            state = repo.ledger.state(author)
+            if state.head is None:
+                raise NotFound(f"no feed of {author} here", code="not-found/feed")
+            rows = repo.ledger.conn.execute(
+                "SELECT cid, seq, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)),
+            ).fetchall()
+            blocks = [(row["cid"], bytes(row["block"])) for row in rows]
+            last = rows[-1]["seq"] if rows else after
+            blocks += evidence_sections(repo.ledger, author)
+            return b"".join(car_stream([state.head], blocks)), last
+
+    def accept_feeds(self, car: bytes) -> ImportReport:
+        """Import pushed entries: only valid extensions are applied (the ledger's rules, as for a file)."""
+        from zkreg.reputation.sync import read_car
+
+        if len(car) > self.limits.max_push_bytes:
+            raise RequestTooLarge(f"pushed feeds of {len(car)} bytes exceed {self.limits.max_push_bytes}")
+        with self.repo() as repo:
+            return repo.ledger.import_blocks(read_car(car))
+
+    # ---- public artefacts ------------------------------------------------------------------------------------
+
+    def manifest(self, ref: str) -> tuple[str, bytes]:
+        """(CID, block) of a held manifest, by CID, `name@version` or `name`."""
+        with self.repo() as repo:
+            cid = repo.resolve(ref)
+            if codec_of(cid) != DAG_CBOR:
+                raise NotFound(f"{cid} is not a manifest", code="not-found/manifest")
+            repo.manifest(cid)
+            return cid, repo.store.get_block(cid)
+
+    def block(self, cid: str) -> bytes:
+        with self.repo() as repo:
+            if not looks_like_cid(cid) or not self.public.allows(repo, cid):
+                raise NotFound(f"block {cid} is not a public artefact of this peer", code="not-found/block")
+            return repo.store.get_block(cid)
+
+    # ---- signed requests -------------------------------------------------------------------------------------
+
+    def deliver_receipt(self, document: Any) -> dict[str, Any]:
+        """Sign a receipt for an artefact of ours the requester fetched and verified (`pull --remote`).
+
+        The request is checked like a prove request (signature, freshness, rate, single use), and the manifest
+        must be one this peer published without zk artefacts: a model's inferences are paid for with proofs.
+        """
+        request = check_request(document, now_ms())
+        if request.action != "receipt":
+            raise MalformedRequest("this endpoint takes receipt requests")
+        self.rate.take(request.requester)
+        with self.repo() as repo:
+            self.use_nonce(request)
+            manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+            if manifest is None or manifest.author != self.did:
+                raise NotFound(f"{request.manifest} is not an artefact this peer published", code="not-found/manifest")
+            if manifest.zk is not None:
+                raise MalformedRequest(
+                    f"{manifest.name}@{manifest.version} is a zk model: ask for a proof instead",
+                    code="request/wrong-action",
+                )
+            delivered = hashlib.sha256(manifest.tree.encode()).hexdigest()
+            receipt = {"request": request.nonce, "consumer": request.requester, "proof": None, "output_hash": delivered}
+            entry = repo.ledger.append(repo.identity, "receipt", receipt)
+            return {"receipt": entry.cid, "request": request.nonce, "provider": self.did}
+
+    def use_nonce(self, request: SignedRequest) -> None:
+        store = PeerStore(self.home / PEER_DB)
+        try:
+            store.use_nonce(request.nonce, request.requester, request.ts, now_ms())
+        finally:
+            store.close()
+
+    def prove(self, document: Any) -> dict[str, Any]:
+        """Answer a signed prove request: checks, policy, a proof within the time limit, then the receipt.
+
+        Order: shape, signature, freshness, the requester's rate, single use, a proving slot (or 503), the model
+        (one of ours, with zk artefacts), the policy (or exit 5 with the numbers), the proof, the receipt. The
+        slot is held from the policy check to the receipt, so with one slot a requester cannot overspend by
+        racing requests. Nothing is recorded unless a proof was made.
+        """
+        request = check_request(document, now_ms())
+        if request.action != "prove":
+            raise MalformedRequest("this endpoint takes prove requests")
+        self.rate.take(request.requester)
+        self.use_nonce(request)
+        with self.gate.slot():
+            with self.repo() as repo:
+                manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+                if manifest is None or manifest.author != self.did or manifest.zk is None:
+                    raise NotFound(
+                        f"{request.manifest} is not a model this peer published with zk artefacts",
+                        code="not-found/model",
+                    )
+                balance = repo.scores().show(request.requester).balance
+                unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
+                price = self.policy.default_price if manifest.price is None else manifest.price
+                decision = decide(request.requester, balance, unpaid, price, self.policy)
+            bundle = self._prove_in_child(manifest.cid, request.input)
+            with self.repo() as repo:
+                proof = repo.store.put_file(bundle).cid
+                output = json.loads(bundle.read_bytes())["output"]
+                receipt = {
+                    "request": request.nonce,
+                    "consumer": request.requester,
+                    "proof": proof,
+                    "output_hash": hashlib.sha256(canonical_json({"output": output})).hexdigest(),
+                }
+                entry = repo.ledger.append(repo.identity, "receipt", receipt)
+                answer = {
+                    "proof": proof,
+                    "receipt": entry.cid,
+                    "bundle": base64.b64encode(bundle.read_bytes()).decode(),
+                    "decision": decision.to_json(),
+                }
+            bundle.unlink()
+            return answer
+
+    def _prove_in_child(self, manifest: str, values: list[list[float]]) -> Path:
+        """`zkreg prove` in its own process group, killed whole (with its ezkl child) at the time limit, so a
+        runaway proof frees its slot; the bundle file it wrote."""
+        work = self.home / "serve"
+        work.mkdir(exist_ok=True)
+        token = secrets.token_hex(8)
+        input_path, bundle = work / f"{token}.input.json", work / f"{token}.proof.json"
+        input_path.write_text(json.dumps({"input_data": values}))
+        command = [sys.executable, "-m", "zkreg", "prove", manifest, "--input", str(input_path), "-o", str(bundle)]
+        env = {**os.environ, "ZKREG_HOME": str(self.home)}
+        proc = subprocess.Popen(
+            [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True
+        )
+        try:
+            out, _ = proc.communicate(timeout=self.limits.prove_timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            bundle.unlink(missing_ok=True)
+            raise ProveTimeout(
+                f"the proof took longer than {self.limits.prove_timeout_s:g} s; it was stopped"
+            ) from None
+        finally:
+            input_path.unlink(missing_ok=True)
+        if proc.returncode != 0:
+            bundle.unlink(missing_ok=True)
+            try:
+                error = json.loads(out)["error"]
+                failure = ZkregError(error["message"], hint=error.get("hint"), code=error["code"])
+            except (ValueError, KeyError, TypeError):
+                failure = ZkregError(f"proving failed with exit status {proc.returncode}", code="zk/failed")
+            failure.exit_code = proc.returncode  # the prover's own verdict: bad input, not found, zk failure
+            raise failure
+        return bundle

@@ -1,0 +1,102 @@
+"""Proof-gated credit: the `receipt_proof_ok` hook that `Repo.scores` passes to `compute_scores`.
+
+A bilateral pair (the consumer's `use`, the provider's `receipt` for the same request) counts only if:
+  * the used manifest is known here (verified, signed); an unknown one cannot be judged, so it does not count;
+  * for a model with zk artefacts: the receipt names a proof bundle, this peer holds it, it verifies against the
+    manifest's vk, and it binds to the pair (its manifest is the used one, its prover the receipt's author);
+  * for anything else (a dataset, public files delivered over `/v1/blocks` and checked by CID by the consumer):
+    the receipt names no proof.
+Verifying a proof costs far more than a lookup, so verdicts are cached by proof CID in the ledger database
+(`proof_verdicts`); a proof that cannot be checked yet (bundle or artefacts not held) is not cached, so it counts
+once they arrive (`zkreg sync` fetches them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from zkreg.errors import IntegrityError, NotFound
+from zkreg.registry.index import transaction
+from zkreg.reputation.ledger import Ledger
+from zkreg.reputation.score import Receipt
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS proof_verdicts (
+    proof TEXT PRIMARY KEY,
+    ok INTEGER NOT NULL,
+    manifest TEXT,
+    prover TEXT,
+    reason TEXT
+);
+"""
+
+
+@dataclass(frozen=True)
+class BundleVerdict:
+    """What a verified proof bundle binds to."""
+
+    manifest: str
+    prover: str
+
+
+@dataclass(frozen=True)
+class CachedVerdict:
+    ok: bool
+    manifest: str | None
+    prover: str | None
+    reason: str | None
+
+
+ZkSectionOf = Callable[[str], "dict[str, Any] | None"]
+"""manifest CID -> its zk section (None for none); raises `NotFound` if the manifest is not held."""
+VerifyProof = Callable[[str], BundleVerdict]
+"""proof CID -> what the bundle binds to; raises `NotFound` if not held, `IntegrityError` if it does not verify."""
+
+
+class ProofGatedCredit:
+    def __init__(self, ledger: Ledger, zk_section_of: ZkSectionOf, verify_proof: VerifyProof) -> None:
+        self._ledger = ledger
+        self._zk_section_of = zk_section_of
+        self._verify_proof = verify_proof
+        ledger.conn.executescript(_SCHEMA)
+
+    def __call__(self, receipt: Receipt) -> bool:
+        try:
+            zk = self._zk_section_of(receipt.manifest)
+        except (NotFound, IntegrityError):
+            return False
+        if zk is None:
+            return receipt.proof is None
+        if receipt.proof is None:
+            return False
+        verdict = self.verdict(receipt.proof)
+        return (
+            verdict is not None
+            and verdict.ok
+            and (verdict.manifest, verdict.prover)
+            == (
+                receipt.manifest,
+                receipt.provider,
+            )
+        )
+
+    def verdict(self, proof: str) -> CachedVerdict | None:
+        """The proof's verdict, from the cache or by verifying it now; None if it cannot be checked yet."""
+        row = self._ledger.conn.execute("SELECT * FROM proof_verdicts WHERE proof = ?", (proof,)).fetchone()
+        if row is not None:
+            return CachedVerdict(bool(row["ok"]), row["manifest"], row["prover"], row["reason"])
+        try:
+            bound = self._verify_proof(proof)
+            verdict = CachedVerdict(True, bound.manifest, bound.prover, None)
+        except NotFound:
+            return None
+        except IntegrityError as exc:
+            verdict = CachedVerdict(False, None, None, f"{exc.code}: {exc.message}"[:2048])
+        with transaction(self._ledger.conn):
+            self._ledger.conn.execute(
+                "INSERT OR REPLACE INTO proof_verdicts (proof, ok, manifest, prover, reason) VALUES (?, ?, ?, ?, ?)",
+                (proof, int(verdict.ok), verdict.manifest, verdict.prover, verdict.reason),
+            )
+        return verdict

@@ -1,0 +1,226 @@
+"""The HTTP adapter of `zkreg serve`: routes onto `zkreg.peer.provider.Provider`, errors onto status codes.
+
+No checks of its own beyond HTTP's: a body is read only up to its cap and within its time limit (a slow client is
+cut off with 408), then handed to the provider. Blocking work (SQLite, proving) runs in the thread pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from importlib import resources
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+import zkreg
+from zkreg.errors import ZkregError
+from zkreg.peer.limits import RequestTimeout, RequestTooLarge, ServerBusy, Throttled
+
+if TYPE_CHECKING:
+    from zkreg.peer.provider import Provider
+
+CAR_TYPE = "application/vnd.ipld.car"
+LAST_SEQ_HEADER = "x-zkreg-last-seq"
+DID_PATTERN = "^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$"
+CID_PATTERN = "^b[a-z2-7]{58}$"
+REF_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._+@-]{0,200}$"
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "exit_code"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "hint": {"type": "string"},
+                "exit_code": {"type": "integer", "description": "what the zkreg CLI exits with for this error"},
+            },
+        }
+    },
+}
+
+_STATUS_BY_EXIT = {1: 500, 2: 400, 3: 404, 4: 422, 5: 403, 6: 503}
+_STATUS_BY_CODE = {
+    "request/bad-signature": 401,
+    "request/stale": 401,
+    "request/replayed": 409,
+    "request/too-large": 413,
+    "request/timeout": 408,
+    "policy/throttled": 429,
+    "serve/prove-timeout": 504,
+    "input/bad-cid": 400,
+    "input/bad-did": 400,
+}
+
+
+def _request_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.files("zkreg.schemas").joinpath("request.v1.json").read_text())
+    return {key: value for key, value in schema.items() if key not in ("$schema", "$id")}
+
+
+def error_response(error: ZkregError) -> JSONResponse:
+    body = error.to_json()
+    details = body["error"]
+    assert isinstance(details, dict)
+    details["exit_code"] = error.exit_code
+    status = _STATUS_BY_CODE.get(error.code, _STATUS_BY_EXIT.get(error.exit_code, 500))
+    if error.exit_code == 1 and error.code.startswith("input/"):
+        status = 400
+    headers = {}
+    if isinstance(error, ServerBusy | Throttled):
+        headers["Retry-After"] = str(error.retry_after)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def read_body(request: Request, cap: int, timeout_s: float) -> bytes:
+    """The request body, refused past `cap` bytes (before reading, if Content-Length says so) or `timeout_s`."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > cap:
+        raise RequestTooLarge(f"request body of {declared} bytes exceeds the {cap}-byte cap")
+
+    async def collect() -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > cap:
+                raise RequestTooLarge(f"request body exceeds the {cap}-byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        return await asyncio.wait_for(collect(), timeout_s)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
+
+
+def _json_body(body: bytes) -> Any:
+    from zkreg.peer.envelope import MalformedRequest
+
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedRequest(f"request body is not JSON: {exc}") from None
+
+
+def create_app(provider: Provider | None = None) -> FastAPI:
+    """The ASGI app over `provider` (None only to render the OpenAPI document)."""
+    app = FastAPI(
+        title="zkreg peer API",
+        version=zkreg.__version__,
+        description="Reputation-gated zero-knowledge inference proofs, feed sync and public artefacts of one "
+        'zkreg peer. Errors are `{"error": {"code", "message", "exit_code"}}`.',
+    )
+
+    def the_provider() -> Provider:
+        assert provider is not None, "create_app(None) is for rendering the OpenAPI document only"
+        return provider
+
+    @app.exception_handler(ZkregError)
+    async def zkreg_error(_: Request, error: ZkregError) -> JSONResponse:
+        return error_response(error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = "/".join(str(part) for part in first.get("loc", ()))
+        message = f"{where}: {first.get('msg', 'invalid request')}"
+        return JSONResponse({"error": {"code": "usage", "message": message, "exit_code": 2}}, status_code=422)
+
+    @app.get("/healthz", summary="Liveness, and this peer's identity")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "did": the_provider().did, "version": zkreg.__version__}
+
+    @app.get("/v1/feeds/heads", summary="The head of every feed this peer holds")
+    def feed_heads() -> dict[str, Any]:
+        return {"heads": [head.to_json() for head in the_provider().heads()]}
+
+    @app.get(
+        "/v1/feeds/{author}",
+        summary="A page of one feed after a seq, and the evidence held against it, as a CAR",
+        response_class=Response,
+        responses={200: {"content": {CAR_TYPE: {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    def feed_page(
+        author: Annotated[str, Path(pattern=DID_PATTERN)],
+        after: Annotated[int, Query(ge=0, le=2**53)] = 0,
+        limit: Annotated[int | None, Query(ge=1, le=50_000, description="default 10,000")] = None,
+    ) -> Response:
+        car, last = the_provider().feed_car(author, after, limit)
+        return Response(car, media_type=CAR_TYPE, headers={LAST_SEQ_HEADER: str(last)})
+
+    @app.post(
+        "/v1/feeds",
+        summary="Push feed entries (a CAR); only valid extensions are applied",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {CAR_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
+    async def feed_push(request: Request) -> dict[str, Any]:
+        chosen = the_provider()
+        body = await read_body(request, chosen.limits.max_push_bytes, chosen.limits.body_timeout_s)
+        report = await run_in_threadpool(chosen.accept_feeds, body)
+        return report.to_json()
+
+    @app.get("/v1/manifests/{ref}", summary="A manifest this peer holds, by CID, name@version or name")
+    def manifest(ref: Annotated[str, Path(pattern=REF_PATTERN)]) -> dict[str, Any]:
+        cid, block = the_provider().manifest(ref)
+        return {"cid": cid, "block": base64.b64encode(block).decode()}
+
+    @app.get(
+        "/v1/blocks/{cid}",
+        summary="A block of a public artefact (never private weights, circuits or proving keys)",
+        response_class=Response,
+        responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    def block(cid: Annotated[str, Path(pattern=CID_PATTERN)]) -> Response:
+        return Response(the_provider().block(cid), media_type="application/octet-stream")
+
+    signed_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema()}}}}
+
+    @app.post(
+        "/v1/prove",
+        summary="A zero-knowledge proof of an inference by one of this peer's models (a signed request), if the "
+        "requester's Proof of Reputation covers the price",
+        openapi_extra=signed_body,
+    )
+    async def prove(request: Request) -> dict[str, Any]:
+        chosen = the_provider()
+        body = await read_body(request, chosen.limits.max_body_bytes, chosen.limits.body_timeout_s)
+        return await run_in_threadpool(chosen.prove, _json_body(body))
+
+    @app.post(
+        "/v1/receipts",
+        summary="A receipt for an artefact of this peer that the requester fetched (a signed request)",
+        openapi_extra=signed_body,
+    )
+    async def receipts(request: Request) -> dict[str, Any]:
+        chosen = the_provider()
+        body = await read_body(request, chosen.limits.max_body_bytes, chosen.limits.body_timeout_s)
+        return await run_in_threadpool(chosen.deliver_receipt, _json_body(body))
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with its validation-error schema replaced by ours (every error has one shape)."""
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.pop("ValidationError", None)
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
