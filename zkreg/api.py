@@ -165,7 +165,8 @@ class Repo:
         self.store.remove_stale_temporaries()
         self._ledger: Ledger | None = None
         self.ipfs_api: str | None = None
-        """The IPFS node's API address for `store="ipfs"`; default: ZKREG_IPFS_API, then 127.0.0.1:5001."""
+        """The IPFS node's API address for `store="ipfs"`; default: ZKREG_IPFS_API, then `config.toml`'s
+        `ipfs.api`, then 127.0.0.1:5001."""
 
     @classmethod
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
@@ -291,13 +292,19 @@ class Repo:
                 node.close()
 
     def _node(self, store: str | None) -> IpfsStore | None:
-        """The IPFS node for `store` (`None`: ipfs if ZKREG_IPFS_API is set, else local), caching into our store."""
+        """The IPFS node for `store`, caching into our store. Without `store`: ipfs if ZKREG_IPFS_API is set, else
+        what `config.toml` says (`store`, or ipfs if it names a node's `ipfs.api`), else local."""
+        from zkreg.config import load_config
         from zkreg.registry.ipfs import API_ENV, IpfsStore
 
-        choice = store or ("ipfs" if os.environ.get(API_ENV) else "local")
+        config = load_config(self.home)
+        env_api = os.environ.get(API_ENV)
+        choice = store or ("ipfs" if env_api else config.store or ("ipfs" if config.ipfs_api else "local"))
         if choice not in STORES:
             raise InvalidInput(f"--store must be one of {', '.join(STORES)}", code="input/bad-store")
-        return IpfsStore(self.ipfs_api, cache=self.store) if choice == "ipfs" else None
+        if choice == "local":
+            return None
+        return IpfsStore(self.ipfs_api or env_api or config.ipfs_api, cache=self.store)
 
     def _send_to_node(self, node: IpfsStore, cid: str, block: bytes, pin: bool) -> None:
         """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""

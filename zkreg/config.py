@@ -1,0 +1,43 @@
+"""The data dir's optional settings file, `config.toml`. Environment variables override it; flags override both.
+
+    store = "ipfs"                      # default store for publish and pull: "local" | "ipfs"
+    [ipfs]
+    api = "/ip4/127.0.0.1/tcp/5001"     # the node's RPC API; setting it makes "ipfs" the default store
+
+Unknown keys are refused, so a typo is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from zkreg.errors import InvalidInput
+
+CONFIG_FILE = "config.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    store: str | None = None
+    ipfs_api: str | None = None
+
+
+def load_config(home: Path) -> Config:
+    path = home / CONFIG_FILE
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return Config()
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}", code="config/invalid") from exc
+    ipfs = data.pop("ipfs", {})
+    store = data.pop("store", None)
+    api = ipfs.pop("api", None) if isinstance(ipfs, dict) else None
+    unknown = [*data, *(f"ipfs.{key}" for key in ipfs)] if isinstance(ipfs, dict) else ["ipfs"]
+    if unknown:
+        raise InvalidInput(f"{path}: unknown setting(s) {', '.join(unknown)}", code="config/invalid")
+    if not isinstance(store, str | None) or not isinstance(api, str | None):
+        raise InvalidInput(f"{path}: `store` and `ipfs.api` must be strings", code="config/invalid")
+    return Config(store=store, ipfs_api=api)
