@@ -512,7 +512,6 @@ class Repo:
         cid = self.resolve(ref)
         manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
         source: BlockStore = node or self.store
-        out_dir = out_dir or Path(manifest.name)
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
         out_dir = out_dir or Path(manifest.name)
         out_dir.mkdir(parents=True, exist_ok=True)
