@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from zkreg.errors import StoreBusy
+from zkreg.errors import StoreBusy, ZkregError
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -38,10 +38,14 @@ def open_index(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    with _busy_as_error():
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
+    try:
+        with _busy_as_error():
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ZkregError(f"cannot open the index {path}: {exc}", code="store/index-unreadable") from exc
     return conn
 
 

@@ -1,0 +1,39 @@
+"""A data dir whose SQLite files are damaged: one clear error line, never a traceback, and nothing half-recorded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _overwrite_with_garbage(database: Path) -> None:
+    for leftover in database.parent.glob(f"{database.name}-*"):
+        leftover.unlink()
+    database.write_bytes(b"not a database " * 400)
+
+
+def test_damaged_index_is_one_error_line_not_a_traceback(cli: Any, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    _overwrite_with_garbage(cli.home / "index.db")
+
+    result = cli("ls")
+
+    assert result.code == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("zkreg: error[store/index-unreadable]:")
+
+
+def test_publish_with_damaged_ledger_records_no_ref(cli: Any, tmp_path: Path) -> None:
+    """The publish entry cannot be written, so the ref must not be written either (no ref without its event)."""
+    assert cli("init").code == 0
+    assert cli("ledger", "log").code == 0  # creates ledger.db
+    _overwrite_with_garbage(cli.home / "ledger.db")
+    (tmp_path / "data.txt").write_text("rows\n")
+
+    refused = cli("publish", "data.txt", "--name", "rows")
+    (cli.home / "ledger.db").unlink()
+    listed = cli("ls", "--json")
+
+    assert refused.code == 1
+    assert "error[feed/db-unreadable]" in refused.stderr
+    assert listed.json() == []
