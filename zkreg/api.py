@@ -347,6 +347,8 @@ class Repo:
                 "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
             )
         identity = self.identity
+        # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
+        ledger = self.ledger
         dataset_cid = self.resolve(dataset) if dataset else None
         if dataset_cid is not None and self.manifest(dataset_cid).kind != "dataset":
             raise InvalidInput(f"--dataset {dataset} is not a dataset manifest", code="input/not-a-dataset")
@@ -417,7 +419,7 @@ class Repo:
                 (name, version, cid, identity.did, kind, created),
             )
         self.store.flush_index()
-        self.ledger.append(identity, "publish", {"manifest": cid})
+        ledger.append(identity, "publish", {"manifest": cid})
         if zk_publication is None:
             return PublishResult(cid, name, version, created=True)
         return PublishResult(
