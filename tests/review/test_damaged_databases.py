@@ -37,3 +37,14 @@ def test_publish_with_damaged_ledger_records_no_ref(cli: Any, tmp_path: Path) ->
     assert refused.code == 1
     assert "error[feed/db-unreadable]" in refused.stderr
     assert listed.json() == []
+
+
+def test_damaged_peer_db_is_one_error_line_not_a_traceback(cli: Any, tmp_path: Path) -> None:
+    assert cli("init").code == 0
+    _overwrite_with_garbage(cli.home / "peer.db")
+
+    result = cli("sync")
+
+    assert result.code == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("zkreg: error[peer/db-unreadable]:")

@@ -19,10 +19,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import IntegrityError, MalformedObject, StoreBusy, ZkregError
+from zkreg.errors import IntegrityError, MalformedObject
 from zkreg.identity import Identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.index import BUSY_TIMEOUT_S, transaction
+from zkreg.registry.index import open_database, transaction
 from zkreg.reputation.entry import Entry, MalformedEntry, decode_entry, sign_entry
 from zkreg.reputation.verify import FeedRejected, FeedState, FeedVerifier, ForkedFeed, classify, verify_chain
 
@@ -158,12 +158,7 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(_SCHEMA)
+        self.conn = open_database(path, _SCHEMA, what="the ledger", unreadable_code="feed/db-unreadable")
 
     def close(self) -> None:
         self.conn.close()
@@ -392,11 +387,5 @@ class Ledger:
 
 
 def open_ledger(path: Path) -> Ledger:
-    try:
-        return Ledger(path)
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreBusy(f"the ledger {path} is busy (another zkreg process holds it)", hint="retry") from exc
-        raise ZkregError(f"cannot open the ledger {path}: {exc}", code="feed/db-unreadable") from exc
-    except sqlite3.DatabaseError as exc:
-        raise ZkregError(f"cannot open the ledger {path}: {exc}", code="feed/db-unreadable") from exc
+    """The ledger at `path`; `StoreBusy` or a `feed/db-unreadable` error instead of a SQLite exception."""
+    return Ledger(path)
