@@ -407,15 +407,16 @@ def prove_remote(
 
     from zkreg.errors import InvalidInput, ProofInvalid
     from zkreg.peer.envelope import sign_request
-    from zkreg.registry.unixfs import import_stream
+    from zkreg.registry.unixfs import file_cid
     from zkreg.zk.inputs import load_input
+    from zkreg.zk.workflow import input_shapes
 
     with PeerClient(url, timeout_s) as client:
         manifest = fetch_manifest(repo, client, ref, files=False)
         if manifest.zk is None:
             raise InvalidInput(f"{manifest.name}@{manifest.version} has no zk artefacts to prove with")
         settings = json.loads(b"".join(repo.store.iter_file(str(manifest.zk["settings"]))))
-        values = load_input(input_path, settings["model_instance_shapes"][: len(settings["model_input_scales"])])
+        values = load_input(input_path, input_shapes(settings))
         request = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
         answer = client.post_request("/v1/prove", request.document)
     data = base64.b64decode(str(answer["bundle"]))
@@ -424,9 +425,8 @@ def prove_remote(
     staged = work / f"received-{secrets.token_hex(8)}.json"
     staged.write_bytes(data)
     try:
-        with staged.open("rb") as stream:
-            if import_stream(stream, lambda cid, block: None).cid != answer["proof"]:
-                raise ProofInvalid("the bundle received is not the one the provider's receipt names")
+        if file_cid(staged) != answer["proof"]:
+            raise ProofInvalid("the bundle received is not the one the provider's receipt names")
         verdict = repo.verify_proof(staged)
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
