@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import BackendUnavailable, NotFound, ZkregError
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, cid_to_str, codec_of
-from zkreg.reputation.ledger import FeedsRejected, ImportReport, Ledger, now_ms
+from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
 
 if TYPE_CHECKING:
     import httpx
@@ -242,11 +242,6 @@ class SyncReport:
         }
 
 
-def held_at(ledger: Ledger, author: str, seq: int) -> str | None:
-    row = ledger.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
-    return None if row is None else str(row["cid"])
-
-
 def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
     from zkreg.peer.provider import evidence_sections
 
@@ -254,14 +249,10 @@ def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tu
     for state in ledger.heads():
         theirs = remote.get(state.author)
         after = int(theirs["seq"]) if theirs else 0
-        if theirs and 0 < after <= state.seq and held_at(ledger, state.author, after) != theirs["head"]:
+        if theirs and 0 < after <= state.seq and ledger.held_at(state.author, after) != theirs["head"]:
             after -= 1  # the peer holds another entry at its head: send ours, it will see the equivocation
-        if state.seq > after:
-            rows = ledger.conn.execute(
-                "SELECT cid, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq", (state.author, after)
-            )
-            for row in rows:
-                yield row["cid"], bytes(row["block"])
+        for _, cid, block in ledger.blocks(state.author, after):
+            yield cid, block
         if state.forked and not (theirs and theirs["forked"]):
             yield from evidence_sections(ledger, state.author)
 
@@ -330,7 +321,7 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
         rejected: FeedsRejected | None = None
         try:
             ledger = repo.ledger
-            pulled = pull(ledger, HttpFeedTransport(client, lambda author, seq: held_at(ledger, author, seq)))
+            pulled = pull(ledger, HttpFeedTransport(client, ledger.held_at))
         except FeedsRejected as exc:
             rejected, pulled = exc, exc.report
         report = SyncReport(client.url, pulled, push(repo, client))

@@ -290,8 +290,7 @@ class Ledger:
         pending = verifier.accepted
         if pending and pending[0].seq <= seq:
             return pending[seq - pending[0].seq].cid
-        row = self.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (verifier.state.author, seq))
-        return str(row.fetchone()["cid"])
+        return str(self.held_at(verifier.state.author, seq))
 
     # ---- trust roots -----------------------------------------------------------------------------------------
 
@@ -322,10 +321,25 @@ class Ledger:
         for row in self.conn.execute(query + " ORDER BY author, seq", args):
             yield self._decode_stored(row)
 
-    def blocks(self, author: str) -> Iterator[tuple[str, bytes]]:
-        """(CID, block) of an author's stored entries in seq order, as stored (`verify_all` checks them)."""
-        for row in self.conn.execute("SELECT cid, block FROM entries WHERE author = ? ORDER BY seq", (author,)):
-            yield row["cid"], bytes(row["block"])
+    def blocks(self, author: str, after: int = 0, limit: int = -1) -> Iterator[tuple[int, str, bytes]]:
+        """(seq, CID, block) of an author's stored entries with seq > `after` (at most `limit`; -1: all) in seq
+        order, as stored (`verify_all` checks them)."""
+        rows = self.conn.execute(
+            "SELECT seq, cid, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (author, after, limit),
+        )
+        for row in rows:
+            yield row["seq"], row["cid"], bytes(row["block"])
+
+    def held_at(self, author: str, seq: int) -> str | None:
+        """The CID of the entry stored at (`author`, `seq`), if any."""
+        row = self.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
+        return None if row is None else str(row["cid"])
+
+    def held_block(self, author: str, seq: int) -> bytes | None:
+        """The entry stored at (`author`, `seq`), if any."""
+        row = self.conn.execute("SELECT block FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
+        return None if row is None else bytes(row["block"])
 
     def _decode_stored(self, row: sqlite3.Row) -> Entry:
         try:
