@@ -348,6 +348,21 @@ def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
         store.close()
 
 
+def added_peer_urls(repo: Repo) -> list[str]:
+    """The URLs of every peer remembered with `add_peer`; `UsageError` if there are none."""
+    from zkreg.errors import UsageError
+    from zkreg.peer.store import PEER_DB, PeerStore
+
+    store = PeerStore(repo.home / PEER_DB)
+    try:
+        urls = [peer.url for peer in store.peers()]
+    finally:
+        store.close()
+    if not urls:
+        raise UsageError("no URL given and no peers added", hint="zkreg peer add URL")
+    return urls
+
+
 # ---- using a peer's artefacts ----------------------------------------------------------------------------------
 
 
