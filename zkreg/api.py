@@ -515,6 +515,8 @@ class Repo:
         manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
         source: BlockStore = node or self.store
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
+        # Another author's artefact is recorded as a `use`: open the ledger before writing any file.
+        ledger = self.ledger if manifest.author != self.identity.did else None
         out_dir = out_dir or Path(manifest.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
@@ -528,10 +530,10 @@ class Repo:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         pulled = [PulledFile(n, cid, manifest.sizes[n]) for n, cid in manifest.files.items()]
-        if manifest.author != self.identity.did:
+        if ledger is not None:
             # The request id pairs this use with the provider's receipt, when it serves one (`zkreg serve`).
             use = {"manifest": manifest.cid, "provider": manifest.author, "request": request or secrets.token_hex(16)}
-            self.ledger.append(self.identity, "use", use)
+            ledger.append(self.identity, "use", use)
         return PullResult(manifest, out_dir, pulled)
 
     def verify(self, ref: str, progress: Progress = SILENT, *, attest: bool = False) -> VerifyResult:
