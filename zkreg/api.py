@@ -521,15 +521,15 @@ class Repo:
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
         try:
-            for file_name, cid in manifest.files.items():
-                source.get_file(cid, staging / targets[file_name], manifest.sizes[file_name], progress)
+            for file_name, file_cid in manifest.files.items():
+                source.get_file(file_cid, staging / targets[file_name], manifest.sizes[file_name], progress)
             for file_name in manifest.files:
                 final = out_dir / targets[file_name]
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / targets[file_name], final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        pulled = [PulledFile(n, cid, manifest.sizes[n]) for n, cid in manifest.files.items()]
+        pulled = [PulledFile(n, file_cid, manifest.sizes[n]) for n, file_cid in manifest.files.items()]
         if ledger is not None:
             # The request id pairs this use with the provider's receipt, when it serves one (`zkreg serve`).
             use = {"manifest": manifest.cid, "provider": manifest.author, "request": request or secrets.token_hex(16)}
