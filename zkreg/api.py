@@ -354,6 +354,8 @@ class Repo:
                 "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
             )
         identity = self.identity
+        # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
+        ledger = self.ledger
         dataset_cid = self.resolve(dataset) if dataset else None
         if dataset_cid is not None and self.manifest(dataset_cid).kind != "dataset":
             raise InvalidInput(f"--dataset {dataset} is not a dataset manifest", code="input/not-a-dataset")
@@ -424,7 +426,7 @@ class Repo:
                 (name, version, cid, identity.did, kind, created),
             )
         self.store.flush_index()
-        self.ledger.append(identity, "publish", {"manifest": cid})
+        ledger.append(identity, "publish", {"manifest": cid})
         if zk_publication is None:
             return PublishResult(cid, name, version, created=True)
         return PublishResult(
@@ -519,25 +521,26 @@ class Repo:
         cid = self.resolve(ref)
         manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
         source: BlockStore = node or self.store
-        out_dir = out_dir or Path(manifest.name)
         targets = {file_name: safe_relpath(file_name) for file_name in manifest.files}
+        # Another author's artefact is recorded as a `use`: open the ledger before writing any file.
+        ledger = self.ledger if manifest.author != self.identity.did else None
         out_dir = out_dir or Path(manifest.name)
         out_dir.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
         try:
-            for file_name, cid in manifest.files.items():
-                source.get_file(cid, staging / targets[file_name], manifest.sizes[file_name], progress)
+            for file_name, file_cid in manifest.files.items():
+                source.get_file(file_cid, staging / targets[file_name], manifest.sizes[file_name], progress)
             for file_name in manifest.files:
                 final = out_dir / targets[file_name]
                 final.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(staging / targets[file_name], final)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        pulled = [PulledFile(n, cid, manifest.sizes[n]) for n, cid in manifest.files.items()]
-        if manifest.author != self.identity.did:
+        pulled = [PulledFile(n, file_cid, manifest.sizes[n]) for n, file_cid in manifest.files.items()]
+        if ledger is not None:
             # The request id pairs this use with the provider's receipt, when it serves one (`zkreg serve`).
             use = {"manifest": manifest.cid, "provider": manifest.author, "request": request or secrets.token_hex(16)}
-            self.ledger.append(self.identity, "use", use)
+            ledger.append(self.identity, "use", use)
         return PullResult(manifest, out_dir, pulled)
 
     def verify(self, ref: str, progress: Progress = SILENT, *, attest: bool = False) -> VerifyResult:

@@ -53,20 +53,11 @@ def sync(
     json_out: JsonFlag = False,
 ) -> None:
     """Pull the peer's feeds, push ours, and fetch the manifests and proofs that scoring needs."""
+    from zkreg.peer.client import added_peer_urls
     from zkreg.peer.client import sync as sync_with
-    from zkreg.peer.store import PEER_DB, PeerStore
 
     repo = open_repo()
-    if url is None:
-        store = PeerStore(repo.home / PEER_DB)
-        urls = [peer.url for peer in store.peers()]
-        store.close()
-        if not urls:
-            from zkreg.errors import UsageError
-
-            raise UsageError("no URL given and no peers added", hint="zkreg peer add URL")
-    else:
-        urls = [url]
+    urls = [url] if url else added_peer_urls(repo)
     reports = [sync_with(repo, each) for each in urls]
     if json_out:
         emit_json(reports[0].to_json() if url else [report.to_json() for report in reports])

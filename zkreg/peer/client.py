@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import BackendUnavailable, NotFound, ZkregError
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, cid_to_str, codec_of
-from zkreg.reputation.ledger import FeedsRejected, ImportReport, Ledger, now_ms
+from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
 
 if TYPE_CHECKING:
     import httpx
@@ -242,11 +242,6 @@ class SyncReport:
         }
 
 
-def held_at(ledger: Ledger, author: str, seq: int) -> str | None:
-    row = ledger.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
-    return None if row is None else str(row["cid"])
-
-
 def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
     from zkreg.peer.provider import evidence_sections
 
@@ -254,14 +249,10 @@ def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tu
     for state in ledger.heads():
         theirs = remote.get(state.author)
         after = int(theirs["seq"]) if theirs else 0
-        if theirs and 0 < after <= state.seq and held_at(ledger, state.author, after) != theirs["head"]:
+        if theirs and 0 < after <= state.seq and ledger.held_at(state.author, after) != theirs["head"]:
             after -= 1  # the peer holds another entry at its head: send ours, it will see the equivocation
-        if state.seq > after:
-            rows = ledger.conn.execute(
-                "SELECT cid, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq", (state.author, after)
-            )
-            for row in rows:
-                yield row["cid"], bytes(row["block"])
+        for _, cid, block in ledger.blocks(state.author, after):
+            yield cid, block
         if state.forked and not (theirs and theirs["forked"]):
             yield from evidence_sections(ledger, state.author)
 
@@ -330,7 +321,7 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
         rejected: FeedsRejected | None = None
         try:
             ledger = repo.ledger
-            pulled = pull(ledger, HttpFeedTransport(client, lambda author, seq: held_at(ledger, author, seq)))
+            pulled = pull(ledger, HttpFeedTransport(client, ledger.held_at))
         except FeedsRejected as exc:
             rejected, pulled = exc, exc.report
         report = SyncReport(client.url, pulled, push(repo, client))
@@ -355,6 +346,21 @@ def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
         return next(peer for peer in store.peers() if peer.url == url), added
     finally:
         store.close()
+
+
+def added_peer_urls(repo: Repo) -> list[str]:
+    """The URLs of every peer remembered with `add_peer`; `UsageError` if there are none."""
+    from zkreg.errors import UsageError
+    from zkreg.peer.store import PEER_DB, PeerStore
+
+    store = PeerStore(repo.home / PEER_DB)
+    try:
+        urls = [peer.url for peer in store.peers()]
+    finally:
+        store.close()
+    if not urls:
+        raise UsageError("no URL given and no peers added", hint="zkreg peer add URL")
+    return urls
 
 
 # ---- using a peer's artefacts ----------------------------------------------------------------------------------
@@ -407,15 +413,16 @@ def prove_remote(
 
     from zkreg.errors import InvalidInput, ProofInvalid
     from zkreg.peer.envelope import sign_request
-    from zkreg.registry.unixfs import import_stream
+    from zkreg.registry.unixfs import file_cid
     from zkreg.zk.inputs import load_input
+    from zkreg.zk.workflow import input_shapes
 
     with PeerClient(url, timeout_s) as client:
         manifest = fetch_manifest(repo, client, ref, files=False)
         if manifest.zk is None:
             raise InvalidInput(f"{manifest.name}@{manifest.version} has no zk artefacts to prove with")
         settings = json.loads(b"".join(repo.store.iter_file(str(manifest.zk["settings"]))))
-        values = load_input(input_path, settings["model_instance_shapes"][: len(settings["model_input_scales"])])
+        values = load_input(input_path, input_shapes(settings))
         request = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
         answer = client.post_request("/v1/prove", request.document)
     data = base64.b64decode(str(answer["bundle"]))
@@ -424,9 +431,8 @@ def prove_remote(
     staged = work / f"received-{secrets.token_hex(8)}.json"
     staged.write_bytes(data)
     try:
-        with staged.open("rb") as stream:
-            if import_stream(stream, lambda cid, block: None).cid != answer["proof"]:
-                raise ProofInvalid("the bundle received is not the one the provider's receipt names")
+        if file_cid(staged) != answer["proof"]:
+            raise ProofInvalid("the bundle received is not the one the provider's receipt names")
         verdict = repo.verify_proof(staged)
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")

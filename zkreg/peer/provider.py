@@ -57,11 +57,9 @@ def evidence_sections(ledger: Ledger, author: str) -> list[tuple[str, bytes]]:
     a receiver that holds either side learns of the other."""
     sections: list[tuple[str, bytes]] = []
     for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):
-        held = ledger.conn.execute(
-            "SELECT block FROM entries WHERE author = ? AND seq = ?", (record.author, record.seq)
-        ).fetchone()
+        held = ledger.held_block(record.author, record.seq)
         if held is not None:
-            sections.append((record.held, bytes(held["block"])))
+            sections.append((record.held, held))
         sections.append((record.other, block))
     return sections
 
@@ -166,12 +164,9 @@ class Provider:
             state = repo.ledger.state(author)
             if state.head is None:
                 raise NotFound(f"no feed of {author} here", code="not-found/feed")
-            rows = repo.ledger.conn.execute(
-                "SELECT cid, seq, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)),
-            ).fetchall()
-            blocks = [(row["cid"], bytes(row["block"])) for row in rows]
-            last = rows[-1]["seq"] if rows else after
+            rows = list(repo.ledger.blocks(author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)))
+            blocks = [(cid, block) for _, cid, block in rows]
+            last = rows[-1][0] if rows else after
             blocks += evidence_sections(repo.ledger, author)
             return b"".join(car_stream([state.head], blocks)), last
 

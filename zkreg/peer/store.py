@@ -6,13 +6,11 @@ Same discipline as the index and the ledger: WAL, `synchronous=FULL`, one `BEGIN
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkreg.errors import StoreBusy, ZkregError
 from zkreg.peer.envelope import MAX_REQUEST_AGE_MS, ReplayedRequest
-from zkreg.registry.index import BUSY_TIMEOUT_S, transaction
+from zkreg.registry.index import open_database, transaction
 
 PEER_DB = "peer.db"
 
@@ -40,16 +38,7 @@ class Peer:
 
 class PeerStore:
     def __init__(self, path: Path) -> None:
-        try:
-            self.conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            self.conn.row_factory = sqlite3.Row
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            self.conn.execute("PRAGMA synchronous=FULL")
-            self.conn.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusy(f"{path} is busy (another zkreg process holds it)", hint="retry") from exc
-            raise ZkregError(f"cannot open {path}: {exc}", code="peer/db-unreadable") from exc
+        self.conn = open_database(path, _SCHEMA, what="the peer store", unreadable_code="peer/db-unreadable")
 
     def close(self) -> None:
         self.conn.close()

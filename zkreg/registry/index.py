@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from zkreg.errors import StoreBusy
+from zkreg.errors import StoreBusy, ZkregError
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -34,24 +34,34 @@ CREATE INDEX IF NOT EXISTS refs_cid ON refs (cid);
 """
 
 
-def open_index(path: Path) -> sqlite3.Connection:
+def open_database(path: Path, schema: str, *, what: str, unreadable_code: str) -> sqlite3.Connection:
+    """A SQLite file of the data dir in WAL mode with `synchronous=FULL` and `schema` applied. `what` names it in
+    errors: `StoreBusy` while another process holds it, `unreadable_code` if it is not a database."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    with _busy_as_error():
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-        conn.executescript(_SCHEMA)
+    try:
+        with _busy_as_error(what):
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(schema)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise ZkregError(f"cannot open {what} {path}: {exc}", code=unreadable_code) from exc
     return conn
 
 
+def open_index(path: Path) -> sqlite3.Connection:
+    return open_database(path, _SCHEMA, what="the index", unreadable_code="store/index-unreadable")
+
+
 @contextmanager
-def _busy_as_error() -> Iterator[None]:
+def _busy_as_error(what: str = "the local store") -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreBusy("the local store is busy (another zkreg process holds it)", hint="retry") from exc
+            raise StoreBusy(f"{what} is busy (another zkreg process holds it)", hint="retry") from exc
         raise
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from zkreg.errors import MalformedObject
@@ -167,6 +168,12 @@ def import_stream(stream: BinaryIO, put_block: PutBlock, on_read: Callable[[int]
     for chunk in read_chunks(stream, on_read):
         importer.add_chunk(chunk)
     return importer.finish()
+
+
+def file_cid(path: Path) -> str:
+    """The `ipfs add` CID of a file, computed without storing it (private files never enter the blockstore)."""
+    with path.open("rb") as stream:
+        return import_stream(stream, lambda cid, block: None).cid
 
 
 def directory_node(entries: dict[str, tuple[str, int]]) -> bytes:

@@ -16,10 +16,8 @@ Python `dag_cbor` decoder costs ~6x an Ed25519 verify per entry, which would mak
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
-from importlib import resources
 from typing import Any
 
 import cbor2
@@ -27,6 +25,7 @@ import cbor2
 from zkreg.errors import MalformedObject
 from zkreg.identity import Identity
 from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_from_str, cid_to_str
+from zkreg.schemas import load as load_schema
 
 SCHEMA_NAME = "ledger-entry.v1"
 MAX_ENTRY_BYTES = 16 * 1024
@@ -127,18 +126,13 @@ def sign_entry(
     return entry
 
 
-def _load_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(resources.files("zkreg.schemas").joinpath(f"{SCHEMA_NAME}.json").read_text())
-    return schema
-
-
 @cache
 def _schema_check(type_: object) -> Any:
     """The schema, compiled; for a known type, specialised to that type's body (the same rules, but without
     evaluating the other six `if` branches, which is most of the cost of checking an entry)."""
     import fastjsonschema
 
-    schema = _load_schema()
+    schema = load_schema(SCHEMA_NAME)
     if type_ in ENTRY_TYPES:
         del schema["allOf"]
         schema["properties"]["body"] = {"$ref": f"#/definitions/bodies/{type_}"}

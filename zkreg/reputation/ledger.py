@@ -19,10 +19,10 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import IntegrityError, MalformedObject, StoreBusy, ZkregError
+from zkreg.errors import IntegrityError, MalformedObject
 from zkreg.identity import Identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.index import BUSY_TIMEOUT_S, transaction
+from zkreg.registry.index import open_database, transaction
 from zkreg.reputation.entry import Entry, MalformedEntry, decode_entry, sign_entry
 from zkreg.reputation.verify import FeedRejected, FeedState, FeedVerifier, ForkedFeed, classify, verify_chain
 
@@ -158,12 +158,7 @@ def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn: sqlite3.Connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.executescript(_SCHEMA)
+        self.conn = open_database(path, _SCHEMA, what="the ledger", unreadable_code="feed/db-unreadable")
 
     def close(self) -> None:
         self.conn.close()
@@ -295,8 +290,7 @@ class Ledger:
         pending = verifier.accepted
         if pending and pending[0].seq <= seq:
             return pending[seq - pending[0].seq].cid
-        row = self.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (verifier.state.author, seq))
-        return str(row.fetchone()["cid"])
+        return str(self.held_at(verifier.state.author, seq))
 
     # ---- trust roots -----------------------------------------------------------------------------------------
 
@@ -327,10 +321,25 @@ class Ledger:
         for row in self.conn.execute(query + " ORDER BY author, seq", args):
             yield self._decode_stored(row)
 
-    def blocks(self, author: str) -> Iterator[tuple[str, bytes]]:
-        """(CID, block) of an author's stored entries in seq order, as stored (`verify_all` checks them)."""
-        for row in self.conn.execute("SELECT cid, block FROM entries WHERE author = ? ORDER BY seq", (author,)):
-            yield row["cid"], bytes(row["block"])
+    def blocks(self, author: str, after: int = 0, limit: int = -1) -> Iterator[tuple[int, str, bytes]]:
+        """(seq, CID, block) of an author's stored entries with seq > `after` (at most `limit`; -1: all) in seq
+        order, as stored (`verify_all` checks them)."""
+        rows = self.conn.execute(
+            "SELECT seq, cid, block FROM entries WHERE author = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (author, after, limit),
+        )
+        for row in rows:
+            yield row["seq"], row["cid"], bytes(row["block"])
+
+    def held_at(self, author: str, seq: int) -> str | None:
+        """The CID of the entry stored at (`author`, `seq`), if any."""
+        row = self.conn.execute("SELECT cid FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
+        return None if row is None else str(row["cid"])
+
+    def held_block(self, author: str, seq: int) -> bytes | None:
+        """The entry stored at (`author`, `seq`), if any."""
+        row = self.conn.execute("SELECT block FROM entries WHERE author = ? AND seq = ?", (author, seq)).fetchone()
+        return None if row is None else bytes(row["block"])
 
     def _decode_stored(self, row: sqlite3.Row) -> Entry:
         try:
@@ -392,11 +401,5 @@ class Ledger:
 
 
 def open_ledger(path: Path) -> Ledger:
-    try:
-        return Ledger(path)
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StoreBusy(f"the ledger {path} is busy (another zkreg process holds it)", hint="retry") from exc
-        raise ZkregError(f"cannot open the ledger {path}: {exc}", code="feed/db-unreadable") from exc
-    except sqlite3.DatabaseError as exc:
-        raise ZkregError(f"cannot open the ledger {path}: {exc}", code="feed/db-unreadable") from exc
+    """The ledger at `path`; `StoreBusy` or a `feed/db-unreadable` error instead of a SQLite exception."""
+    return Ledger(path)

@@ -105,7 +105,7 @@ def export_car(ledger: Ledger, path: Path, author: str | None = None) -> ExportR
         with open(tmp, "wb") as handle:
             handle.write(_varint(len(header)) + header)
             for state in heads:
-                for cid, block in ledger.blocks(state.author):
+                for _, cid, block in ledger.blocks(state.author):
                     handle.write(_section(cid, block))
                     entries += 1
             for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):

@@ -10,11 +10,17 @@ from typing import Any
 from zkreg.errors import MalformedObject
 
 
+def load(name: str) -> dict[str, Any]:
+    """The schema `name` (e.g. "manifest.v1") as a fresh dict, which the caller may change."""
+    schema: dict[str, Any] = json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
+    return schema
+
+
 @cache
 def _validator(name: str) -> Any:
     import jsonschema
 
-    schema = json.loads(resources.files(__name__).joinpath(f"{name}.json").read_text())
+    schema = load(name)
     jsonschema.Draft202012Validator.check_schema(schema)
     return jsonschema.Draft202012Validator(schema)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from importlib import resources
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
@@ -21,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 import zkreg
 from zkreg.errors import ZkregError
 from zkreg.peer.limits import RequestTimeout, RequestTooLarge, ServerBusy, Throttled
+from zkreg.schemas import load as load_schema
 
 if TYPE_CHECKING:
     from zkreg.peer.provider import Provider
@@ -64,7 +64,7 @@ _STATUS_BY_CODE = {
 
 
 def _request_schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(resources.files("zkreg.schemas").joinpath("request.v1.json").read_text())
+    schema = load_schema("request.v1")
     return {key: value for key, value in schema.items() if key not in ("$schema", "$id")}
 
 

@@ -25,7 +25,7 @@ from zkreg.identity import Identity
 from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
 from zkreg.registry.store import BlockStore
-from zkreg.registry.unixfs import import_stream
+from zkreg.registry.unixfs import file_cid
 from zkreg.zk.backend import MODES, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, load_bundle, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
@@ -89,12 +89,6 @@ def memory_fence() -> int:
     return max(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"), 4 * GB)
 
 
-def file_cid(path: Path) -> str:
-    """The `ipfs add` CID of a file, computed without storing it (private files never enter the blockstore)."""
-    with path.open("rb") as stream:
-        return import_stream(stream, lambda cid, block: None).cid
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -128,7 +122,8 @@ class ProofVerdict:
     output: list[list[float]]
 
 
-def _input_shapes(settings: dict[str, Any]) -> list[list[int]]:
+def input_shapes(settings: dict[str, Any]) -> list[list[int]]:
+    """The shapes of the model's inputs, from a circuit's settings (the leading instances are the inputs)."""
     shapes: list[list[int]] = settings["model_instance_shapes"][: len(settings["model_input_scales"])]
     return shapes
 
@@ -328,7 +323,7 @@ class ZkWorkspace:
         self._work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="prove-", dir=self._work) as folder:
             settings = json.loads(self.fetch(zk["settings"], Path(folder)).read_text())
-            values = load_input(input_path, _input_shapes(settings))
+            values = load_input(input_path, input_shapes(settings))
             entry, cold = self._entry_for(manifest, zk, progress)
             data = Path(folder) / "input.json"
             data.write_text(json.dumps({"input_data": values}))
@@ -405,7 +400,7 @@ class ZkWorkspace:
                 code="proof/commitment-mismatch",
             )
         try:
-            claimed_input = check_values(bundle["input"], _input_shapes(settings), "the bundle's input")
+            claimed_input = check_values(bundle["input"], input_shapes(settings), "the bundle's input")
         except InvalidInput as exc:
             raise ProofInvalid(exc.message, code="proof/input-mismatch") from None
         if self.backend.encode_inputs(claimed_input, settings) != decoded.input_elements:
