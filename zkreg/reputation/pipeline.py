@@ -14,9 +14,11 @@ dies), so nothing is weaker than checking them one by one.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from itertools import islice
 from typing import IO
 
@@ -30,11 +32,20 @@ SignedBy = set[tuple[str, str]]
 
 class _SignatureWorker:
     def __init__(self) -> None:
-        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "zkreg.reputation.signature_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
+        self.process: subprocess.Popen[bytes] | None = None
+        # The child finds zkreg where this process did; its stderr is dropped because a child that fails only
+        # means the importer checks every signature itself, which is no reason for a traceback on a terminal.
+        search_path = os.pathsep.join(entry for entry in sys.path if entry)
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "zkreg.reputation.signature_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": search_path},
+            )
+        except OSError:
+            return
 
     def submit(self, entries: list[Entry]) -> None:
         """Send a batch (the child answers once it has read it; the answer waits in the pipe)."""
@@ -66,7 +77,8 @@ class _SignatureWorker:
             self.process.wait()
             for pipe in (self.process.stdin, self.process.stdout):
                 if pipe is not None:
-                    pipe.close()
+                    with suppress(OSError):  # a request still buffered for a dead child
+                        pipe.close()
             self.process = None
 
 
