@@ -84,7 +84,7 @@ class _SignatureWorker:
 
 def decoded_batches(blocks: Iterable[bytes], size: int) -> Iterator[tuple[list[Entry], SignedBy]]:
     """Each batch of `size` blocks decoded, with the signatures the child verified for it (none for the first
-    batch of an import that has only one).
+    batch, which the importer checks itself while the child starts).
 
     A block or feed file that does not decode raises, but only after every batch before it was yielded, so the
     caller keeps what preceded it exactly as if it had decoded one batch at a time.
