@@ -15,7 +15,6 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from zkreg.identity import Identity
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.index import open_database, transaction
 from zkreg.reputation.entry import Entry, MalformedEntry, decode_entry, sign_entry
+from zkreg.reputation.pipeline import decoded_batches
 from zkreg.reputation.verify import FeedRejected, FeedState, FeedVerifier, ForkedFeed, classify, verify_chain
 
 IMPORT_BATCH = 2000
@@ -149,12 +149,6 @@ def _columns(entry: Entry) -> tuple[str | None, str | None, str | None, str | No
     return None, body["new_key"], None, None, None
 
 
-def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -231,8 +225,7 @@ class Ledger:
         clock = clock_ms if clock_ms is not None else now_ms()
         progress.begin("importing ledger entries", None)
         try:
-            for batch in _batched(blocks, IMPORT_BATCH):
-                entries = [decode_entry(block) for block in batch]
+            for entries, signed in decoded_batches(blocks, IMPORT_BATCH):
                 report.received += len(entries)
                 with transaction(self.conn):
                     verifiers: dict[str, FeedVerifier] = {}
@@ -241,7 +234,9 @@ class Ledger:
                             continue
                         verifier = verifiers.get(entry.author)
                         if verifier is None:
-                            verifier = verifiers[entry.author] = FeedVerifier(self.state(entry.author), clock)
+                            verifier = verifiers[entry.author] = FeedVerifier(
+                                self.state(entry.author), clock, signed=signed
+                            )
                         try:
                             self._apply(verifier, entry, report)
                         except FeedRejected as exc:

@@ -84,12 +84,16 @@ def _verify_key(did: str) -> nacl.signing.VerifyKey:
     return nacl.signing.VerifyKey(public_key_from_did(did))
 
 
-def signature_ok(signer: str, entry: Entry) -> bool:
+def signature_valid(signer: str, payload: bytes, sig: bytes) -> bool:
     try:
-        _verify_key(signer).verify(entry.payload, entry.sig)
+        _verify_key(signer).verify(payload, sig)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
         return False
     return True
+
+
+def signature_ok(signer: str, entry: Entry) -> bool:
+    return signature_valid(signer, entry.payload, entry.sig)
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ class FeedVerifier:
     state: FeedState
     now_ms: int
     accepted: list[Entry] = field(default_factory=list)
+    signed: set[tuple[str, str]] = field(default_factory=set)
+    """(signer, entry CID) pairs already found validly signed (`zkreg.reputation.pipeline` checks them ahead)."""
 
     def extend(self, entry: Entry) -> None:
         state = self.state
@@ -138,7 +144,7 @@ class FeedVerifier:
         if entry.prev != state.head:
             raise BrokenChain(entry.author, entry.seq, f"prev is {entry.prev}, the previous entry is {state.head}")
         signer = state.key_at(entry.seq)
-        if not signature_ok(signer, entry):
+        if (signer, entry.cid) not in self.signed and not signature_ok(signer, entry):
             if any(signature_ok(old, entry) for old in state.retired_keys()):
                 raise RevokedKeyUsed(entry.author, entry.seq, "signed by a key the feed rotated away from")
             raise ForgedSignature(entry.author, entry.seq, f"signature does not verify for {signer}")

@@ -1,0 +1,105 @@
+"""Large imports check signatures ahead in a child process; these threats must still be stopped in batches the
+child has seen (every test imports more than one `IMPORT_BATCH`, so the child runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zkreg.reputation.entry import MalformedEntry
+from zkreg.reputation.ledger import IMPORT_BATCH, FeedsRejected, Ledger
+from zkreg.reputation.pipeline import decoded_batches
+from zkreg.reputation.verify import ForgedSignature, RevokedKeyUsed
+
+from .ledger_helpers import blocks, feed, identity, manifest_cid
+
+ALICE, BOB, MALLORY = identity("alice"), identity("bob"), identity("mallory")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    opened = Ledger(tmp_path / "ledger.db")
+    yield opened
+    opened.close()
+
+
+def publishes(signer, count: int, **kwargs):  # type: ignore[no-untyped-def]
+    return feed(signer, [("publish", {"manifest": manifest_cid(f"{signer.did}/{n}")}) for n in range(count)], **kwargs)
+
+
+@pytest.fixture(scope="module")
+def filler() -> list[bytes]:
+    """One full batch of Bob's entries, so what follows lands in batches the child checks ahead."""
+    return blocks(publishes(BOB, IMPORT_BATCH))
+
+
+def test_the_signature_worker_vouches_for_valid_signatures_only(filler: list[bytes]) -> None:
+    honest = publishes(ALICE, 3)
+    forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
+    batches = list(decoded_batches([*filler, *blocks(honest + forged)], IMPORT_BATCH))
+    assert [len(entries) for entries, _ in batches] == [IMPORT_BATCH, 4]
+    assert batches[0][1] == set(), "the first batch is checked by the importer itself"
+    assert batches[1][1] == {(ALICE.did, entry.cid) for entry in honest}
+
+
+def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, filler: list[bytes]) -> None:
+    honest = publishes(ALICE, 5)
+    forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
+    with pytest.raises(FeedsRejected) as caught:
+        ledger.import_blocks([*filler, *blocks(honest + forged)])
+    assert isinstance(caught.value.report.rejected[0], ForgedSignature)
+    assert (caught.value.author, caught.value.seq) == (ALICE.did, 6)
+    assert ledger.state(ALICE.did).seq == 5
+    assert ledger.count() == IMPORT_BATCH + 5
+
+
+def test_rotation_in_a_batch_checked_ahead_accepts_the_new_key_and_refuses_the_old(
+    ledger: Ledger, filler: list[bytes]
+) -> None:
+    new_key = identity("alice-new")
+    rotated = feed(ALICE, [("publish", {"manifest": manifest_cid("a")}), ("rotate", {"new_key": new_key.did})])
+    by_new_key = publishes(new_key, 2, after=rotated[-1])
+    by_old_key = publishes(ALICE, 1, after=by_new_key[-1])
+    with pytest.raises(FeedsRejected) as caught:
+        ledger.import_blocks([*filler, *blocks(rotated + by_new_key + by_old_key)])
+    assert isinstance(caught.value.report.rejected[0], RevokedKeyUsed)
+    assert ledger.state(ALICE.did).seq == 4
+    assert ledger.verify_all() == IMPORT_BATCH + 4
+
+
+def test_malformed_block_in_a_later_batch_keeps_every_batch_before_it(ledger: Ledger, filler: list[bytes]) -> None:
+    second_batch = blocks(publishes(ALICE, IMPORT_BATCH))
+    with pytest.raises(MalformedEntry):
+        ledger.import_blocks([*filler, *second_batch, b"\xa1\x61a\x01"])
+    assert ledger.count() == 2 * IMPORT_BATCH
+
+
+def _children() -> list[int]:
+    pid = os.getpid()
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def test_import_checks_every_signature_itself_when_the_signature_worker_dies(
+    ledger: Ledger, filler: list[bytes]
+) -> None:
+    honest = publishes(ALICE, IMPORT_BATCH)
+    forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
+    killed: list[int] = []
+
+    def kill_the_worker_halfway() -> Iterator[bytes]:
+        yield from filler
+        yield from blocks(honest)
+        killed.extend(_children())  # the child is running now: it has the second batch
+        for child in killed:
+            os.kill(child, signal.SIGKILL)
+        yield from blocks(forged)
+
+    with pytest.raises(FeedsRejected) as caught:
+        ledger.import_blocks(kill_the_worker_halfway())
+    assert killed, "the signature worker was running"
+    assert isinstance(caught.value.report.rejected[0], ForgedSignature)
+    assert ledger.count() == 2 * IMPORT_BATCH
