@@ -65,3 +65,20 @@ def test_cli_help_for_zk_commands_does_not_import_the_proof_system() -> None:
         )
         imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
         assert not imported & {"ezkl", "onnx", "numpy"}, args
+
+
+@pytest.mark.parametrize("meta", ["{not json", "[1, 2]"])
+def test_damaged_cache_metadata_is_a_clear_error_not_a_traceback(tmp_path: Path, meta: str) -> None:
+    from zkreg.errors import ZkregError
+    from zkreg.zk.cache import ENTRY_FILES
+
+    cache = ArtefactCache(tmp_path / "cache")
+    folder = tmp_path / "cache" / "model-cid" / "settings-cid"
+    folder.mkdir(parents=True)
+    for name in ENTRY_FILES:
+        (folder / name).write_text("x")
+    (folder / "meta.json").write_text(meta)
+    with pytest.raises(ZkregError) as caught:
+        cache.find("settings-cid")
+    assert caught.value.code == "zk/cache-damaged"
+    assert str(folder) in caught.value.message

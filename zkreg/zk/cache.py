@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zkreg.errors import ZkregError
 from zkreg.registry.store import pid_alive
 
 ENTRY_FILES = ("model.onnx", "settings.json", "circuit.ezkl", "vk.key", "pk.key", "meta.json")
@@ -59,7 +60,17 @@ class ArtefactCache:
     def _load(self, folder: Path) -> CacheEntry | None:
         if not all((folder / name).is_file() for name in ENTRY_FILES):
             return None
-        return CacheEntry(folder, json.loads((folder / "meta.json").read_text()))
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+        except (OSError, ValueError) as exc:
+            meta = exc
+        if not isinstance(meta, dict):
+            raise ZkregError(
+                f"the private zk cache entry {folder} is damaged (unreadable meta.json)",
+                hint=f"remove {folder}; with the model's ONNX file at hand, publish or prove rebuilds it",
+                code="zk/cache-damaged",
+            )
+        return CacheEntry(folder, meta)
 
     def commit(self, staging: Path, meta: dict[str, Any]) -> CacheEntry:
         """Move a complete staging folder into place as the entry for its model and settings."""
