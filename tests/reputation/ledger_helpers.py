@@ -57,3 +57,8 @@ def feed(
 
 def blocks(entries: list[Entry]) -> list[bytes]:
     return [entry.block for entry in entries]
+
+
+def publishes(signer: Identity, count: int, **kwargs: Any) -> list[Entry]:
+    """A feed of `count` publish entries by `signer`."""
+    return feed(signer, [("publish", {"manifest": manifest_cid(f"{signer.did}/{n}")}) for n in range(count)], **kwargs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,20 +22,9 @@ from zkreg.reputation.verify import (
     SeqGap,
 )
 
-from .ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid
+from .ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid, publishes
 
 ALICE, BOB, MALLORY = identity("alice"), identity("bob"), identity("mallory")
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    opened = Ledger(tmp_path / "ledger.db")
-    yield opened
-    opened.close()
-
-
-def publishes(signer, count: int, **kwargs):  # type: ignore[no-untyped-def]
-    return feed(signer, [("publish", {"manifest": manifest_cid(f"{signer.did}/{n}")}) for n in range(count)], **kwargs)
 
 
 def test_byte_flipped_in_a_stored_entry_is_named_by_author_and_seq(ledger: Ledger) -> None:

@@ -15,20 +15,9 @@ from zkreg.reputation.ledger import IMPORT_BATCH, FeedsRejected, Ledger
 from zkreg.reputation.pipeline import decoded_batches
 from zkreg.reputation.verify import ForgedSignature, RevokedKeyUsed
 
-from .ledger_helpers import blocks, feed, identity, manifest_cid
+from .ledger_helpers import blocks, feed, identity, manifest_cid, publishes
 
 ALICE, BOB, MALLORY = identity("alice"), identity("bob"), identity("mallory")
-
-
-@pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    opened = Ledger(tmp_path / "ledger.db")
-    yield opened
-    opened.close()
-
-
-def publishes(signer, count: int, **kwargs):  # type: ignore[no-untyped-def]
-    return feed(signer, [("publish", {"manifest": manifest_cid(f"{signer.did}/{n}")}) for n in range(count)], **kwargs)
 
 
 @pytest.fixture(scope="module")
