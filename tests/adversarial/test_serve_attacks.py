@@ -51,15 +51,19 @@ def publish_dataset(peer: RunningPeer, folder: Path, name: str = "flowers") -> s
 
 
 def store_secret(home: Path, path: Path) -> tuple[str, list[str]]:
-    """Put a file into the store without publishing it (what a failed publish leaves): its root and leaf CIDs."""
+    """Put a file into the store without publishing it, an hour ago (what a failed publish leaves): its root and
+    leaf CIDs."""
     path.write_bytes(secrets.token_bytes(700_000))  # three chunks: a dag-pb root over raw leaves
     repo = Repo.open(home)
     try:
         imported = repo.store.put_file(path)
         leaves = [cid_to_str(link) for link in node_links(repo.store.get_block(imported.cid))]
-        return imported.cid, leaves
     finally:
         repo.close()
+    an_hour_ago = time.time() - 3600
+    for cid in (imported.cid, *leaves):
+        os.utime(home / "blocks" / cid[-3:-1] / cid, (an_hour_ago, an_hour_ago))
+    return imported.cid, leaves
 
 
 def receipt(request: str, consumer: str, proof: str | None) -> dict[str, Any]:
@@ -164,7 +168,7 @@ def test_gc_leaves_blocks_written_after_it_started(tmp_path: Path) -> None:
         other.store.put_block(cid, other.store.get_block(cid))
     other.store.flush_index()
     other.close()
-    result = repo.gc(dry_run=False, started=plan.started)
+    result = repo.gc(dry_run=False, started_ns=plan.started_ns)
     assert result.blocks == 0
     assert all(repo.store.has(cid) for cid in (root, *leaves))
     repo.close()
