@@ -17,7 +17,7 @@ from pathlib import Path
 
 from zkreg.errors import MalformedObject, NotFound
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str
+from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
 from zkreg.registry.index import transaction
 from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
 
@@ -135,7 +135,7 @@ class LocalStore(BlockStore):
         """The CID of every block file in the store (whether or not the index lists it yet)."""
         for shard in self.root.iterdir():
             if shard.is_dir() and shard != self._tmp:
-                yield from (entry.name for entry in shard.iterdir() if not entry.name.startswith("."))
+                yield from (entry.name for entry in shard.iterdir() if looks_like_cid(entry.name))
 
     def size_of(self, cid: str) -> tuple[int, int] | None:
         """(size, modification time in ns) of a held block; None if it is not held."""
