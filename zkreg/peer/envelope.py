@@ -2,8 +2,10 @@
 
 A request is a JSON object signed by its requester: Ed25519 over the canonical JSON encoding (sorted keys, no
 whitespace, no NaN) of the object without `signature`, the same rule as proof bundles. `check_request` is pure
-(the caller passes the clock): shape, then signature, then freshness. Single use is the nonce store's job
-(`zkreg.peer.store`), after the signature, so nobody can burn another identity's nonces.
+(the caller passes the clock): shape, then signature, then freshness. A body from the network goes through
+`parse_body` first (bounded depth, finite numbers), so the two together parse it once into a `SignedRequest`.
+Single use is the nonce store's job (`zkreg.peer.store`), after the signature, so nobody can burn another
+identity's nonces.
 
 The nonce doubles as the request id that pairs the consumer's `use` with the provider's `receipt`.
 """
