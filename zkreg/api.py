@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import stat
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -83,6 +84,20 @@ class CarImport:
     bytes: int
     refs: list[str]
     """`name@version` of each manifest root, now known locally."""
+
+
+@dataclass(frozen=True)
+class GcResult:
+    blocks: int
+    bytes: int
+    deleted: bool
+    """False for a dry run: `blocks` and `bytes` are what would go."""
+    started_ns: int
+    """When the collection began (ns since the epoch): blocks stored since then, or shortly before, are kept."""
+
+
+GC_GRACE_NS = 2_000_000_000
+"""Blocks touched this long before `gc` began are kept too: file times come from a coarser clock than ours."""
 
 
 @dataclass(frozen=True)
@@ -666,6 +681,72 @@ class Repo:
                 )
         refs = [f"{manifest.name}@{manifest.version}" for manifest in manifests]
         return CarImport(summary.roots, summary.blocks, summary.size, refs)
+
+    # ---- garbage -------------------------------------------------------------------------------------------
+
+    def gc(self, *, dry_run: bool = True, started_ns: int | None = None) -> GcResult:
+        """Remove blocks that no held manifest reaches (files, tree, history, dataset, zk artefacts) and that are
+        no proof bundle a receipt names (unless it was judged not to verify): what failed publishes, unlinked CAR
+        blocks and the like leave. A dry run (default) only counts them.
+
+        Safe against a concurrent publish: blocks stored or stored again since the collection began (or just
+        before) are left alone, and the deletion runs inside the index's write transaction after the set to
+        keep is computed again, so a manifest recorded meanwhile keeps its blocks.
+        """
+        started_ns = time.time_ns() if started_ns is None else started_ns
+        before_ns = started_ns - GC_GRACE_NS
+        garbage = self._unreachable_blocks()
+        sizes = {cid: self.store.size_of(cid) for cid in garbage}
+        old = {cid: size for cid, size in sizes.items() if size is not None and size[1] < before_ns}
+        if dry_run:
+            return GcResult(len(old), sum(size for size, _ in old.values()), False, started_ns)
+        removed: list[tuple[str, int]] = []
+        with transaction(self.index) as conn:
+            still_garbage = self._unreachable_blocks()
+            for cid in sorted(set(old) & still_garbage):
+                size = self.store.remove_untouched(cid, before_ns)
+                if size is not None:
+                    removed.append((cid, size))
+            conn.executemany("DELETE FROM blocks WHERE cid = ?", [(cid,) for cid, _ in removed])
+        return GcResult(len(removed), sum(size for _, size in removed), True, started_ns)
+
+    def _unreachable_blocks(self) -> set[str]:
+        """Held blocks that nothing to keep reaches."""
+        from zkreg.registry.car import links_of
+
+        held = set(self.store.held())
+        manifests = [cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)]
+        stack = [*manifests, *self._kept_proofs()]
+        keep: set[str] = set()
+        while stack:
+            cid = stack.pop()
+            if cid in keep or cid not in held:
+                continue
+            keep.add(cid)
+            if codec_of(cid) == DAG_PB or cid in manifests:
+                try:
+                    stack.extend(links_of(cid, self.store.get_block(cid)))
+                except (IntegrityError, NotFound):
+                    continue
+        return held - keep
+
+    def _holds_manifest(self, cid: str) -> bool:
+        try:
+            self.manifest(cid)
+        except (IntegrityError, NotFound):
+            return False
+        return True
+
+    def _kept_proofs(self) -> list[str]:
+        """Proof bundles named by receipts, except those judged not to verify."""
+        named = self.ledger.conn.execute(
+            "SELECT DISTINCT detail FROM entries WHERE type = 'receipt' AND detail IS NOT NULL"
+        ).fetchall()
+        try:
+            failed = {row["proof"] for row in self.ledger.conn.execute("SELECT proof FROM proof_verdicts WHERE ok = 0")}
+        except sqlite3.OperationalError:  # no proof was judged here yet
+            failed = set()
+        return [row["detail"] for row in named if row["detail"] not in failed]
 
     def _check_ref_free(self, manifest: Manifest) -> None:
         row = self.index.execute(

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from zkreg.cli import car, ledger, registry, serve, zk  # noqa: F401  (each registers its commands)
+from zkreg.cli import car, gc, ledger, registry, serve, zk  # noqa: F401  (each registers its commands)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import emit_json
 from zkreg.errors import ZkregError

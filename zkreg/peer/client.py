@@ -284,28 +284,57 @@ def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
     return totals
 
 
+MAX_FETCHES_PER_AUTHOR = 32
+"""Manifests named by one author's `use` entries, or proofs named by one author's receipts, that one sync fetches
+at most: an author who names thousands of things nobody holds costs a few requests per sync, not one each."""
+MAX_FETCHES_PER_SYNC = 512
+
+
+def _bounded(rows: list[Any], held: Callable[[str], bool]) -> Iterator[str]:
+    """The CIDs of `rows` (author, cid; newest first) not held here, at most `MAX_FETCHES_PER_AUTHOR` per author
+    and `MAX_FETCHES_PER_SYNC` in all."""
+    per_author: dict[str, int] = {}
+    total = 0
+    for row in rows:
+        author, cid = str(row["author"]), str(row["cid"])
+        if total >= MAX_FETCHES_PER_SYNC:
+            return
+        if per_author.get(author, 0) >= MAX_FETCHES_PER_AUTHOR or held(cid):
+            continue
+        per_author[author] = per_author.get(author, 0) + 1
+        total += 1
+        yield cid
+
+
 def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int]:
     """Manifests named by `use` entries and proof bundles named by receipts that this peer lacks, from the peer
-    (whatever it does not have is skipped): what proof-gated scoring needs. (manifests, proofs) fetched."""
+    (whatever it does not have is skipped): what proof-gated scoring needs. (manifests, proofs) fetched.
+
+    Only receipts that pair with a `use` can ever count, so only their proofs are fetched; newest first, and
+    bounded per naming author and per sync (`MAX_FETCHES_PER_AUTHOR`): what is left is tried on the next sync.
+    """
     manifests = proofs = 0
-    wanted = repo.ledger.conn.execute("SELECT DISTINCT manifest FROM entries WHERE type = 'use'").fetchall()
-    for row in wanted:
-        if not repo.store.has(row["manifest"]):
-            try:
-                fetch_manifest(repo, client, row["manifest"], files=False)
-                manifests += 1
-            except (NotFound, RemoteError):
-                continue
-    named = repo.ledger.conn.execute(
-        "SELECT DISTINCT detail FROM entries WHERE type = 'receipt' AND detail IS NOT NULL"
+    uses = repo.ledger.conn.execute(
+        "SELECT author, manifest AS cid, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
+        "GROUP BY author, manifest ORDER BY newest DESC"
     ).fetchall()
-    for row in named:
-        if not repo.store.has(row["detail"]):
-            try:
-                copy_dag(repo, client, row["detail"])
-                proofs += 1
-            except (NotFound, RemoteError):
-                continue
+    for cid in _bounded(uses, repo.store.has):
+        try:
+            fetch_manifest(repo, client, cid, files=False)
+            manifests += 1
+        except (NotFound, RemoteError):
+            continue
+    receipts = repo.ledger.conn.execute(
+        "SELECT r.author AS author, r.detail AS cid, MAX(r.rowid) AS newest FROM entries r "
+        "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.peer AND u.peer = r.author "
+        "WHERE r.type = 'receipt' AND r.detail IS NOT NULL GROUP BY r.author, r.detail ORDER BY newest DESC"
+    ).fetchall()
+    for cid in _bounded(receipts, repo.store.has):
+        try:
+            copy_dag(repo, client, cid)
+            proofs += 1
+        except (NotFound, RemoteError):
+            continue
     return manifests, proofs
 
 

@@ -25,6 +25,11 @@ class Limits:
     max_push_bytes: int = 64 * 1024 * 1024
     body_timeout_s: float = 10.0
     """A client that has not sent its whole body by then is cut off (slowloris)."""
+    header_timeout_s: float = 10.0
+    """A connection whose request line and headers are not all in by then (from its opening, or from the end of
+    its previous response) is closed."""
+    max_connections_per_client: int = 32
+    """Open connections one client address may hold; more are closed as soon as they open."""
     prove_timeout_s: float = 300.0
     max_active: int = 1
     """Proofs at once: proving uses every core, so more would only slow each one down."""

@@ -4,10 +4,9 @@ Each call opens the data dir (`Repo`, under 1 ms) in the calling thread, because
 one thread and the HTTP server answers from a pool. What lives across calls is thread-safe: the proving gate,
 the per-key rate limiter and the set of public blocks.
 
-Public artefacts only: a block is served if it is a manifest this peer holds, reachable from a held manifest's
-`tree` (the files its author published), or a proof bundle named by a receipt in the ledger (and what it links
-to). Private weights are never in a manifest's files, and circuits and proving keys live outside the blockstore,
-so neither is ever reachable, even if their bytes were in the store.
+Public artefacts only (`PublicArtefacts` has the rule): private weights are never in a manifest's files, and
+circuits and proving keys live outside the blockstore, so neither is ever reachable, even if their bytes were in
+the store.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -65,15 +65,31 @@ def evidence_sections(ledger: Ledger, author: str) -> list[tuple[str, bytes]]:
 
 
 class PublicArtefacts:
-    """The blocks this peer may serve, discovered incrementally from the index and the ledger."""
+    """The blocks this peer may serve. The rule, and nothing else:
 
-    def __init__(self) -> None:
+    * a manifest block this peer holds (a signed, public document);
+    * a block reachable from the `tree` of a manifest recorded in the index's refs: one this peer published, or
+      imported from a CAR its user chose. A manifest fetched only as evidence (`sync`) does not open its tree,
+      because its author chose that tree, and a tree naming a guessed CID would make this peer confirm it holds it;
+    * a block of a proof bundle named by a receipt in this peer's own feed (one it proved), or of a bundle this
+      peer verified as one (an `ok` verdict in `proof_verdicts`, see `zkreg.reputation.proofs`).
+
+    A block that arrived any other way (a failed publish, unlinked blocks of a CAR, a receipt someone pushed) is
+    never served. The set grows from rowid marks over the index's `blocks` and `refs`, the verdicts and this
+    peer's receipts, so a miss costs four indexed queries; roots whose DAG is not all held yet are walked again
+    only when new blocks arrived.
+    """
+
+    def __init__(self, own_did: str) -> None:
+        self._own_did = own_did
         self._lock = threading.Lock()
         self._allowed: set[str] = set()
-        self._pending: set[str] = set()
-        """Roots (manifests, proofs) whose DAG is not fully held yet: walked again on the next miss."""
+        self._incomplete: set[str] = set()
+        """DAG roots (trees, proof bundles) with blocks not held yet: walked again once new blocks arrive."""
         self._block_rowid = 0
-        self._entry_rowid = 0
+        self._ref_id = 0
+        self._verdict_rowid = 0
+        self._receipt_rowid = 0
 
     def allows(self, repo: Repo, cid: str) -> bool:
         if cid in self._allowed:
@@ -82,52 +98,81 @@ class PublicArtefacts:
             self._refresh(repo)
             return cid in self._allowed
 
+    def pending_roots(self) -> int:
+        """How many roots wait for blocks (each one a tree of ours or a proof we made or verified)."""
+        return len(self._incomplete)
+
     def _refresh(self, repo: Repo) -> None:
-        rows = repo.index.execute("SELECT rowid, cid FROM blocks WHERE rowid > ? ORDER BY rowid", (self._block_rowid,))
-        for row in rows.fetchall():
+        blocks = repo.index.execute(
+            "SELECT rowid, cid FROM blocks WHERE rowid > ? ORDER BY rowid", (self._block_rowid,)
+        ).fetchall()
+        for row in blocks:
             self._block_rowid = row["rowid"]
-            if codec_of(row["cid"]) == DAG_CBOR:
-                self._pending.add(row["cid"])
-        receipts = repo.ledger.conn.execute(
-            "SELECT rowid, detail FROM entries WHERE rowid > ? AND type = 'receipt' AND detail IS NOT NULL "
-            "ORDER BY rowid",
-            (self._entry_rowid,),
-        )
-        for row in receipts.fetchall():
-            self._entry_rowid = row["rowid"]
-            self._pending.add(row["detail"])
-        for root in sorted(self._pending):
+            if codec_of(row["cid"]) == DAG_CBOR and self._is_manifest(repo, row["cid"]):
+                self._allowed.add(row["cid"])
+        roots = set(self._incomplete) if blocks else set()
+        for row in repo.index.execute("SELECT id, cid FROM refs WHERE id > ? ORDER BY id", (self._ref_id,)):
+            self._ref_id = row["id"]
             try:
-                found = self._walk_root(repo, root)
-            except NotFound:
-                continue
+                roots.add(repo.manifest(row["cid"]).tree)
             except ZkregError:
-                self._pending.discard(root)  # not a manifest or bundle we can read: serve nothing of it
-                continue
+                continue  # a ref whose manifest is gone or damaged opens nothing
+        try:
+            verdicts = repo.ledger.conn.execute(
+                "SELECT rowid, proof FROM proof_verdicts WHERE rowid > ? AND ok = 1 ORDER BY rowid",
+                (self._verdict_rowid,),
+            ).fetchall()
+        except sqlite3.OperationalError:  # no proof was ever judged here: the table is made on first use
+            verdicts = []
+        for row in verdicts:
+            self._verdict_rowid = row["rowid"]
+            roots.add(row["proof"])
+        receipts = repo.ledger.conn.execute(
+            "SELECT rowid, detail FROM entries WHERE rowid > ? AND author = ? AND type = 'receipt' "
+            "AND detail IS NOT NULL ORDER BY rowid",
+            (self._receipt_rowid, self._own_did),
+        ).fetchall()
+        for row in receipts:
+            self._receipt_rowid = row["rowid"]
+            roots.add(row["detail"])
+        for root in roots:
+            found, complete = self._walk(repo, root)
             self._allowed |= found
-            self._pending.discard(root)
+            if complete:
+                self._incomplete.discard(root)
+            else:
+                self._incomplete.add(root)
 
-    def _walk_root(self, repo: Repo, root: str) -> set[str]:
-        if codec_of(root) == DAG_CBOR:
-            manifest = repo.manifest(root)
-            return {root, *self._walk(repo, manifest.tree)}
-        return self._walk(repo, root)
+    @staticmethod
+    def _is_manifest(repo: Repo, cid: str) -> bool:
+        try:
+            repo.manifest(cid)
+        except ZkregError:
+            return False
+        return True
 
-    def _walk(self, repo: Repo, cid: str) -> set[str]:
+    @staticmethod
+    def _walk(repo: Repo, root: str) -> tuple[set[str], bool]:
+        """The held blocks of the DAG under `root`, and whether all of it is held."""
         from zkreg.registry.unixfs import node_links
 
         found: set[str] = set()
-        stack = [cid]
+        complete = True
+        stack = [root]
         while stack:
             current = stack.pop()
             if current in found:
                 continue
-            if codec_of(current) == DAG_PB:
-                stack.extend(cid_to_str(link) for link in node_links(repo.store.get_block(current)))
-            elif not repo.store.has(current):
-                raise NotFound(f"block {current} is not held", code="not-found/block")
+            if not repo.store.has(current):
+                complete = False
+                continue
             found.add(current)
-        return found
+            if codec_of(current) == DAG_PB:
+                try:
+                    stack.extend(cid_to_str(link) for link in node_links(repo.store.get_block(current)))
+                except ZkregError:
+                    continue  # a node that does not decode links to nothing we could serve
+        return found, complete
 
 
 class Provider:
@@ -137,9 +182,9 @@ class Provider:
         self.policy = policy or Policy()
         self.gate = ProvingGate(self.limits.max_active, self.limits.max_queued, self.limits.queue_timeout_s)
         self.rate = RateLimiter(self.limits.rate_burst, self.limits.rate_per_s)
-        self.public = PublicArtefacts()
         with self.repo() as repo:
             self.did = repo.identity.did
+        self.public = PublicArtefacts(self.did)
 
     @contextmanager
     def repo(self) -> Iterator[Repo]:
@@ -275,7 +320,7 @@ class Provider:
             bundle.unlink()
             return answer
 
-    def _prove_in_child(self, manifest: str, values: list[list[float]]) -> Path:
+    def _prove_in_child(self, manifest: str, values: tuple[tuple[float, ...], ...]) -> Path:
         """`zkreg prove` in its own process group, killed whole (with its ezkl child) at the time limit, so a
         runaway proof frees its slot; the bundle file it wrote."""
         work = self.home / "serve"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from zkreg.errors import MalformedObject, NotFound
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str
+from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
 from zkreg.registry.index import transaction
 from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
 
@@ -121,13 +121,47 @@ class LocalStore(BlockStore):
 
     def put_block(self, cid: str, data: bytes) -> None:
         path = self._path(cid)
-        if not path.exists():
+        try:
+            os.utime(path)  # a block stored again is new to `gc`, which leaves blocks touched since it began
+        except FileNotFoundError:
             path.parent.mkdir(exist_ok=True)
             tmp = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}"
             with tmp.open("wb") as out:
                 out.write(data)
             os.replace(tmp, path)
         self._unindexed.append((cid, len(data)))
+
+    def held(self) -> Iterator[str]:
+        """The CID of every block file in the store (whether or not the index lists it yet)."""
+        for shard in self.root.iterdir():
+            if shard.is_dir() and shard != self._tmp:
+                yield from (entry.name for entry in shard.iterdir() if looks_like_cid(entry.name))
+
+    def size_of(self, cid: str) -> tuple[int, int] | None:
+        """(size, modification time in ns) of a held block; None if it is not held."""
+        try:
+            status = self._path(cid).stat()
+        except FileNotFoundError:
+            return None
+        return status.st_size, status.st_mtime_ns
+
+    def remove_untouched(self, cid: str, before_ns: int) -> int | None:
+        """Delete a block unless it was written or stored again at `before_ns` or later; its size if deleted.
+
+        The file is first renamed away, then its time is read: a writer that stores the block again either
+        touched it before the rename (it is seen and put back) or finds it gone and writes it anew.
+        """
+        away = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}.gc"
+        try:
+            os.rename(self._path(cid), away)
+        except FileNotFoundError:
+            return None
+        status = away.stat()
+        if status.st_mtime_ns >= before_ns:
+            os.replace(away, self._path(cid))
+            return None
+        away.unlink()
+        return status.st_size
 
     def get_block(self, cid: str) -> bytes:
         try:

@@ -15,7 +15,7 @@ from typing import Literal
 import nacl.exceptions
 import nacl.signing
 
-from zkreg.errors import IntegrityError
+from zkreg.errors import IntegrityError, InvalidInput
 from zkreg.identity import public_key_from_did
 from zkreg.reputation.entry import Entry
 
@@ -73,6 +73,13 @@ class ImplausibleTimestamp(FeedRejected):
     code = "feed/bad-timestamp"
 
 
+class UnsupportedKey(FeedRejected):
+    """An author or `rotate.new_key` that looks like a did:key but is not an Ed25519 one (another multicodec, a
+    wrong length): nothing it signs can verify, so its feed stops there like any other forgery."""
+
+    code = "feed/unsupported-key"
+
+
 class ForkedFeed(FeedRejected):
     """The author signed two different entries with the same seq; nothing more of that feed is accepted."""
 
@@ -84,10 +91,18 @@ def _verify_key(did: str) -> nacl.signing.VerifyKey:
     return nacl.signing.VerifyKey(public_key_from_did(did))
 
 
+def is_ed25519_did(did: str) -> bool:
+    try:
+        _verify_key(did)
+    except InvalidInput:
+        return False
+    return True
+
+
 def signature_valid(signer: str, payload: bytes, sig: bytes) -> bool:
     try:
         _verify_key(signer).verify(payload, sig)
-    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError, InvalidInput):
         return False
     return True
 
@@ -144,6 +159,8 @@ class FeedVerifier:
         if entry.prev != state.head:
             raise BrokenChain(entry.author, entry.seq, f"prev is {entry.prev}, the previous entry is {state.head}")
         signer = state.key_at(entry.seq)
+        if not is_ed25519_did(signer):
+            raise UnsupportedKey(entry.author, entry.seq, f"{signer} is not an Ed25519 did:key")
         if (signer, entry.cid) not in self.signed and not signature_ok(signer, entry):
             if any(signature_ok(old, entry) for old in state.retired_keys()):
                 raise RevokedKeyUsed(entry.author, entry.seq, "signed by a key the feed rotated away from")
@@ -154,7 +171,10 @@ class FeedVerifier:
             raise ImplausibleTimestamp(entry.author, entry.seq, "timestamp earlier than the previous entry's")
         keys = state.keys
         if entry.type == "rotate":
-            keys = (*keys, (entry.seq + 1, str(entry.body["new_key"])))
+            new_key = str(entry.body["new_key"])
+            if not is_ed25519_did(new_key):
+                raise UnsupportedKey(entry.author, entry.seq, f"rotates to {new_key}, which is not an Ed25519 did:key")
+            keys = (*keys, (entry.seq + 1, new_key))
         self.state = FeedState(state.author, entry.seq, entry.cid, entry.ts, keys, state.forked)
         self.accepted.append(entry)
 

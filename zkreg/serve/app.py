@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Path, Query, Request
@@ -19,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 import zkreg
 from zkreg.errors import ZkregError
+from zkreg.peer.envelope import parse_body
 from zkreg.peer.limits import RequestTimeout, RequestTooLarge, ServerBusy, Throttled
 from zkreg.schemas import load as load_schema
 
@@ -102,15 +102,6 @@ async def read_body(request: Request, cap: int, timeout_s: float) -> bytes:
         return await asyncio.wait_for(collect(), timeout_s)
     except TimeoutError:
         raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s") from None
-
-
-def _json_body(body: bytes) -> Any:
-    from zkreg.peer.envelope import MalformedRequest
-
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedRequest(f"request body is not JSON: {exc}") from None
 
 
 def create_app(provider: Provider | None = None) -> FastAPI:
@@ -200,7 +191,7 @@ def create_app(provider: Provider | None = None) -> FastAPI:
     async def prove(request: Request) -> dict[str, Any]:
         chosen = the_provider()
         body = await read_body(request, chosen.limits.max_body_bytes, chosen.limits.body_timeout_s)
-        return await run_in_threadpool(chosen.prove, _json_body(body))
+        return await run_in_threadpool(chosen.prove, parse_body(body))
 
     @app.post(
         "/v1/receipts",
@@ -210,7 +201,7 @@ def create_app(provider: Provider | None = None) -> FastAPI:
     async def receipts(request: Request) -> dict[str, Any]:
         chosen = the_provider()
         body = await read_body(request, chosen.limits.max_body_bytes, chosen.limits.body_timeout_s)
-        return await run_in_threadpool(chosen.deliver_receipt, _json_body(body))
+        return await run_in_threadpool(chosen.deliver_receipt, parse_body(body))
 
     def openapi() -> dict[str, Any]:
         """FastAPI's document, with its validation-error schema replaced by ours (every error has one shape)."""

@@ -1,0 +1,29 @@
+"""`zkreg gc`: remove blocks that no held manifest reaches (dry run unless `--yes`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.render import emit_json
+
+
+@app.command()
+def gc(
+    yes: Annotated[bool, typer.Option("--yes", help="Delete them; without it, only count them.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Remove blocks no held manifest or receipted proof reaches (a failed publish's, unlinked CAR blocks)."""
+    repo = open_repo()
+    try:
+        result = repo.gc(dry_run=not yes)
+    finally:
+        repo.close()
+    if json_out:
+        emit_json({"blocks": result.blocks, "bytes": result.bytes, "deleted": result.deleted})
+    elif result.deleted:
+        echo(f"removed {result.blocks} blocks ({result.bytes} bytes)")
+    else:
+        echo(f"{result.blocks} blocks ({result.bytes} bytes) are reached by no manifest; `zkreg gc --yes` removes them")
