@@ -56,7 +56,7 @@ class HostilePeer:
                 self.end_headers()
                 self.wfile.write(canned.body)
 
-            do_GET = do_POST = _answer
+            do_GET = do_POST = _answer  # noqa: N815  (the names http.server dispatches to)
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -137,7 +137,8 @@ def assert_refused(cli: Any, home: Path, args: list[str], code: str, exit_code: 
     assert result.code == exit_code, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"zkreg: error[{code}]"), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"zkreg: error[{code}]"), result.stderr
     as_json_result = cli(*args, "--json")
     assert as_json_result.code == exit_code
     assert as_json_result.json()["error"]["code"] == code
