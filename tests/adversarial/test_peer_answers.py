@@ -8,6 +8,7 @@ code, a JSON error object with --json, and leave the victim's ledger, store and 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -295,3 +296,112 @@ def test_pull_remote_refuses_an_oversized_block(
     assert_refused(
         cli, victim, ["pull", published.cid, "--remote", hostile.url, "-o", str(out)], "peer/malformed-answer", 4
     )
+
+
+# ---- prove --remote: a hostile provider's answer (real zk model and real proof, from tests/zk/models.py) ---------
+
+
+@dataclass(frozen=True)
+class ZkAuthor:
+    cid: str
+    blocks: dict[str, bytes]
+    """The manifest's zk artefacts (settings, vk, SRS) and all their blocks, as the provider serves them."""
+    bundle: bytes
+    """A real bundle by the model's author, for the input `PROVED_INPUT`."""
+
+
+PROVED_INPUT = [0.5, -0.25, 0.75, 0.1]
+ASKED_INPUT = [0.1, 0.2, 0.3, 0.4]
+
+
+@pytest.fixture(scope="module")
+def zk_author(tmp_path_factory: pytest.TempPathFactory) -> ZkAuthor:
+    from tests.zk.models import build_mlp
+    from zkreg.registry.car import walk_dag
+
+    folder = tmp_path_factory.mktemp("zk-author")
+    repo = Repo.init(folder / "home")
+    try:
+        cid = repo.publish([build_mlp(folder / "mlp.onnx", seed=5)], name="mlp", weights="private", zk="fixed").cid
+        manifest = repo.manifest(cid)
+        assert manifest.zk is not None
+        roots = [str(manifest.zk[key]) for key in ("settings", "vk", "srs")]
+        blocks = {cid: repo.store.get_block(cid), **dict(walk_dag(repo.store.get_block, roots))}
+        (folder / "input.json").write_text(json.dumps(PROVED_INPUT))
+        repo.prove(cid, folder / "input.json", folder / "proof.json")
+        return ZkAuthor(cid, blocks, (folder / "proof.json").read_bytes())
+    finally:
+        repo.close()
+
+
+def serve_zk_model(hostile: HostilePeer, author: ZkAuthor) -> None:
+    hostile.routes[f"GET /v1/manifests/{author.cid}"] = as_json(
+        {"cid": author.cid, "block": base64.b64encode(author.blocks[author.cid]).decode()}
+    )
+    for cid, block in author.blocks.items():
+        hostile.routes[f"GET /v1/blocks/{cid}"] = Canned(200, block)
+
+
+def prove_answer(author: ZkAuthor, **changes: Any) -> dict[str, Any]:
+    from zkreg.registry.cid import DAG_CBOR, compute
+    from zkreg.registry.unixfs import import_stream
+
+    decision = {"requester": ALICE_DID, "balance": 0.0, "unpaid": 0, "free_quota": 2.0, "price": 1, "available": 2.0}
+    return {
+        "proof": import_stream(io.BytesIO(author.bundle), lambda cid, block: None).cid,
+        "receipt": compute(DAG_CBOR, b"a receipt"),
+        "bundle": base64.b64encode(author.bundle).decode(),
+        "decision": decision,
+        **changes,
+    }
+
+
+def ledger_of(home: Path) -> list[str]:
+    return snapshot(home)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["not_json", "bundle_not_base64", "balance_1e999", "receipt_missing", "decision_deep"])
+def test_prove_remote_refuses_a_malformed_prove_answer(
+    cli: Any, victim: Path, hostile: HostilePeer, zk_author: ZkAuthor, tmp_path: Path, case: str
+) -> None:
+    serve_zk_model(hostile, zk_author)
+    valid = prove_answer(zk_author)
+    answers = {
+        "not_json": Canned(200, b"proof: trust me"),
+        "bundle_not_base64": as_json({**valid, "bundle": "%%%"}),
+        "balance_1e999": Canned(200, json.dumps(valid).replace('"balance": 0.0', '"balance": 1e999').encode()),
+        "receipt_missing": as_json({key: value for key, value in valid.items() if key != "receipt"}),
+        "decision_deep": Canned(
+            200, json.dumps({**valid, "decision": 0}).replace('"decision": 0', DEEP.decode()).encode()
+        ),
+    }
+    hostile.routes["POST /v1/prove"] = answers[case]
+    (tmp_path / "input.json").write_text(json.dumps(ASKED_INPUT))
+    before = ledger_of(victim)
+    out = tmp_path / "proof.json"
+    args = ["prove", zk_author.cid, "--remote", hostile.url, "--input", str(tmp_path / "input.json"), "-o", str(out)]
+    result = cli(*args, "--json")
+    assert result.code == 4, result.stderr
+    assert result.json()["error"]["code"] == "peer/malformed-answer"
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert ledger_of(victim) == before
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_prove_remote_refuses_a_real_bundle_that_proves_another_input(
+    cli: Any, victim: Path, hostile: HostilePeer, zk_author: ZkAuthor, tmp_path: Path
+) -> None:
+    """The bundle is real, verifies, is the model's and is signed by its author, but proves another input."""
+    serve_zk_model(hostile, zk_author)
+    hostile.routes["POST /v1/prove"] = as_json(prove_answer(zk_author))
+    (tmp_path / "input.json").write_text(json.dumps(ASKED_INPUT))
+    before = ledger_of(victim)
+    out = tmp_path / "proof.json"
+    args = ["prove", zk_author.cid, "--remote", hostile.url, "--input", str(tmp_path / "input.json"), "-o", str(out)]
+    result = cli(*args, "--json")
+    assert result.code == 4, result.stderr
+    assert result.json()["error"]["code"] == "proof/input-mismatch"
+    assert ledger_of(victim) == before
+    assert not out.exists()
