@@ -405,3 +405,21 @@ def test_prove_remote_refuses_a_real_bundle_that_proves_another_input(
     assert result.json()["error"]["code"] == "proof/input-mismatch"
     assert ledger_of(victim) == before
     assert not out.exists()
+
+
+def test_peer_add_with_a_malformed_url_is_a_usage_error(cli: Any, victim: Path) -> None:
+    assert_refused(cli, victim, ["peer", "add", "http://[::1"], "usage/bad-url", 2)
+
+
+@pytest.mark.parametrize("report", [{"accepted": "all", "duplicates": 0}, {"accepted": -1, "duplicates": 0}, []])
+def test_sync_refuses_a_malformed_push_report(cli: Any, victim: Path, hostile: HostilePeer, report: Any) -> None:
+    from tests.reputation.ledger_helpers import endorse, identity
+
+    repo = Repo.open(victim)
+    try:
+        repo.ledger.append(repo.identity, *endorse(identity("someone")))  # something to push
+    finally:
+        repo.close()
+    hostile.routes["GET /v1/feeds/heads"] = heads()
+    hostile.routes["POST /v1/feeds"] = as_json(report)
+    assert_refused(cli, victim, ["sync", hostile.url], "peer/malformed-answer", 4)

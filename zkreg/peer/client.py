@@ -78,8 +78,13 @@ class PeerClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         import httpx
 
+        from zkreg.errors import UsageError
+
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        try:
+            self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        except httpx.InvalidURL as exc:
+            raise UsageError(f"not a peer URL: {url!r} ({exc})", code="usage/bad-url") from None
 
     def close(self) -> None:
         self._http.close()
