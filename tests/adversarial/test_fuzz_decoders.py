@@ -21,12 +21,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.reputation.ledger_helpers import endorse, feed, identity
-from zkreg.errors import ZkregError
+from zkreg.errors import NotFound, ZkregError
 from zkreg.peer import answers
 from zkreg.peer.envelope import check_request, sign_request
 from zkreg.registry.car import links_of, scan_car, write_car
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, cid_from_str, compute
 from zkreg.registry.manifest import build_and_sign, decode_and_verify
+from zkreg.registry.store import BlockStore
 from zkreg.registry.unixfs import Link, _file_data, decode_file_node, directory_node, encode_node, node_links
 from zkreg.reputation.entry import decode_entry
 from zkreg.reputation.sync import car_stream, read_car
@@ -236,6 +237,33 @@ def test_fuzz_dag_pb_decoder(block: bytes) -> None:
     zkreg_error_or_success(lambda: decode_file_node(block))
     zkreg_error_or_success(lambda: node_links(block))
     zkreg_error_or_success(lambda: links_of(compute(DAG_PB, block), block))
+
+
+class MemoryStore(BlockStore):
+    """The blocks a hostile author built (each under its true CID: hashing cannot stop a malformed DAG)."""
+
+    def __init__(self, blocks: dict[str, bytes]) -> None:
+        self.blocks = blocks
+
+    def put_block(self, cid: str, data: bytes) -> None:
+        self.blocks[cid] = data
+
+    def get_block(self, cid: str) -> bytes:
+        if cid not in self.blocks:
+            raise NotFound(f"no block {cid}")
+        return self.blocks[cid]
+
+    def has(self, cid: str) -> bool:
+        return cid in self.blocks
+
+
+@FUZZ
+@given(bytes_or_mutation_of(_file_node), st.one_of(st.none(), st.just(460), st.integers(0, 2**64)))
+def test_fuzz_unixfs_file_walk(block: bytes, size: int | None) -> None:
+    """Reading a file back (`BlockStore.iter_file`, what `pull` and `verify` do) from a hostile file node."""
+    cid = compute(DAG_PB, block)
+    store = MemoryStore({**dict(valid_dag()[1]), cid: block})
+    zkreg_error_or_success(lambda: b"".join(store.iter_file(cid, size)))
 
 
 def _entry_block() -> bytes:
