@@ -1,9 +1,11 @@
 """The requester's side: talking to another peer's `zkreg serve` over HTTP (httpx).
 
-Nothing a peer sends is trusted: blocks are re-hashed against the CIDs we asked for, manifests are verified
-(signature, canonical form, schema), feeds go through the ledger's import rules, proof bundles are verified
-locally before a `use` is recorded. A peer that cannot be reached, times out or drops the connection is a
-`BackendUnavailable` (exit 6); an error the peer reports keeps the peer's code and exit code.
+Nothing a peer sends is trusted: every answer is read against a size cap and parsed once into a typed object
+(`zkreg.peer.answers`), blocks are re-hashed against the CIDs we asked for, manifests are verified (signature,
+canonical form, schema), feeds go through the ledger's import rules, proof bundles are verified locally before a
+`use` is recorded. A peer that cannot be reached, times out or drops the connection is a `BackendUnavailable`
+(exit 6); an answer that fails our checks is a `MalformedAnswer` (exit 4); an error the peer reports keeps the
+peer's code, and its exit code if that is one of ours (1-6).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import BackendUnavailable, CidMismatch, MalformedAnswer, NotFound, ZkregError
+from zkreg.errors import BackendUnavailable, CidMismatch, MalformedAnswer, NotFound, UsageError, ZkregError
 from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
     MAX_JSON_ANSWER_BYTES,
     ErrorAnswer,
     FeedHeads,
+    Head,
     Health,
     ManifestAnswer,
     ProveAnswer,
@@ -34,7 +37,6 @@ if TYPE_CHECKING:
     import httpx
 
     from zkreg.api import PullResult, Repo
-    from zkreg.peer.answers import Head
     from zkreg.peer.store import Peer
     from zkreg.registry.manifest import Manifest
 
@@ -78,8 +80,6 @@ class PeerClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         import httpx
 
-        from zkreg.errors import UsageError
-
         self.url = url.rstrip("/")
         try:
             self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
@@ -116,10 +116,10 @@ class PeerClient:
                 code="peer/unreachable",
             ) from None
         except httpx.DecodingError as exc:  # a content-encoding the body does not follow
-            raise MalformedAnswer(f"peer {self.url}'s answer to {method} {path} does not decode: {exc}") from None
+            raise MalformedAnswer(f"{self._what(method, path)} does not decode: {exc}") from None
         if response.is_success:
             if body is None:
-                raise MalformedAnswer(f"peer {self.url}'s answer to {method} {path} is over {max_bytes} bytes")
+                raise MalformedAnswer(f"{self._what(method, path)} is over {max_bytes} bytes")
             return response, body
         error = None if body is None else ErrorAnswer.from_bytes(body)
         status_exit = _EXIT_BY_STATUS.get(response.status_code, 6 if response.status_code >= 500 else 1)
@@ -399,7 +399,6 @@ def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
 
 def added_peer_urls(repo: Repo) -> list[str]:
     """The URLs of every peer remembered with `add_peer`; `UsageError` if there are none."""
-    from zkreg.errors import UsageError
     from zkreg.peer.store import PEER_DB, PeerStore
 
     store = PeerStore(repo.home / PEER_DB)
