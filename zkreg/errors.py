@@ -67,6 +67,13 @@ class MalformedObject(IntegrityError):
     code = "integrity/malformed"
 
 
+class MalformedAnswer(IntegrityError):
+    """A peer answered, but its bytes fail our checks (size, JSON, depth, numbers, shape). Exit 4, not 6: the peer
+    is reachable, and retrying will not make its answer verify."""
+
+    code = "peer/malformed-answer"
+
+
 class PolicyRefused(ZkregError):
     code = "policy/refused"
     exit_code = 5

@@ -1,21 +1,36 @@
 """The requester's side: talking to another peer's `zkreg serve` over HTTP (httpx).
 
-Nothing a peer sends is trusted: blocks are re-hashed against the CIDs we asked for, manifests are verified
-(signature, canonical form, schema), feeds go through the ledger's import rules, proof bundles are verified
-locally before a `use` is recorded. A peer that cannot be reached, times out or drops the connection is a
-`BackendUnavailable` (exit 6); an error the peer reports keeps the peer's code and exit code.
+Nothing a peer sends is trusted: every answer is read against a size cap and parsed once into a typed object
+(`zkreg.peer.answers`), blocks are re-hashed against the CIDs we asked for, manifests are verified (signature,
+canonical form, schema), feeds go through the ledger's import rules, proof bundles are verified locally before a
+`use` is recorded. A peer that cannot be reached, times out or drops the connection is a `BackendUnavailable`
+(exit 6); an answer that fails our checks is a `MalformedAnswer` (exit 4); an error the peer reports keeps the
+peer's code, and its exit code if that is one of ours (1-6).
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import BackendUnavailable, NotFound, ZkregError
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, cid_to_str, codec_of
+from zkreg.errors import BackendUnavailable, CidMismatch, MalformedAnswer, NotFound, UsageError, ZkregError
+from zkreg.peer.answers import (
+    MAX_ERROR_BYTES,
+    MAX_FEED_PAGE_BYTES,
+    MAX_JSON_ANSWER_BYTES,
+    ErrorAnswer,
+    FeedHeads,
+    Head,
+    Health,
+    ManifestAnswer,
+    ProveAnswer,
+    PushReport,
+    ReceiptAnswer,
+    last_seq,
+)
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, codec_of, looks_like_cid
 from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
 
 if TYPE_CHECKING:
@@ -46,12 +61,30 @@ class RemoteError(ZkregError):
 _EXIT_BY_STATUS = {400: 4, 401: 4, 402: 5, 403: 5, 404: 3, 408: 6, 409: 4, 413: 2, 422: 4, 429: 5}
 
 
+def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `cap` bytes (declared or decoded), unread beyond that."""
+    declared = response.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and (len(declared) > 19 or int(declared) > cap):
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class PeerClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         import httpx
 
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        try:
+            self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
+        except httpx.InvalidURL as exc:
+            raise UsageError(f"not a peer URL: {url!r} ({exc})", code="usage/bad-url") from None
 
     def close(self) -> None:
         self._http.close()
@@ -62,11 +95,15 @@ class PeerClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def _call(
+        self, method: str, path: str, max_bytes: int = MAX_JSON_ANSWER_BYTES, **kwargs: Any
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its body (at most `max_bytes`); an error answer is raised as a `RemoteError`."""
         import httpx
 
         try:
-            response = self._http.request(method, path, **kwargs)
+            with self._http.stream(method, path, **kwargs) as response:
+                body = _read_capped(response, max_bytes if response.is_success else MAX_ERROR_BYTES)
         except httpx.TimeoutException as exc:
             raise BackendUnavailable(
                 f"peer {self.url} did not answer {method} {path} in time ({type(exc).__name__})",
@@ -78,51 +115,61 @@ class PeerClient:
                 hint="is `zkreg serve` running there?",
                 code="peer/unreachable",
             ) from None
+        except httpx.DecodingError as exc:  # a content-encoding the body does not follow
+            raise MalformedAnswer(f"{self._what(method, path)} does not decode: {exc}") from None
         if response.is_success:
-            return response
-        try:
-            error = response.json()["error"]
-            code, message = str(error["code"]), str(error["message"])
-        except (ValueError, KeyError, TypeError):
-            code, message, error = "peer/error", f"{response.status_code} {response.reason_phrase}", {}
-        exit_code = error.get("exit_code") if isinstance(error.get("exit_code"), int) else None
-        raise RemoteError(
-            code,
-            f"peer {self.url}: {message}",
-            exit_code or _EXIT_BY_STATUS.get(response.status_code, 6 if response.status_code >= 500 else 1),
-            error.get("hint"),
-            error,
-        )
+            if body is None:
+                raise MalformedAnswer(f"{self._what(method, path)} is over {max_bytes} bytes")
+            return response, body
+        error = None if body is None else ErrorAnswer.from_bytes(body)
+        status_exit = _EXIT_BY_STATUS.get(response.status_code, 6 if response.status_code >= 500 else 1)
+        if error is None:
+            message = f"peer {self.url}: {response.status_code} {response.reason_phrase}"
+            raise RemoteError("peer/error", message, status_exit, None, {})
+        exit_code = error.exit_code or status_exit
+        body_fields = {**dict(error.extra), "exit_code": exit_code, **({"hint": error.hint} if error.hint else {})}
+        raise RemoteError(error.code, f"peer {self.url}: {error.message}", exit_code, error.hint, body_fields)
 
-    def health(self) -> dict[str, Any]:
-        document: dict[str, Any] = self._call("GET", "/healthz").json()
-        return document
+    def _what(self, method: str, path: str) -> str:
+        return f"peer {self.url}'s answer to {method} {path}"
 
-    def heads(self) -> list[dict[str, Any]]:
-        heads: list[dict[str, Any]] = self._call("GET", "/v1/feeds/heads").json()["heads"]
-        return heads
+    def health(self) -> Health:
+        return Health.from_bytes(self._call("GET", "/healthz")[1], self._what("GET", "/healthz"))
+
+    def heads(self) -> FeedHeads:
+        path = "/v1/feeds/heads"
+        return FeedHeads.from_bytes(self._call("GET", path)[1], self._what("GET", path))
 
     def feed(self, author: str, after: int) -> tuple[bytes, int]:
         """A page of `author`'s feed after seq `after`, as a CAR, and the seq of its last entry."""
-        response = self._call("GET", f"/v1/feeds/{author}", params={"after": after})
-        return response.content, int(response.headers.get(LAST_SEQ_HEADER, after))
+        path = f"/v1/feeds/{author}"
+        response, body = self._call("GET", path, MAX_FEED_PAGE_BYTES, params={"after": after})
+        return body, last_seq(response.headers.get(LAST_SEQ_HEADER), after, self._what("GET", path))
 
-    def push(self, car: bytes) -> dict[str, Any]:
-        report: dict[str, Any] = self._call("POST", "/v1/feeds", content=car, headers={"content-type": CAR_TYPE}).json()
-        return report
+    def push(self, car: bytes) -> PushReport:
+        _, body = self._call("POST", "/v1/feeds", content=car, headers={"content-type": CAR_TYPE})
+        return PushReport.from_bytes(body, self._what("POST", "/v1/feeds"))
 
-    def manifest(self, ref: str) -> tuple[str, bytes]:
-        document = self._call("GET", f"/v1/manifests/{ref}").json()
-        return str(document["cid"]), base64.b64decode(document["block"])
+    def manifest(self, ref: str) -> ManifestAnswer:
+        path = f"/v1/manifests/{ref}"
+        return ManifestAnswer.from_bytes(self._call("GET", path)[1], self._what("GET", path))
 
     def block(self, cid: str) -> bytes:
-        data = self._call("GET", f"/v1/blocks/{cid}").content
+        from zkreg.registry.car import MAX_BLOCK_BYTES
+
+        data = self._call("GET", f"/v1/blocks/{cid}", MAX_BLOCK_BYTES)[1]
         check_block(cid, data)
         return data
 
-    def post_request(self, path: str, document: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = self._call("POST", path, json=document).json()
-        return answer
+    def prove(self, document: dict[str, Any]) -> ProveAnswer:
+        from zkreg.peer.answers import MAX_PROVE_ANSWER_BYTES
+
+        _, body = self._call("POST", "/v1/prove", MAX_PROVE_ANSWER_BYTES, json=document)
+        return ProveAnswer.from_bytes(body, self._what("POST", "/v1/prove"))
+
+    def receipt(self, document: dict[str, Any]) -> ReceiptAnswer:
+        _, body = self._call("POST", "/v1/receipts", json=document)
+        return ReceiptAnswer.from_bytes(body, self._what("POST", "/v1/receipts"))
 
 
 HeldAt = Callable[[str, int], "str | None"]
@@ -147,11 +194,11 @@ class HttpFeedTransport:
         from zkreg.reputation.sync import read_car
 
         wanted: list[tuple[str, int, int]] = []
-        for head in self.client.heads():
-            author, seq = str(head["author"]), int(head["seq"])
+        for head in self.client.heads().heads:
+            author, seq = head.author, head.seq
             after = known.get(author, 0)
             if seq <= after:
-                if not head["forked"] and self.held_at(author, seq) == head["head"]:
+                if not head.forked and self.held_at(author, seq) == head.head:
                     continue
                 after = seq - 1
             wanted.append((author, after, seq))
@@ -180,7 +227,7 @@ class HttpFeedTransport:
 def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
     """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
     of blocks fetched. Blocks already held are not fetched again."""
-    from zkreg.registry.unixfs import node_links
+    from zkreg.registry.car import links_of
 
     fetched = 0
     stack = [root]
@@ -197,28 +244,32 @@ def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
             repo.store.put_block(cid, block)
             fetched += 1
         if codec_of(cid) == DAG_PB:
-            stack.extend(cid_to_str(link) for link in node_links(block))
+            stack.extend(links_of(cid, block))
     repo.store.flush_index()
     return fetched
 
 
 def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> Manifest:
     """A manifest from the peer, verified and stored; with `files`, every published file too; otherwise only the
-    zk artefacts (settings, vk, SRS) a proof against it is verified with."""
+    zk artefacts (settings, vk, SRS) a proof against it is verified with. The manifest is stored last, once its
+    blocks are all here: a peer that fails mid-way leaves no manifest that names missing blocks."""
     from zkreg.registry.manifest import decode_and_verify
 
-    cid, block = client.manifest(ref)
+    answer = client.manifest(ref)
+    cid = answer.cid
+    if looks_like_cid(ref) and cid != ref:
+        raise CidMismatch(f"peer {client.url} answered {ref} with another manifest, {cid}")
     if codec_of(cid) != DAG_CBOR:
         raise NotFound(f"peer {client.url} answered {ref} with {cid}, which is not a manifest")
-    manifest = decode_and_verify(cid, block)
-    if not repo.store.has(cid):
-        repo.store.put_block(cid, block)
-        repo.store.flush_index()
+    manifest = decode_and_verify(cid, answer.block)
     if files:
         copy_dag(repo, client, manifest.tree)
     elif manifest.zk is not None:
         for key in ("settings", "vk", "srs"):
             copy_dag(repo, client, str(manifest.zk[key]))
+    if not repo.store.has(cid):
+        repo.store.put_block(cid, answer.block)
+        repo.store.flush_index()
     return manifest
 
 
@@ -242,18 +293,18 @@ class SyncReport:
         }
 
 
-def _push_sections(repo: Repo, remote: dict[str, dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
+def _push_sections(repo: Repo, remote: dict[str, Head]) -> Iterator[tuple[str, bytes]]:
     from zkreg.peer.provider import evidence_sections
 
     ledger = repo.ledger
     for state in ledger.heads():
         theirs = remote.get(state.author)
-        after = int(theirs["seq"]) if theirs else 0
-        if theirs and 0 < after <= state.seq and ledger.held_at(state.author, after) != theirs["head"]:
+        after = theirs.seq if theirs else 0
+        if theirs and 0 < after <= state.seq and ledger.held_at(state.author, after) != theirs.head:
             after -= 1  # the peer holds another entry at its head: send ours, it will see the equivocation
         for _, cid, block in ledger.blocks(state.author, after):
             yield cid, block
-        if state.forked and not (theirs and theirs["forked"]):
+        if state.forked and not (theirs and theirs.forked):
             yield from evidence_sections(ledger, state.author)
 
 
@@ -261,7 +312,7 @@ def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
     """Send the peer every entry (and equivocation evidence) it lacks, in CAR chunks of at most 8 MiB."""
     from zkreg.reputation.sync import car_stream
 
-    remote = {str(head["author"]): head for head in client.heads()}
+    remote = client.heads().by_author()
     totals = {"sent": 0, "accepted": 0, "duplicates": 0}
     chunk: list[tuple[str, bytes]] = []
     size = 0
@@ -271,8 +322,8 @@ def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
         if chunk:
             report = client.push(b"".join(car_stream([], chunk)))
             totals["sent"] += len(chunk)
-            totals["accepted"] += int(report["accepted"])
-            totals["duplicates"] += int(report["duplicates"])
+            totals["accepted"] += report.accepted
+            totals["duplicates"] += report.duplicates
         chunk, size = [], 0
 
     for cid, block in _push_sections(repo, remote):
@@ -362,13 +413,11 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
 
 def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
     """Ask the peer who it is (`/healthz`) and remember it; (the peer, whether it was new or changed identity)."""
-    from zkreg.identity import public_key_from_did
     from zkreg.peer.store import PEER_DB, PeerStore
 
     with PeerClient(url) as client:
-        did = str(client.health().get("did"))
+        did = client.health().did
         url = client.url
-    public_key_from_did(did)
     store = PeerStore(repo.home / PEER_DB)
     try:
         added = store.add_peer(url, did, now_ms())
@@ -379,7 +428,6 @@ def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
 
 def added_peer_urls(repo: Repo) -> list[str]:
     """The URLs of every peer remembered with `add_peer`; `UsageError` if there are none."""
-    from zkreg.errors import UsageError
     from zkreg.peer.store import PEER_DB, PeerStore
 
     store = PeerStore(repo.home / PEER_DB)
@@ -411,8 +459,8 @@ def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None) -> 
         manifest = fetch_manifest(repo, client, ref, files=True)
         request = sign_request(repo.identity, "receipt", manifest.cid, [], now_ms())
         result = repo.pull(manifest.cid, out_dir, request=request.nonce)
-        answer = client.post_request("/v1/receipts", request.document)
-    return RemotePull(result, str(answer["receipt"]))
+        answer = client.receipt(request.document)
+    return RemotePull(result, answer.receipt)
 
 
 @dataclass(frozen=True)
@@ -453,14 +501,14 @@ def prove_remote(
         settings = json.loads(b"".join(repo.store.iter_file(str(manifest.zk["settings"]))))
         values = load_input(input_path, input_shapes(settings))
         request = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
-        answer = client.post_request("/v1/prove", request.document)
-    data = base64.b64decode(str(answer["bundle"]))
+        answer = client.prove(request.document)
+    data = answer.bundle
     work = repo.home / "serve"
     work.mkdir(exist_ok=True)
     staged = work / f"received-{secrets.token_hex(8)}.json"
     staged.write_bytes(data)
     try:
-        if file_cid(staged) != answer["proof"]:
+        if file_cid(staged) != answer.proof:
             raise ProofInvalid("the bundle received is not the one the provider's receipt names")
         verdict = repo.verify_proof(staged)
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
@@ -476,6 +524,4 @@ def prove_remote(
         os.replace(target, out_path)
     finally:
         staged.unlink(missing_ok=True)
-    return RemoteProof(
-        out_path, str(answer["proof"]), str(answer["receipt"]), entry.cid, verdict.output, answer["decision"]
-    )
+    return RemoteProof(out_path, answer.proof, answer.receipt, entry.cid, verdict.output, answer.decision.to_json())

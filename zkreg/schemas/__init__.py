@@ -25,9 +25,27 @@ def _validator(name: str) -> Any:
     return jsonschema.Draft202012Validator(schema)
 
 
+MAX_DEPTH = 64
+"""No zkreg document nests deeper; a deeper one would exhaust the stack of the validator (or of its messages)."""
+
+
+def _nested_too_deep(instance: object) -> bool:
+    stack = [(instance, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                return True
+            stack.extend((item, depth + 1) for item in (value.values() if isinstance(value, dict) else value))
+    return False
+
+
 def validate(name: str, instance: object, *, what: str) -> None:
+    if _nested_too_deep(instance):
+        raise MalformedObject(f"{what} is nested more than {MAX_DEPTH} levels deep (schema {name})")
     errors = sorted(_validator(name).iter_errors(instance), key=lambda error: list(error.absolute_path))
     if errors:
         first = errors[0]
         where = "/".join(str(part) for part in first.absolute_path) or "(root)"
-        raise MalformedObject(f"{what} does not match schema {name}: {where}: {first.message}")
+        message = first.message if len(first.message) <= 300 else first.message[:300] + "…"
+        raise MalformedObject(f"{what} does not match schema {name}: {where}: {message}")
