@@ -67,6 +67,12 @@ class MalformedObject(IntegrityError):
     code = "integrity/malformed"
 
 
+class BadCircuitSettings(MalformedObject):
+    """Circuit settings (a zk model's `zk/settings.json`) that are not JSON or lack the fields proofs need."""
+
+    code = "integrity/zk-settings"
+
+
 class PolicyRefused(ZkregError):
     code = "policy/refused"
     exit_code = 5

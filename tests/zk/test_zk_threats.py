@@ -13,7 +13,7 @@ from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
-from zkreg.zk.bundle import PROOF_KEYS, _canonical
+from zkreg.zk.bundle import PROOF_KEYS, canonical
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
@@ -75,7 +75,7 @@ def test_bundle_signed_by_another_key_is_rejected(zk_session: ZkSession, tmp_pat
     mallory = create_identity(tmp_path / "mallory", None)
     bundle = zk_session.mlp_fixed.bundle_json()
     body = {key: value for key, value in bundle.items() if key != "signature"}
-    bundle["signature"] = mallory.sign(_canonical(body)).hex()
+    bundle["signature"] = mallory.sign(canonical(body)).hex()
     path = zk_session.write_bundle(bundle, "mallory.json")
     with pytest.raises(BadSignature):
         zk_session.repo.verify_proof(path)
