@@ -208,6 +208,13 @@ class Repo:
             raise NotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names", code="not-found/ref")
         return str(row["cid"])
 
+    def knows_ref(self, ref: str) -> bool:
+        """Whether `ref` resolves here to a held manifest (a CID this store holds, or a recorded name)."""
+        try:
+            return self.store.has(self.resolve(ref))
+        except NotFound:
+            return False
+
     def _latest(self, name: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.index.execute(
             "SELECT * FROM refs WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
