@@ -14,6 +14,7 @@ from tests.zk.models import build_mlp
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
 from zkreg.zk.bundle import PROOF_KEYS, canonical
+from zkreg.zk.documents import CircuitSettings
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,7 @@ def _claim(session: ZkSession, ref: str, proof: dict[str, Any], folder: Path) ->
     workspace = session.repo.zk_workspace()
     manifest = session.repo.show(ref)
     assert manifest.zk is not None
-    settings = json.loads(workspace.fetch(manifest.zk["settings"], folder).read_text())
+    settings = CircuitSettings.load(workspace.fetch(manifest.zk["settings"], folder))
     bundle = json.loads((session.mlp_fixed if ref == "mlp-fixed" else session.mlp_hashed).bundle.read_text())
     bundle["proof"] = proof
     bundle["output"] = workspace.backend.decode(proof["instances"], settings, manifest.zk["mode"]).outputs
