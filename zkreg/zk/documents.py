@@ -24,7 +24,7 @@ MAX_DEPTH = 64
 """Nesting deeper than any zk document has (a bundle is 4 deep, ezkl's settings about 6)."""
 MAX_BUNDLE_BYTES = 1 << 20
 """A bundle holds ~3-4 KB of fields, the proof (a few KB of bytes, each written as up to 4 characters) and the
-public instances (64 hex characters per input and output value): the tiny models' bundles are 30-60 KB. 1 MiB
+public instances (64 hex characters per input and output value): the tiny models' bundles are 25-30 KB. 1 MiB
 leaves room for models with tens of thousands of public values and refuses a large file before any parsing."""
 MAX_SETTINGS_BYTES = 1 << 20
 """ezkl's settings for the tiny models are ~2 KB; they grow with the number of lookups, not the weights."""
@@ -79,7 +79,7 @@ def parse_json(
     `max_bytes`, nested at most `MAX_DEPTH` deep, finite numbers only, Unicode strings only."""
     if len(data) > max_bytes:
         raise error(f"{what} is larger than {max_bytes} bytes", code=code)
-    if _depth(data) > MAX_DEPTH:
+    if _depth(data) > MAX_DEPTH:  # (json.loads's RecursionError stays caught below, for encodings the scan misreads)
         raise error(f"{what} is nested deeper than {MAX_DEPTH} levels", code=code)
     try:
         document = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
@@ -112,8 +112,8 @@ def _holds_lone_surrogate(document: Any) -> bool:
 
 
 def read_bounded(path: Path, *, what: str, max_bytes: int, error: type[ZkregError], code: str | None = None) -> bytes:
-    """The bytes of the regular file `path`, refused before reading (and while reading: it may grow) past
-    `max_bytes`."""
+    """The bytes of the regular file `path`, refused past `max_bytes`; at most `max_bytes` + 1 are ever read (the
+    file may grow after a size check, so the read itself is bounded)."""
     if not path.is_file():
         raise NotFound(f"no such {what}: {path}", code="not-found/path")
     with path.open("rb") as stream:
