@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from zkreg.errors import IntegrityError, InvalidInput, NotFound
+from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from zkreg.reputation.proofs import BundleVerdict
     from zkreg.reputation.score import ProofHook, Scores
     from zkreg.reputation.sync import ExportResult
+    from zkreg.zk.documents import ZkSection
     from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace
 
 KINDS = ("model", "dataset")
@@ -222,6 +223,13 @@ class Repo:
             raise NotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names", code="not-found/ref")
         return str(row["cid"])
 
+    def knows_ref(self, ref: str) -> bool:
+        """Whether `ref` resolves here to a held manifest (a CID this store holds, or a recorded name)."""
+        try:
+            return self.store.has(self.resolve(ref))
+        except NotFound:
+            return False
+
     def _latest(self, name: str) -> sqlite3.Row | None:
         row: sqlite3.Row | None = self.index.execute(
             "SELECT * FROM refs WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
@@ -384,8 +392,9 @@ class Repo:
         zk_publication = None
         if kind == "model" and (weights == "private" or zk is not None):
             zk_publication = self._prepare_zk(files, zk or "fixed", calibration, srs, progress)
-            if weights == "private":
-                files = {file_name: path for file_name, path in files.items() if not file_name.endswith(".onnx")}
+            if weights == "private":  # no byte of the weights, whichever files hold them
+                weight_files = zk_publication.weight_files
+                files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
             files = {**files, **zk_publication.files}
 
         blocks: BlockStore = node or self.store
@@ -621,19 +630,23 @@ class Repo:
         hook = receipt_proof_ok or ProofGatedCredit(self.ledger, self._zk_section_of, self._verify_held_proof)
         return compute_scores(self.ledger, self.trust_roots(), hook)
 
-    def _zk_section_of(self, cid: str) -> dict[str, Any] | None:
-        return self.manifest(cid).zk
+    def _zk_section_of(self, cid: str) -> ZkSection | None:
+        from zkreg.zk.workflow import zk_section
+
+        return zk_section(self.manifest(cid))
 
     def _verify_held_proof(self, proof: str) -> BundleVerdict:
-        """Verify a proof bundle held in the local store (by its CID); what it binds to."""
+        """Verify a proof bundle held in the local store (by its CID); what it binds to. A bundle larger than
+        `MAX_BUNDLE_BYTES` is refused after reading that much, before any parsing."""
         from zkreg.reputation.proofs import BundleVerdict
+        from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, join_bounded
 
         if not self.store.has(proof):
             raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
-        with tempfile.TemporaryDirectory(prefix="proof-", dir=self.home) as folder:
-            bundle = Path(folder) / "bundle.json"
-            self.store.get_file(proof, bundle)
-            verdict = self.verify_proof(bundle)
+        what = f"proof bundle {proof}"
+        data = join_bounded(self.store.iter_file(proof), what=what, max_bytes=MAX_BUNDLE_BYTES, error=MalformedObject)
+        bundle = ProofBundle.from_bytes(data, what=what)
+        verdict = self.zk_workspace().judge_bundle(bundle, self.manifest)
         return BundleVerdict(verdict.manifest.cid, verdict.prover)
 
     # ---- CAR -----------------------------------------------------------------------------------------------

@@ -74,6 +74,12 @@ class MalformedAnswer(IntegrityError):
     code = "peer/malformed-answer"
 
 
+class BadCircuitSettings(MalformedObject):
+    """Circuit settings (a zk model's `zk/settings.json`) that are not JSON or lack the fields proofs need."""
+
+    code = "integrity/zk-settings"
+
+
 class PolicyRefused(ZkregError):
     code = "policy/refused"
     exit_code = 5

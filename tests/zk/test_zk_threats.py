@@ -13,7 +13,8 @@ from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
-from zkreg.zk.bundle import PROOF_KEYS, _canonical
+from zkreg.zk.bundle import PROOF_KEYS, canonical
+from zkreg.zk.documents import CircuitSettings
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
@@ -75,7 +76,7 @@ def test_bundle_signed_by_another_key_is_rejected(zk_session: ZkSession, tmp_pat
     mallory = create_identity(tmp_path / "mallory", None)
     bundle = zk_session.mlp_fixed.bundle_json()
     body = {key: value for key, value in bundle.items() if key != "signature"}
-    bundle["signature"] = mallory.sign(_canonical(body)).hex()
+    bundle["signature"] = mallory.sign(canonical(body)).hex()
     path = zk_session.write_bundle(bundle, "mallory.json")
     with pytest.raises(BadSignature):
         zk_session.repo.verify_proof(path)
@@ -117,7 +118,7 @@ def _claim(session: ZkSession, ref: str, proof: dict[str, Any], folder: Path) ->
     workspace = session.repo.zk_workspace()
     manifest = session.repo.show(ref)
     assert manifest.zk is not None
-    settings = json.loads(workspace.fetch(manifest.zk["settings"], folder).read_text())
+    settings = CircuitSettings.load(workspace.fetch(manifest.zk["settings"], folder))
     bundle = json.loads((session.mlp_fixed if ref == "mlp-fixed" else session.mlp_hashed).bundle.read_text())
     bundle["proof"] = proof
     bundle["output"] = workspace.backend.decode(proof["instances"], settings, manifest.zk["mode"]).outputs

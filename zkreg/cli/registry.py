@@ -187,14 +187,16 @@ def verify(
     attest: Annotated[bool, typer.Option("--attest", help="Append the verdict to this identity's feed.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
-    """Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given an
-    existing file, a zero-knowledge proof bundle (exit 4 with the reason if it does not verify)."""
-    if Path(ref).is_file():
+    """Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given a
+    file that is not a known ref, a zero-knowledge proof bundle (exit 4 with the reason if it does not verify).
+
+    A known ref wins over a same-named file in the current folder: write ./NAME to verify that file."""
+    repo = open_repo()
+    if Path(ref).is_file() and not repo.knows_ref(ref):
         from zkreg.cli.zk import verify_proof_command
 
         verify_proof_command(Path(ref), json_out)
         return
-    repo = open_repo()
     with progress_for(json_out) as progress:
         result = repo.verify(ref, progress, attest=attest)
     if json_out:

@@ -55,7 +55,7 @@ def prove(
 
 
 def verify_proof_command(bundle: Path, json_out: bool) -> None:
-    """`zkreg verify PROOF_FILE`: called by `zkreg verify` when its argument is an existing file."""
+    """`zkreg verify PROOF_FILE`: called by `zkreg verify` when its argument is a file and not a known ref."""
     verdict = open_repo().verify_proof(bundle)
     if json_out:
         emit_json(_verdict_json(verdict))

@@ -484,22 +484,27 @@ def prove_remote(
     prove exactly our input. Only then is it written to `out_path`, kept in the store (so others can check the
     receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
     """
-    import json
     import os
     import secrets
 
-    from zkreg.errors import InvalidInput, ProofInvalid
+    from zkreg.errors import BadCircuitSettings, InvalidInput, ProofInvalid
     from zkreg.peer.envelope import sign_request
     from zkreg.registry.unixfs import file_cid
+    from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
     from zkreg.zk.inputs import load_input
-    from zkreg.zk.workflow import input_shapes
+    from zkreg.zk.workflow import zk_section
 
     with PeerClient(url, timeout_s) as client:
         manifest = fetch_manifest(repo, client, ref, files=False)
-        if manifest.zk is None:
+        zk = zk_section(manifest)
+        if zk is None:
             raise InvalidInput(f"{manifest.name}@{manifest.version} has no zk artefacts to prove with")
-        settings = json.loads(b"".join(repo.store.iter_file(str(manifest.zk["settings"]))))
-        values = load_input(input_path, input_shapes(settings))
+        what = f"circuit settings {zk.settings}"
+        data = join_bounded(
+            repo.store.iter_file(zk.settings), what=what, max_bytes=MAX_SETTINGS_BYTES, error=BadCircuitSettings
+        )
+        settings = CircuitSettings.from_bytes(data, what=what)
+        values = load_input(input_path, settings.input_shapes)
         request = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
         answer = client.prove(request.document)
     data = answer.bundle

@@ -9,18 +9,28 @@ A bilateral pair (the consumer's `use`, the provider's `receipt` for the same re
 Verifying a proof costs far more than a lookup, so verdicts are cached by proof CID in the ledger database
 (`proof_verdicts`); a proof that cannot be checked yet (bundle or artefacts not held) is not cached, so it counts
 once they arrive (`zkreg sync` fetches them).
+
+The bundle, the manifest's settings and the artefacts are foreign data, often from a hostile peer. This module
+is the one place where a failure judging them becomes a verdict: whatever goes wrong (a bundle that is not JSON,
+holds 1e999 or nests 100k deep, settings without the fields proofs need, a crash in the proof library) is cached
+as "does not verify" with its reason, so it neither escapes into scoring (`rep show`, `/v1/prove`) nor is judged
+again. Only a local fault (`OSError`: disk full, permissions) leaves the proof unjudged, to be tried again.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from zkreg.errors import IntegrityError, NotFound
+from zkreg.errors import NotFound, ZkregError
 from zkreg.registry.index import transaction
 from zkreg.reputation.ledger import Ledger
 from zkreg.reputation.score import Receipt
+
+if TYPE_CHECKING:
+    from zkreg.zk.documents import ZkSection
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS proof_verdicts (
@@ -49,10 +59,20 @@ class CachedVerdict:
     reason: str | None
 
 
-ZkSectionOf = Callable[[str], "dict[str, Any] | None"]
+ZkSectionOf = Callable[[str], "ZkSection | None"]
 """manifest CID -> its zk section (None for none); raises `NotFound` if the manifest is not held."""
 VerifyProof = Callable[[str], BundleVerdict]
-"""proof CID -> what the bundle binds to; raises `NotFound` if not held, `IntegrityError` if it does not verify."""
+"""proof CID -> what the bundle binds to; raises `NotFound` if not held (or its artefacts are not), anything
+else if it does not verify."""
+
+
+def proof_verified(conn: sqlite3.Connection, proof: str) -> bool:
+    """Whether the proof bundle `proof` (a CID) is cached here as verified: the only proofs a peer serves."""
+    try:
+        row = conn.execute("SELECT ok FROM proof_verdicts WHERE proof = ?", (proof,)).fetchone()
+    except sqlite3.OperationalError:  # no table yet: nothing was ever judged here
+        return False
+    return row is not None and bool(row[0])
 
 
 class ProofGatedCredit:
@@ -65,7 +85,7 @@ class ProofGatedCredit:
     def __call__(self, receipt: Receipt) -> bool:
         try:
             zk = self._zk_section_of(receipt.manifest)
-        except (NotFound, IntegrityError):
+        except ZkregError:  # not held (NotFound), or not a manifest we can read
             return False
         if zk is None:
             return receipt.proof is None
@@ -92,8 +112,14 @@ class ProofGatedCredit:
             verdict = CachedVerdict(True, bound.manifest, bound.prover, None)
         except NotFound:
             return None
-        except IntegrityError as exc:
+        except ZkregError as exc:
             verdict = CachedVerdict(False, None, None, f"{exc.code}: {exc.message}"[:2048])
+        except OSError:
+            return None
+        except Exception as exc:  # foreign data must never break scoring: see the module docstring
+            verdict = CachedVerdict(False, None, None, f"proof/unjudgeable: {type(exc).__name__}: {exc}"[:2048])
+        if verdict.reason is not None:  # from foreign text: may hold what SQLite cannot store (a lone surrogate)
+            verdict = CachedVerdict(False, None, None, verdict.reason.encode(errors="backslashreplace").decode())
         with transaction(self._ledger.conn):
             self._ledger.conn.execute(
                 "INSERT OR REPLACE INTO proof_verdicts (proof, ok, manifest, prover, reason) VALUES (?, ?, ?, ?, ?)",

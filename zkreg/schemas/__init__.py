@@ -40,10 +40,23 @@ def _nested_too_deep(instance: object) -> bool:
     return False
 
 
-def validate(name: str, instance: object, *, what: str) -> None:
+@cache
+def _property_validator(name: str, prop: str) -> Any:
+    """A validator for one top-level property of schema `name`, with the schema's `$defs`."""
+    import jsonschema
+
+    schema = load(name)
+    part = {"$schema": schema["$schema"], "$defs": schema.get("$defs", {}), **schema["properties"][prop]}
+    jsonschema.Draft202012Validator.check_schema(part)
+    return jsonschema.Draft202012Validator(part)
+
+
+def validate(name: str, instance: object, *, what: str, prop: str | None = None) -> None:
+    """Check `instance` against schema `name` (or against its top-level property `prop`)."""
     if _nested_too_deep(instance):
         raise MalformedObject(f"{what} is nested more than {MAX_DEPTH} levels deep (schema {name})")
-    errors = sorted(_validator(name).iter_errors(instance), key=lambda error: list(error.absolute_path))
+    validator = _validator(name) if prop is None else _property_validator(name, prop)
+    errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.absolute_path))
     if errors:
         first = errors[0]
         where = "/".join(str(part) for part in first.absolute_path) or "(root)"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from zkreg.zk.documents import CircuitSettings
 
 MODES = ("fixed", "hashed")
 """How the weights bind: `fixed` bakes them into the circuit (the vk is the commitment); `hashed` keeps the vk
@@ -44,8 +47,8 @@ class ProofBackend(Protocol):
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
         """None if the proof verifies, else the reason it does not."""
 
-    def decode(self, instances: list[list[str]], settings: dict[str, Any], mode: str) -> PublicValues:
+    def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         """Split and decode a proof's public instances (raises `ProofInvalid` if they do not fit the settings)."""
 
-    def encode_inputs(self, values: list[list[float]], settings: dict[str, Any]) -> list[list[str]]:
+    def encode_inputs(self, values: list[list[float]], settings: CircuitSettings) -> list[list[str]]:
         """The field elements an input becomes, to compare with a proof's instances."""

@@ -6,13 +6,15 @@ Public instances are one column: [params hash (hashed mode)] + inputs, flattened
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import ProofInvalid
 from zkreg.zk.backend import PublicValues
 from zkreg.zk.runner import run_steps
+
+if TYPE_CHECKING:
+    from zkreg.zk.documents import CircuitSettings
 
 CHILD = "zkreg.zk.ezkl_child"
 
@@ -79,13 +81,11 @@ class EzklBackend:
         reason: str | None = _run("verify", proof=proof, settings=settings, vk=vk, srs=srs)
         return reason
 
-    def decode(self, instances: list[list[str]], settings: dict[str, Any], mode: str) -> PublicValues:
+    def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         ezkl = untyped_ezkl()
 
-        shapes: list[list[int]] = settings["model_instance_shapes"]
-        input_scales: list[int] = settings["model_input_scales"]
-        output_scales: list[int] = settings["model_output_scales"]
-        sizes = [math.prod(shape) for shape in shapes]
+        input_scales, output_scales = settings.input_scales, settings.output_scales
+        sizes = settings.value_counts
         column = instances[0] if len(instances) == 1 else None
         hashed = 1 if mode == "hashed" else 0
         if column is None or len(column) != hashed + sum(sizes):
@@ -119,7 +119,7 @@ class EzklBackend:
                 f"a public instance is not a field element: {exc}", code="proof/instances-malformed"
             ) from None
 
-    def encode_inputs(self, values: list[list[float]], settings: dict[str, Any]) -> list[list[str]]:
+    def encode_inputs(self, values: list[list[float]], settings: CircuitSettings) -> list[list[str]]:
         ezkl = untyped_ezkl()
 
         kinds = {
@@ -128,8 +128,15 @@ class EzklBackend:
             "F64": ezkl.PyInputType.F64,
             "Int": ezkl.PyInputType.Int,
         }
-        types = [kinds.get(name, ezkl.PyInputType.F32) for name in settings.get("input_types") or ["F32"] * len(values)]
-        return [
-            [ezkl.float_to_felt(value, scale, kind) for value in chunk]
-            for chunk, scale, kind in zip(values, settings["model_input_scales"], types, strict=True)
-        ]
+        types = [kinds.get(name, ezkl.PyInputType.F32) for name in settings.input_types or ["F32"] * len(values)]
+        try:
+            return [
+                [ezkl.float_to_felt(value, scale, kind) for value in chunk]
+                for chunk, scale, kind in zip(values, settings.input_scales, types, strict=True)
+            ]
+        except BaseException as exc:  # a value out of the quantisable range: OSError, or a panic
+            if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+                raise
+            raise ProofInvalid(
+                f"an input value cannot be encoded at the circuit's scale: {exc}", code="proof/input-mismatch"
+            ) from None

@@ -1,27 +1,30 @@
 """Inference input files: a flat JSON list of numbers, or ezkl's `{"input_data": [[...], ...]}` (one list per
-model input). Checked against the model's input shapes before anything is proved."""
+model input). Bounded (size, depth, finite numbers) and checked against the model's input shapes before anything
+is proved."""
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import InvalidInput, NotFound
+from zkreg.errors import InvalidInput
 
 MAX_INPUT_BYTES = 1 << 20
 
 
 def load_input(path: Path, shapes: list[list[int]]) -> list[list[float]]:
-    if not path.is_file():
-        raise NotFound(f"no such input file: {path}", code="not-found/path")
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise InvalidInput(f"input {path.name} is larger than {MAX_INPUT_BYTES} bytes", code="input/too-large")
-    try:
-        document: Any = json.loads(path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"input {path.name} is not JSON: {exc}", code="input/not-json") from None
+    from zkreg.zk.documents import parse_json, read_bounded
+
+    data = read_bounded(path, what="input file", max_bytes=MAX_INPUT_BYTES, error=InvalidInput, code="input/too-large")
+    document: Any = parse_json(
+        data,
+        what=f"input {path.name}",
+        max_bytes=MAX_INPUT_BYTES,
+        error=InvalidInput,
+        code="input/not-json",
+        number_code="input/not-numeric",
+    )
     if isinstance(document, dict) and set(document) == {"input_data"}:
         document = document["input_data"]
     elif isinstance(document, list) and all(not isinstance(item, list) for item in document):

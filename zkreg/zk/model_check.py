@@ -7,9 +7,14 @@ pooling, Gather and MatMul work.
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from zkreg.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import onnx
 
 UNSUPPORTED_OPS = frozenset({"Mod", "If", "Loop", "Scan"})
 EXPLICIT_ATTRIBUTES = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations")}
@@ -23,11 +28,108 @@ def _refuse(message: str) -> InvalidInput:
     )
 
 
-def check_provable(path: Path) -> list[list[int]]:
-    """The model's input shapes, if every op and dimension is one the circuit compiler handles."""
-    import onnx
+@dataclass(frozen=True)
+class ExternalData:
+    """A file holding some of the model's tensors (ONNX external data), named relative to the model's folder."""
 
-    model = onnx.load(str(path))
+    location: PurePosixPath
+    path: Path
+
+
+@dataclass(frozen=True)
+class ProvableModel:
+    input_shapes: list[list[int]]
+    external_data: tuple[ExternalData, ...]
+    """Every file the model's tensors are read from besides the model itself: its weights too."""
+
+
+TensorSpan = tuple[str, int, int]
+"""A tensor's name, and the offset and length of its bytes in an external-data file."""
+
+
+def _refuse_external(message: str) -> InvalidInput:
+    return InvalidInput(message, code="input/onnx-external-data")
+
+
+def external_locations(path: Path, model: onnx.ModelProto | None = None) -> dict[PurePosixPath, list[TensorSpan]]:
+    """The external-data files `model` (loaded from `path` without them) references, relative to its folder, with
+    each tensor's (name, offset, length) in it; refused if a location leaves the folder."""
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors
+
+    if model is None:
+        model = _load_graph(path)
+    found: dict[PurePosixPath, list[TensorSpan]] = {}
+    for tensor in _get_all_tensors(model):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        try:
+            info = ExternalDataInfo(tensor)
+            offset, length = int(info.offset or 0), int(info.length or 0)
+        except (ValueError, TypeError) as exc:
+            raise _refuse_external(f"{path.name}: tensor {tensor.name!r} has malformed external data: {exc}") from None
+        location = PurePosixPath(info.location)
+        if not info.location or location.is_absolute() or ".." in location.parts or "\\" in info.location:
+            raise _refuse_external(
+                f"{path.name}: tensor {tensor.name!r} points at external data outside the model's folder: "
+                f"{info.location!r}"
+            )
+        found.setdefault(location, []).append((tensor.name, offset, length))
+    return found
+
+
+def external_data_of(path: Path, model: onnx.ModelProto) -> tuple[ExternalData, ...]:
+    """The external-data files `model` references, each checked: present, inside the model's folder (links
+    resolved), and every tensor's bytes within the file."""
+    folder = path.parent.resolve()
+    found: list[ExternalData] = []
+    for location, tensors in external_locations(path, model).items():
+        target = (folder / location).resolve()
+        if not target.is_relative_to(folder):
+            raise _refuse_external(f"{path.name}: external data {str(location)!r} leads outside the model's folder")
+        if not target.is_file():
+            raise _refuse_external(f"{path.name}: external data file {str(location)!r} is missing")
+        size = target.stat().st_size
+        for name, offset, length in tensors:
+            if offset < 0 or length < 0 or offset + length > size:
+                raise _refuse_external(
+                    f"{path.name}: tensor {name!r} reads bytes {offset}..{offset + length} of "
+                    f"{str(location)!r}, which has {size}"
+                )
+        found.append(ExternalData(location, target))
+    return tuple(found)
+
+
+def write_self_contained(model: Path, out: Path) -> None:
+    """`model` as one file at `out`, its external data (already checked) read back into the tensors: the circuit
+    compiler reads only the model file."""
+    import onnx
+    from onnx.external_data_helper import convert_model_from_external_data
+
+    try:
+        loaded = onnx.load(str(model))
+        convert_model_from_external_data(loaded)
+        onnx.save(loaded, str(out))
+    except (ValueError, OSError, RuntimeError) as exc:
+        raise _refuse_external(f"{model.name}: its external data cannot be read into one model: {exc}") from None
+
+
+def _load_graph(path: Path) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except (DecodeError, ValueError, OSError, RuntimeError) as exc:
+        raise InvalidInput(f"{path.name} is not a valid ONNX model: {exc}", code="input/onnx-invalid") from None
+
+
+def check_provable(path: Path) -> ProvableModel:
+    """The model's input shapes and external-data files, if every op and dimension is one the circuit compiler
+    handles. Tensors are not loaded: only the graph and the external-data references are read."""
+
+    model = _load_graph(path)
+    external = external_data_of(path, model)
     graph = model.graph
     initializers = {tensor.name for tensor in graph.initializer}
     constants = initializers | {out for node in graph.node if node.op_type == "Constant" for out in node.output}
@@ -58,4 +160,4 @@ def check_provable(path: Path) -> list[list[int]]:
         shapes.append([dim.dim_value for dim in dims])
     if not shapes:
         raise _refuse(f"{path.name}: the model has no inputs")
-    return shapes
+    return ProvableModel(shapes, external)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from zkreg.errors import InvalidInput, NotFound, ProofInvalid, ZkFailed
@@ -27,8 +27,9 @@ from zkreg.registry.manifest import Manifest
 from zkreg.registry.store import BlockStore
 from zkreg.registry.unixfs import file_cid
 from zkreg.zk.backend import MODES, ProofBackend
-from zkreg.zk.bundle import PROOF_KEYS, load_bundle, sign_bundle
+from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
+from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
 from zkreg.zk.inputs import check_values, load_input
 from zkreg.zk.srs import check_ceremony_srs, dev_srs
 
@@ -101,6 +102,8 @@ class ZkPublication:
     """Published alongside the manifest's other files: settings, vk and SRS."""
     model_cid: str
     estimate: Estimate
+    weight_files: frozenset[Path]
+    """The model and every external-data file it reads (resolved): what `--weights private` never publishes."""
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,9 @@ class ProofVerdict:
     output: list[list[float]]
 
 
-def input_shapes(settings: dict[str, Any]) -> list[list[int]]:
-    """The shapes of the model's inputs, from a circuit's settings (the leading instances are the inputs)."""
-    shapes: list[list[int]] = settings["model_instance_shapes"][: len(settings["model_input_scales"])]
-    return shapes
+def zk_section(manifest: Manifest) -> ZkSection | None:
+    """The manifest's zk section, typed (None if it has none)."""
+    return None if manifest.zk is None else ZkSection.parse(manifest.zk, what=f"manifest {manifest.cid}")
 
 
 class ZkWorkspace:
@@ -153,15 +155,19 @@ class ZkWorkspace:
     def prepare_publish(
         self, model: Path, *, mode: str, calibration: Path | None, srs: Path | None, progress: Progress
     ) -> ZkPublication:
-        from zkreg.zk.model_check import check_provable
+        from zkreg.zk.model_check import check_provable, write_self_contained
 
         if mode not in MODES:
             raise InvalidInput(f"--zk must be one of {', '.join(MODES)}", code="input/bad-zk-mode")
-        shapes = check_provable(model)
+        checked = check_provable(model)
+        shapes = checked.input_shapes
         model_cid = file_cid(model)
         staging = self.cache.new_staging()
         try:
-            shutil.copyfile(model, staging / "model.onnx")
+            if checked.external_data:
+                write_self_contained(model, staging / "model.onnx")
+            else:
+                shutil.copyfile(model, staging / "model.onnx")
             if calibration is not None:
                 values = load_input(calibration, shapes)
             else:
@@ -241,27 +247,31 @@ class ZkWorkspace:
             "zk/vk.key": entry.file("vk.key"),
             f"zk/{srs_kind}-k{logrows}.srs": srs_path,
         }
-        return ZkPublication(section, files, model_cid, cost)
+        weight_files = frozenset({model.resolve(), *(external.path for external in checked.external_data)})
+        return ZkPublication(section, files, model_cid, cost, weight_files)
 
     # ---- prove -----------------------------------------------------------------------------------------------
 
-    def _check_version(self, zk: dict[str, Any]) -> None:
-        if zk["backend"] != self.backend.name or zk["version"] != self.backend.version:
+    def settings_of(self, zk: ZkSection, folder: Path) -> tuple[Path, CircuitSettings]:
+        """The circuit settings a zk section names: the fetched file (for the backend) and its checked fields."""
+        path = self.fetch(zk.settings, folder)
+        return path, CircuitSettings.load(path, what=f"circuit settings {zk.settings}")
+
+    def _check_version(self, zk: ZkSection) -> None:
+        if zk.backend != self.backend.name or zk.version != self.backend.version:
             raise ZkFailed(
-                f"this model was set up with {zk['backend']} {zk['version']}; installed is "
+                f"this model was set up with {zk.backend} {zk.version}; installed is "
                 f"{self.backend.name} {self.backend.version}, whose keys and proofs are not compatible",
-                hint=f"install {zk['backend']}=={zk['version']}",
+                hint=f"install {zk.backend}=={zk.version}",
                 code="zk/version-mismatch",
             )
 
-    def _entry_for(self, manifest: Manifest, zk: dict[str, Any], progress: Progress) -> tuple[CacheEntry, bool]:
+    def _entry_for(self, manifest: Manifest, zk: ZkSection, progress: Progress) -> tuple[CacheEntry, bool]:
         """The cached circuit and keys for this manifest, built (and cached) first if needed; True if built."""
         onnx_files = [name for name in manifest.files if name.endswith(".onnx")]
         public_model = manifest.files[onnx_files[0]] if manifest.weights == "public" and len(onnx_files) == 1 else None
-        entry = self.cache.get(public_model, zk["settings"]) if public_model else self.cache.find(zk["settings"])
-        if entry is not None and (
-            entry.meta.get("version") != self.backend.version or entry.meta.get("vk") != zk["vk"]
-        ):
+        entry = self.cache.get(public_model, zk.settings) if public_model else self.cache.find(zk.settings)
+        if entry is not None and (entry.meta.get("version") != self.backend.version or entry.meta.get("vk") != zk.vk):
             self.cache.remove(entry)  # made by another backend version, or for another vk: never reused
             entry = None
         if entry is not None:
@@ -276,18 +286,18 @@ class ZkWorkspace:
         try:
             progress.begin("zk: building circuit and proving key (cold start)", None)
             fetched = staging / "fetched"
-            self.store.get_file(public_model, staging / "model.onnx")
-            shutil.copyfile(self.fetch(zk["settings"], fetched), staging / "settings.json")
+            self._fetch_model(manifest, onnx_files[0], fetched, staging / "model.onnx")
+            shutil.copyfile(self.settings_of(zk, fetched)[0], staging / "settings.json")
             self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl")
             self.backend.setup(
                 staging / "circuit.ezkl",
-                self.fetch(zk["srs"], fetched),
+                self.fetch(zk.srs, fetched),
                 staging / "vk.key",
                 staging / "pk.key",
                 memory_fence(),
             )
             shutil.rmtree(fetched)
-            if file_cid(staging / "vk.key") != zk["vk"]:
+            if file_cid(staging / "vk.key") != zk.vk:
                 raise ZkFailed(
                     "the rebuilt verifying key is not the published one; refusing to prove with it",
                     code="zk/vk-mismatch",
@@ -296,10 +306,10 @@ class ZkWorkspace:
                 "backend": self.backend.name,
                 "version": self.backend.version,
                 "model": public_model,
-                "settings": zk["settings"],
-                "vk": zk["vk"],
-                "srs": zk["srs"],
-                "mode": zk["mode"],
+                "settings": zk.settings,
+                "vk": zk.vk,
+                "srs": zk.srs,
+                "mode": zk.mode,
             }
             return self.cache.commit(staging, meta), True
         except BaseException:
@@ -308,11 +318,33 @@ class ZkWorkspace:
         finally:
             progress.end()
 
+    def _fetch_model(self, manifest: Manifest, onnx_name: str, fetched: Path, out: Path) -> None:
+        """The published model as one file at `out`, with any external-data files it reads fetched too."""
+        from zkreg.zk.model_check import external_locations, write_self_contained
+
+        model = fetched / "model.onnx"
+        self.store.get_file(manifest.files[onnx_name], model)
+        locations = external_locations(model)
+        for location in locations:
+            published = str(PurePosixPath(onnx_name).parent / location)
+            if published not in manifest.files:
+                raise ZkFailed(
+                    f"{onnx_name} reads external data {str(location)!r}, which {manifest.name}@{manifest.version} "
+                    "does not publish",
+                    code="zk/external-data-missing",
+                )
+            (fetched / location).parent.mkdir(parents=True, exist_ok=True)
+            self.store.get_file(manifest.files[published], fetched / location)
+        if locations:
+            write_self_contained(model, out)
+        else:
+            shutil.copyfile(model, out)
+
     def prove(
         self, manifest: Manifest, identity: Identity, input_path: Path, out_path: Path, progress: Progress
     ) -> ProveResult:
         started = time.perf_counter()
-        zk = manifest.zk
+        zk = zk_section(manifest)
         if zk is None:
             raise InvalidInput(
                 f"{manifest.name}@{manifest.version} was published without zk artefacts",
@@ -322,8 +354,8 @@ class ZkWorkspace:
         self._check_version(zk)
         self._work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="prove-", dir=self._work) as folder:
-            settings = json.loads(self.fetch(zk["settings"], Path(folder)).read_text())
-            values = load_input(input_path, input_shapes(settings))
+            settings = self.settings_of(zk, Path(folder))[1]
+            values = load_input(input_path, settings.input_shapes)
             entry, cold = self._entry_for(manifest, zk, progress)
             data = Path(folder) / "input.json"
             data.write_text(json.dumps({"input_data": values}))
@@ -333,7 +365,7 @@ class ZkWorkspace:
                 self.backend.prove(
                     entry.file("circuit.ezkl"),
                     entry.file("pk.key"),
-                    self.fetch(zk["srs"], Path(folder)),
+                    self.fetch(zk.srs, Path(folder)),
                     data,
                     proof_file,
                     memory_fence(),
@@ -342,15 +374,15 @@ class ZkWorkspace:
                 progress.end()
             proof = json.loads(proof_file.read_text())
         kept = {key: proof[key] for key in PROOF_KEYS if key in proof}
-        decoded = self.backend.decode(kept["instances"], settings, zk["mode"])
+        decoded = self.backend.decode(kept["instances"], settings, zk.mode)
         bundle = sign_bundle(
             identity,
             {
                 "manifest": manifest.cid,
                 "backend": {"name": self.backend.name, "version": self.backend.version},
-                "settings": zk["settings"],
-                "vk": zk["vk"],
-                "srs": zk["srs"],
+                "settings": zk.settings,
+                "vk": zk.vk,
+                "srs": zk.srs,
                 "input": values,
                 "output": decoded.outputs,
                 "proof": kept,
@@ -363,53 +395,60 @@ class ZkWorkspace:
     # ---- verify ----------------------------------------------------------------------------------------------
 
     def verify_bundle(self, bundle_path: Path, load_manifest: Callable[[str], Manifest]) -> ProofVerdict:
-        bundle = load_bundle(bundle_path)
-        manifest = load_manifest(bundle["manifest"])
-        zk = manifest.zk
+        return self.judge_bundle(ProofBundle.load(bundle_path), load_manifest)
+
+    def judge_bundle(self, bundle: ProofBundle, load_manifest: Callable[[str], Manifest]) -> ProofVerdict:
+        """The verdict on a parsed bundle, or `ProofInvalid` (or another `ZkregError`) with the reason."""
+        manifest = load_manifest(bundle.manifest)
+        zk = zk_section(manifest)
         if zk is None:
             raise ProofInvalid(f"manifest {manifest.cid} has no zk section to verify against", code="proof/not-zk")
-        for key in ("settings", "vk", "srs"):
-            if bundle[key] != zk[key]:
+        for key, named, published in (
+            ("settings", bundle.settings, zk.settings),
+            ("vk", bundle.vk, zk.vk),
+            ("srs", bundle.srs, zk.srs),
+        ):
+            if named != published:
                 raise ProofInvalid(
-                    f"the bundle's {key} {bundle[key]} is not the one manifest {manifest.cid} published ({zk[key]})",
+                    f"the bundle's {key} {named} is not the one manifest {manifest.cid} published ({published})",
                     code="proof/artefact-mismatch",
                 )
-        if bundle["backend"] != {"name": zk["backend"], "version": zk["version"]}:
+        if (bundle.backend_name, bundle.backend_version) != (zk.backend, zk.version):
             raise ProofInvalid(
-                f"the bundle was made with {bundle['backend']['name']} {bundle['backend']['version']}, the model "
-                f"was set up with {zk['backend']} {zk['version']}",
+                f"the bundle was made with {bundle.backend_name} {bundle.backend_version}, the model "
+                f"was set up with {zk.backend} {zk.version}",
                 code="proof/version-mismatch",
             )
         self._check_version(zk)
         self._work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="verify-", dir=self._work) as folder:
-            settings_file, vk_file, srs_file = (self.fetch(zk[key], Path(folder)) for key in ("settings", "vk", "srs"))
-            settings = json.loads(settings_file.read_text())
+            settings_file, settings = self.settings_of(zk, Path(folder))
+            vk_file, srs_file = self.fetch(zk.vk, Path(folder)), self.fetch(zk.srs, Path(folder))
             proof_file = Path(folder) / "proof.json"
-            proof_file.write_text(json.dumps(bundle["proof"]))
+            proof_file.write_text(json.dumps(bundle.proof))
             reason = self.backend.verify(proof_file, settings_file, vk_file, srs_file)
         if reason is not None:
             raise ProofInvalid(
                 f"the proof does not verify against {manifest.name}@{manifest.version}'s vk: {reason}",
                 code="proof/does-not-verify",
             )
-        decoded = self.backend.decode(bundle["proof"]["instances"], settings, zk["mode"])
-        if zk["mode"] == "hashed" and decoded.params_commitment != zk.get("params_commitment"):
+        decoded = self.backend.decode(bundle.instances, settings, zk.mode)
+        if zk.mode == "hashed" and tuple(decoded.params_commitment) != zk.params_commitment:
             raise ProofInvalid(
                 "the proof was made with weights whose hash is not the published params commitment",
                 code="proof/commitment-mismatch",
             )
         try:
-            claimed_input = check_values(bundle["input"], input_shapes(settings), "the bundle's input")
+            claimed_input = check_values(bundle.input, settings.input_shapes, "the bundle's input")
         except InvalidInput as exc:
             raise ProofInvalid(exc.message, code="proof/input-mismatch") from None
         if self.backend.encode_inputs(claimed_input, settings) != decoded.input_elements:
             raise ProofInvalid(
                 "the bundle's input is not the input the proof was made for", code="proof/input-mismatch"
             )
-        if bundle["output"] != decoded.outputs:
+        if bundle.output != decoded.outputs:
             raise ProofInvalid("the bundle's output is not the output the proof attests", code="proof/output-mismatch")
-        return ProofVerdict(manifest, bundle["prover"], zk["mode"], zk["srs_kind"], claimed_input, decoded.outputs)
+        return ProofVerdict(manifest, bundle.prover, zk.mode, zk.srs_kind, claimed_input, decoded.outputs)
 
 
 def _count(shape: list[int]) -> int:
