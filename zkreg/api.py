@@ -655,8 +655,10 @@ class Repo:
         # Another author's artefact is recorded as a `use`: open the ledger before writing any file.
         ledger = self.ledger if manifest.author != self.identity.did else None
         out_dir = out_dir or Path(manifest.name)
-        for file_name, file_cid in manifest.files.items():
-            declared = source.file_size(file_cid)
+        # Held blocks are checked up front; from a node, a file's root is checked as it arrives, before its first
+        # byte is written (asking the node for roots now would defeat its one-export-per-file fetch).
+        for file_name, file_cid in manifest.files.items() if node is None else ():
+            declared = self.store.file_size(file_cid)
             if declared != manifest.sizes[file_name]:
                 raise MalformedObject(
                     f"{file_name!r} is declared {manifest.sizes[file_name]} bytes, its DAG {file_cid} holds {declared}",
