@@ -400,6 +400,11 @@ def test_terminal_control_characters_in_names_and_messages_are_escaped(cli: Cli,
     (folder / file_name).write_text("x")
     message = f"hello{CONTROL}"
     assert cli("publish", str(folder), "--name", "evil", "-m", message).code == 0
+    with opened(cli.home) as repo:
+        details = f"fine{CONTROL}\nforged line"
+        repo.ledger.append(
+            repo.identity, "attest", {"subject": repo.resolve("evil"), "verdict": "ok", "details": details}
+        )
 
     outputs = [
         cli("show", "evil"),
@@ -407,6 +412,7 @@ def test_terminal_control_characters_in_names_and_messages_are_escaped(cli: Cli,
         cli("ls"),
         cli("pull", "evil", "-o", "out"),
         cli("show", f"nope{CONTROL}"),
+        cli("ledger", "log"),
     ]
 
     for result in outputs:
@@ -414,6 +420,7 @@ def test_terminal_control_characters_in_names_and_messages_are_escaped(cli: Cli,
             assert char not in result.stdout + result.stderr, (char, result)
     assert "\\x1b[2J" in outputs[0].stdout, "escaped, still visible"
     assert not any(line.startswith("author did:key:forged") for line in outputs[0].stdout.splitlines())
+    assert not any(line.startswith("forged line") for line in outputs[5].stdout.splitlines())
     shown = cli("show", "evil", "--json").json()
     assert list(shown["files"]) == [f"evil/{file_name}"]
     assert shown["message"] == message
