@@ -99,29 +99,29 @@ def _unseal(record: dict[str, object], passphrase: str | None) -> bytes:
     salt = _b64_field(record, "salt")
     ops, mem = record.get("opslimit"), record.get("memlimit")
     if not isinstance(ops, int) or not isinstance(mem, int):
-        raise _Damaged("opslimit and memlimit must be integers")
+        raise _DamagedKeyFile("opslimit and memlimit must be integers")
     try:
         key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, ops, mem)
     except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
-        raise _Damaged(f"bad key derivation parameters ({exc})") from exc
+        raise _DamagedKeyFile(f"bad key derivation parameters ({exc})") from exc
     try:
         return bytes(nacl.secret.SecretBox(key).decrypt(_b64_field(record, "seed")))
     except nacl.exceptions.CryptoError as exc:
         raise ZkregError("wrong passphrase for the identity key", code="identity/bad-passphrase") from exc
 
 
-class _Damaged(Exception):
+class _DamagedKeyFile(Exception):
     """What is wrong with the key file; `load_identity` turns it into one `identity/damaged` error naming it."""
 
 
 def _b64_field(record: dict[str, object], name: str) -> bytes:
     value = record.get(name)
     if not isinstance(value, str):
-        raise _Damaged(f"{name!r} is missing or not a string")
+        raise _DamagedKeyFile(f"{name!r} is missing or not a string")
     try:
         return base64.b64decode(value, validate=True)
     except ValueError as exc:
-        raise _Damaged(f"{name!r} is not base64") from exc
+        raise _DamagedKeyFile(f"{name!r} is not base64") from exc
 
 
 def create_identity(home: Path, passphrase: str | None) -> Identity:
@@ -164,7 +164,7 @@ def load_identity(home: Path, passphrase: str | None) -> Identity:
         raise ZkregError(f"cannot read identity key {path}: {exc}", code="identity/unreadable") from exc
     try:
         identity = _parse_key_file(text, passphrase)
-    except _Damaged as exc:
+    except _DamagedKeyFile as exc:
         raise ZkregError(
             f"identity key file {path} is damaged: {exc}",
             hint="restore it from a backup (or move it away and run `zkreg init` for a new identity)",
@@ -177,21 +177,21 @@ def _parse_key_file(text: str, passphrase: str | None) -> Identity:
     try:
         record = json.loads(text)
     except ValueError as exc:
-        raise _Damaged("not JSON") from exc
+        raise _DamagedKeyFile("not JSON") from exc
     if not isinstance(record, dict):
-        raise _Damaged("not a JSON object")
+        raise _DamagedKeyFile("not a JSON object")
     if record.get("type") != "ed25519":
-        raise _Damaged(f"type is {record.get('type')!r}, not 'ed25519'")
+        raise _DamagedKeyFile(f"type is {record.get('type')!r}, not 'ed25519'")
     encryption = record.get("encryption")
     if encryption == "none":
         seed = _b64_field(record, "seed")
     elif encryption == "argon2id+xsalsa20poly1305":
         seed = _unseal(record, passphrase)
     else:
-        raise _Damaged(f"unknown encryption {encryption!r}")
+        raise _DamagedKeyFile(f"unknown encryption {encryption!r}")
     if len(seed) != _SEED_BYTES:
-        raise _Damaged(f"the seed is {len(seed)} bytes, not 32")
+        raise _DamagedKeyFile(f"the seed is {len(seed)} bytes, not 32")
     identity = Identity(nacl.signing.SigningKey(seed))
     if record.get("did") not in (None, identity.did):
-        raise _Damaged("the key is not the one its 'did' names")
+        raise _DamagedKeyFile("the key is not the one its 'did' names")
     return identity
