@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 from tests import vectors
+from tests.serve.conftest import StartPeer, start_peer  # noqa: F401  (the fixture that runs a real peer)
+from tests.serve.test_requests import publish_dataset
 from zkreg.api import Repo
 from zkreg.registry.car import walk_dag, write_car
 from zkreg.registry.cid import DAG_PB, RAW, cid_from_str, compute
@@ -493,3 +495,24 @@ def test_bad_name_or_version_is_refused_before_any_block_is_stored(
     assert refused.code == 1
     one_error_line(refused, code)
     assert block_files(cli.home) == []
+
+
+def test_pull_remote_refuses_to_overwrite_an_existing_file_without_force(
+    start_peer: StartPeer,  # noqa: F811  (the fixture imported above)
+    cli: Cli,
+    tmp_path: Path,
+) -> None:
+    alice = start_peer("alice")
+    cid = publish_dataset(alice, tmp_path / "data")
+    assert cli("init").code == 0
+    existing = tmp_path / "got" / "data.csv"
+    existing.parent.mkdir()
+    existing.write_text("my own work")
+
+    refused = cli("pull", cid, "--remote", alice.url, "-o", "got")
+    one_error_line(refused, "input/file-exists")
+    assert existing.read_text() == "my own work"
+
+    forced = cli("pull", cid, "--remote", alice.url, "-o", "got", "--force")
+    assert forced.code == 0, forced.stderr
+    assert existing.read_text().startswith("sepal,petal")
