@@ -8,26 +8,28 @@ repo.pull("mnist@1", Path("out"))
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
+import re
 import secrets
 import shutil
 import sqlite3
 import stat
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound
+from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound, StoreBusy, ZkregError
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
 from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
-from zkreg.registry.store import BlockStore, LocalStore
+from zkreg.registry.store import BlockRecord, BlockStore, LocalStore, pid_alive
 from zkreg.registry.unixfs import directory_node
 
 if TYPE_CHECKING:
@@ -165,6 +167,96 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
     return files
 
 
+def _check_name(name: str, version: str | None) -> None:
+    """Refuse a name or version the manifest schema would refuse, before a single block is stored."""
+    from zkreg.schemas import load
+
+    fields = load("manifest.v1")["properties"]
+    if not re.fullmatch(fields["name"]["pattern"], name):
+        raise InvalidInput(
+            f"bad name {name!r}: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128",
+            code="input/bad-name",
+        )
+    if version is not None and not re.fullmatch(fields["version"]["pattern"], version):
+        raise InvalidInput(
+            f"bad version {version!r}: letters, digits, '.', '_', '+' and '-', starting with a letter or digit",
+            code="input/bad-version",
+        )
+
+
+_STAGING_PREFIX = ".zkreg-pull-"
+"""A pull's staging folder in the output folder: `.zkreg-pull-<pid>-<random>`, so a later pull knows a dead one."""
+
+
+def _remove_dead_staging(out_dir: Path) -> None:
+    """Staging folders a killed pull left behind (its pid is gone); a running pull's are kept."""
+    for folder in out_dir.glob(f"{_STAGING_PREFIX}*"):
+        pid = folder.name[len(_STAGING_PREFIX) :].partition("-")[0]
+        if pid.isdigit() and not pid_alive(int(pid)) and not folder.is_symlink() and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _refuse_link(out_dir: Path, target: PurePosixPath) -> ZkregError:
+    return InvalidInput(
+        f"refusing to write {target} under {out_dir}: a symlink or a non-folder is in the way",
+        hint="pull into an empty folder (-o)",
+        code="input/symlink-in-target",
+    )
+
+
+def _check_target(out_dir: Path, target: PurePosixPath, force: bool) -> None:
+    """Refuse, before anything is fetched, a target under `out_dir` that passes a symlink or would overwrite a
+    file without `force`. `_place` checks again without following links, as it writes."""
+    current = out_dir
+    for part in target.parts[:-1]:
+        current = current / part
+        if current.is_symlink() or (current.exists() and not current.is_dir()):
+            raise _refuse_link(out_dir, target)
+    final = out_dir / target
+    if final.is_symlink() or (final.exists() and not final.is_file()):
+        raise _refuse_link(out_dir, target)
+    if final.exists() and not force:
+        raise InvalidInput(f"{final} already exists", hint="pass --force to replace it", code="input/file-exists")
+
+
+def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> None:
+    """Move a verified file to `out_dir/target`, walking the folders by file descriptor with O_NOFOLLOW so that a
+    link swapped in meanwhile is refused, not followed. Without `force`, a hard link that fails if the name exists
+    (no overwrite, ever); with it, an atomic rename over the old file."""
+    folder = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for part in target.parts[:-1]:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, dir_fd=folder)
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=folder)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise _refuse_link(out_dir, target) from exc
+                raise
+            os.close(folder)
+            folder = inner
+        name = target.parts[-1]
+        try:
+            existing = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            existing = None
+        if existing is not None and not stat.S_ISREG(existing.st_mode):
+            raise _refuse_link(out_dir, target)
+        if force:
+            os.replace(staged, name, dst_dir_fd=folder)
+            return
+        try:
+            os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
+        except FileExistsError as exc:
+            raise InvalidInput(
+                f"{out_dir / target} already exists", hint="pass --force to replace it", code="input/file-exists"
+            ) from exc
+        staged.unlink()
+    finally:
+        os.close(folder)
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -292,27 +384,44 @@ class Repo:
         weights its ONNX file is not published, and the circuit and proving key stay in this data dir's private
         cache. `price` is the credits per proof `zkreg serve` asks for the model (default 1).
         """
+        _check_name(name, version)
         node = self._node(store)
         try:
-            return self._publish(
-                paths,
-                name=name,
-                version=version,
-                kind=kind,
-                dataset=dataset,
-                weights=weights,
-                message=message,
-                progress=progress,
-                node=node,
-                pin=pin,
-                zk=zk,
-                calibration=calibration,
-                srs=srs,
-                price=price,
-            )
+            with self.store.recording() as record:
+                try:
+                    return self._publish(
+                        paths,
+                        name=name,
+                        version=version,
+                        kind=kind,
+                        dataset=dataset,
+                        weights=weights,
+                        message=message,
+                        progress=progress,
+                        node=node,
+                        pin=pin,
+                        zk=zk,
+                        calibration=calibration,
+                        srs=srs,
+                        price=price,
+                        record=record,
+                    )
+                except BaseException:  # an error or Ctrl-C: what this publish added and nothing reaches goes
+                    self._take_back(record)
+                    raise
         finally:
             if node is not None:
                 node.close()
+
+    def _take_back(self, record: BlockRecord) -> None:
+        """Remove the blocks a failed workflow added that no recorded manifest reaches, in one index transaction
+        (so a concurrent publish that reuses one of them either committed first, and keeps it, or finds it gone
+        at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
+        if not record.added:
+            return
+        with contextlib.suppress(ZkregError, OSError, sqlite3.Error), transaction(self.index) as conn:
+            roots = [str(row["cid"]) for row in conn.execute("SELECT cid FROM refs")]
+            self.store.remove_blocks(record.added - self.store.reachable(roots))
 
     def _node(self, store: str | None) -> IpfsStore | None:
         """The IPFS node for `store`, caching into our store. Without `store`: ipfs if ZKREG_IPFS_API is set, else
@@ -365,6 +474,7 @@ class Repo:
         calibration: Path | None,
         srs: Path | None,
         price: int | None,
+        record: BlockRecord,
     ) -> PublishResult:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
@@ -420,7 +530,16 @@ class Repo:
                 if unchanged:
                     if node is not None:
                         self._send_to_node(node, previous.cid, self.store.get_block(previous.cid), pin)
+                    # A crash between the ref's commit and the ledger append left the ref without its entry.
+                    if not ledger.has_entry(identity.did, "publish", previous.cid):
+                        ledger.append(identity, "publish", {"manifest": previous.cid})
                     return PublishResult(previous.cid, name, previous.version, created=False)
+            vanished = sorted(cid for cid in record.put if not self.store.has(cid))
+            if vanished:
+                raise StoreBusy(
+                    f"block {vanished[0]} of this publish was removed meanwhile (a concurrent failed publish or gc)",
+                    hint="retry",
+                )
             version = version or self._next_version(name)
             if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
                 raise InvalidInput(f"{name}@{version} already exists", code="input/version-exists")
@@ -523,24 +642,34 @@ class Repo:
         store: str | None = None,
         *,
         request: str | None = None,
+        force: bool = False,
     ) -> PullResult:
         """Fetch and verify every file of a manifest into `out_dir` (default: `./NAME`).
 
         Files are assembled in a staging folder inside `out_dir` and moved into place only after all of them
-        verified, so a failed pull leaves no partial file behind. With `store="ipfs"` a block (or the manifest)
-        missing locally comes from the IPFS node and, once verified, is kept in the local store. `request` is the
-        id the `use` entry carries (default: a fresh random one), so the provider's receipt for it can pair with it.
+        verified, so a failed pull leaves no partial file behind. Before a byte is written, each file's declared
+        size is checked against its DAG and the total against the free disk space. A symlink in a target path under
+        `out_dir` is refused, never followed; an existing file is replaced (atomically) only with `force`. With
+        `store="ipfs"` a block (or the manifest) missing locally comes from the IPFS node and, once verified, is
+        kept in the local store. `request` is the id the `use` entry carries (default: a fresh random one), so the
+        provider's receipt for it can pair with it.
         """
         node = self._node(store)
         try:
-            return self._pull(ref, out_dir, progress, node, request)
+            return self._pull(ref, out_dir, progress, node, request, force)
         finally:
             self.store.flush_index()
             if node is not None:
                 node.close()
 
     def _pull(
-        self, ref: str, out_dir: Path | None, progress: Progress, node: IpfsStore | None, request: str | None
+        self,
+        ref: str,
+        out_dir: Path | None,
+        progress: Progress,
+        node: IpfsStore | None,
+        request: str | None,
+        force: bool,
     ) -> PullResult:
         cid = self.resolve(ref)
         manifest = self.manifest(cid) if node is None else decode_and_verify(cid, node.get_block(cid))
@@ -549,15 +678,35 @@ class Repo:
         # Another author's artefact is recorded as a `use`: open the ledger before writing any file.
         ledger = self.ledger if manifest.author != self.identity.did else None
         out_dir = out_dir or Path(manifest.name)
+        # Held blocks are checked up front; from a node, a file's root is checked as it arrives, before its first
+        # byte is written (asking the node for roots now would defeat its one-export-per-file fetch).
+        for file_name, file_cid in manifest.files.items() if node is None else ():
+            declared = self.store.file_size(file_cid)
+            if declared != manifest.sizes[file_name]:
+                raise MalformedObject(
+                    f"{file_name!r} is declared {manifest.sizes[file_name]} bytes, its DAG {file_cid} holds {declared}",
+                    code="integrity/size-mismatch",
+                )
         out_dir.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".zkreg-pull-", dir=out_dir))
+        _remove_dead_staging(out_dir)
+        for target in targets.values():
+            _check_target(out_dir, target, force)
+        total = sum(manifest.sizes.values())
+        free = shutil.disk_usage(out_dir).free
+        if total > free:
+            raise ZkregError(
+                f"{manifest.name}@{manifest.version} needs {total} bytes, {out_dir} has {free} free",
+                code="store/no-space",
+            )
+        staging = out_dir / f"{_STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        staging.mkdir()
         try:
-            for file_name, file_cid in manifest.files.items():
-                source.get_file(file_cid, staging / targets[file_name], manifest.sizes[file_name], progress)
-            for file_name in manifest.files:
-                final = out_dir / targets[file_name]
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(staging / targets[file_name], final)
+            staged = {}
+            for index, (file_name, file_cid) in enumerate(manifest.files.items()):
+                staged[file_name] = staging / str(index)
+                source.get_file(file_cid, staged[file_name], manifest.sizes[file_name], progress)
+            for file_name, path in staged.items():
+                _place(path, out_dir, targets[file_name], force)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         pulled = [PulledFile(n, file_cid, manifest.sizes[n]) for n, file_cid in manifest.files.items()]
@@ -670,28 +819,40 @@ class Repo:
         return count
 
     def import_car(self, path: Path) -> CarImport:
-        """Verify a whole CAR (every block, every link present, manifest signatures) before storing any of it;
-        then store the blocks and record each manifest root's `name@version`."""
-        from zkreg.registry.car import read_blocks, read_roots, scan_car
+        """Verify a whole CAR (every block, every link present, manifest signatures) and record each manifest
+        root's `name@version`. The file is read once, so a pipe works (`zkreg import <(cat x.car)`): blocks are
+        stored as they verify, and if the CAR fails, the ones this import added that nothing reaches are removed."""
+        from zkreg.registry.car import scan_car
 
-        with path.open("rb") as stream:
-            summary = scan_car(stream)
-        manifests = [
-            decode_and_verify(root, summary.root_blocks[root]) for root in summary.roots if codec_of(root) == DAG_CBOR
-        ]
-        for manifest in manifests:
-            self._check_ref_free(manifest)
-        with path.open("rb") as stream:
-            read_roots(stream)
-            for cid, block in read_blocks(stream):
-                self.store.put_block(cid, block)
-        self.store.flush_index()
-        with transaction(self.index) as conn:
-            for manifest in manifests:
-                conn.execute(
-                    "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (manifest.name, manifest.version, manifest.cid, manifest.author, manifest.kind, manifest.created),
-                )
+        with self.store.recording() as record:
+            try:
+                with path.open("rb") as stream:
+                    summary = scan_car(stream, on_block=self.store.put_block)
+                manifests = [
+                    decode_and_verify(root, summary.root_blocks[root])
+                    for root in summary.roots
+                    if codec_of(root) == DAG_CBOR
+                ]
+                for manifest in manifests:
+                    self._check_ref_free(manifest)
+                self.store.flush_index()
+                with transaction(self.index) as conn:
+                    for manifest in manifests:
+                        conn.execute(
+                            "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) "
+                            "VALUES (?, ?, ?, ?, ?, ?)",
+                            (
+                                manifest.name,
+                                manifest.version,
+                                manifest.cid,
+                                manifest.author,
+                                manifest.kind,
+                                manifest.created,
+                            ),
+                        )
+            except BaseException:
+                self._take_back(record)
+                raise
         refs = [f"{manifest.name}@{manifest.version}" for manifest in manifests]
         return CarImport(summary.roots, summary.blocks, summary.size, refs)
 

@@ -24,6 +24,7 @@ _ED25519_PUB_MULTICODEC = b"\xed\x01"
 _DID_PREFIX = "did:key:z"
 _B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 KEY_FILE = "identity.json"
+_SEED_BYTES = 32
 
 
 def _b58encode(data: bytes) -> str:
@@ -95,15 +96,32 @@ def _unseal(record: dict[str, object], passphrase: str | None) -> bytes:
         raise ZkregError(
             "the identity key is encrypted", hint="set ZKREG_PASSPHRASE", code="identity/passphrase-required"
         )
-    salt = base64.b64decode(str(record["salt"]))
-    ops, mem = record["opslimit"], record["memlimit"]
+    salt = _b64_field(record, "salt")
+    ops, mem = record.get("opslimit"), record.get("memlimit")
     if not isinstance(ops, int) or not isinstance(mem, int):
-        raise ZkregError("identity key file is malformed", code="identity/malformed")
-    key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, ops, mem)
+        raise _DamagedKeyFile("opslimit and memlimit must be integers")
     try:
-        return bytes(nacl.secret.SecretBox(key).decrypt(base64.b64decode(str(record["seed"]))))
+        key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, ops, mem)
+    except (nacl.exceptions.ValueError, nacl.exceptions.TypeError) as exc:
+        raise _DamagedKeyFile(f"bad key derivation parameters ({exc})") from exc
+    try:
+        return bytes(nacl.secret.SecretBox(key).decrypt(_b64_field(record, "seed")))
     except nacl.exceptions.CryptoError as exc:
         raise ZkregError("wrong passphrase for the identity key", code="identity/bad-passphrase") from exc
+
+
+class _DamagedKeyFile(Exception):
+    """What is wrong with the key file; `load_identity` turns it into one `identity/damaged` error naming it."""
+
+
+def _b64_field(record: dict[str, object], name: str) -> bytes:
+    value = record.get(name)
+    if not isinstance(value, str):
+        raise _DamagedKeyFile(f"{name!r} is missing or not a string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as exc:
+        raise _DamagedKeyFile(f"{name!r} is not base64") from exc
 
 
 def create_identity(home: Path, passphrase: str | None) -> Identity:
@@ -133,15 +151,47 @@ def create_identity(home: Path, passphrase: str | None) -> Identity:
 
 
 def load_identity(home: Path, passphrase: str | None) -> Identity:
+    """The identity in `home/identity.json`; a damaged file (not JSON, wrong fields or types, a seed of the wrong
+    length, a key that is not the recorded did) is one `identity/damaged` error naming the file."""
     path = home / KEY_FILE
     try:
-        record = json.loads(path.read_text())
+        text = path.read_text()
     except FileNotFoundError as exc:
         raise NotFound(
             f"no identity in {home}", hint="run `zkreg init` (or set ZKREG_HOME)", code="not-found/identity"
         ) from exc
-    except (OSError, ValueError) as exc:
-        raise ZkregError(f"cannot read identity key {path}: {exc}", code="identity/malformed") from exc
-    plain = record.get("encryption") == "none"
-    seed = base64.b64decode(record["seed"]) if plain else _unseal(record, passphrase)
-    return Identity(nacl.signing.SigningKey(seed))
+    except OSError as exc:
+        raise ZkregError(f"cannot read identity key {path}: {exc}", code="identity/unreadable") from exc
+    try:
+        identity = _parse_key_file(text, passphrase)
+    except _DamagedKeyFile as exc:
+        raise ZkregError(
+            f"identity key file {path} is damaged: {exc}",
+            hint="restore it from a backup (or move it away and run `zkreg init` for a new identity)",
+            code="identity/damaged",
+        ) from exc
+    return identity
+
+
+def _parse_key_file(text: str, passphrase: str | None) -> Identity:
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise _DamagedKeyFile("not JSON") from exc
+    if not isinstance(record, dict):
+        raise _DamagedKeyFile("not a JSON object")
+    if record.get("type") != "ed25519":
+        raise _DamagedKeyFile(f"type is {record.get('type')!r}, not 'ed25519'")
+    encryption = record.get("encryption")
+    if encryption == "none":
+        seed = _b64_field(record, "seed")
+    elif encryption == "argon2id+xsalsa20poly1305":
+        seed = _unseal(record, passphrase)
+    else:
+        raise _DamagedKeyFile(f"unknown encryption {encryption!r}")
+    if len(seed) != _SEED_BYTES:
+        raise _DamagedKeyFile(f"the seed is {len(seed)} bytes, not 32")
+    identity = Identity(nacl.signing.SigningKey(seed))
+    if record.get("did") not in (None, identity.did):
+        raise _DamagedKeyFile("the key is not the one its 'did' names")
+    return identity

@@ -38,4 +38,7 @@ def open_repo() -> Repo:
 
 
 def echo(text: str) -> None:
-    typer.echo(text)
+    """Human output: through `render.write_out`, which escapes terminal control characters."""
+    from zkreg.cli.render import write_out
+
+    write_out(text)

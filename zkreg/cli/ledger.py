@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkreg.cli.app import JsonFlag, app, echo, open_repo
-from zkreg.cli.render import emit_json, progress_for
+from zkreg.cli.render import emit_json, one_line, progress_for
 
 if TYPE_CHECKING:
     from zkreg.reputation.score import Reputation
@@ -36,7 +36,7 @@ def ledger_log(author: AuthorOption = None, json_out: JsonFlag = False) -> None:
         emit_json([entry.to_json() for entry in entries])
         return
     for entry in entries:
-        fields = " ".join(f"{key}={value}" for key, value in sorted(entry.body.items()))
+        fields = " ".join(f"{key}={one_line(str(value))}" for key, value in sorted(entry.body.items()))
         echo(f"{entry.cid}  {entry.author} #{entry.seq}  {_time(entry.ts)}  {entry.type}  {fields}")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from zkreg.cli.app import JsonFlag, app, echo, open_repo
-from zkreg.cli.render import emit_json, progress_for
+from zkreg.cli.render import emit_json, one_line, progress_for
 
 if TYPE_CHECKING:
     from zkreg.registry.manifest import Manifest
@@ -99,20 +99,22 @@ def pull(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Target folder; default: ./NAME.")] = None,
     store: StoreOption = None,
     remote: Annotated[str | None, typer.Option(help="Fetch it from this peer (`zkreg serve` URL).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that already exist in the target.")] = False,
     json_out: JsonFlag = False,
 ) -> None:
     """Fetch an artefact, verifying every block and the manifest's signature.
 
-    With --remote, from the peer that published it, which signs a receipt for this use.
+    With --remote, from the peer that published it, which signs a receipt for this use. An existing file is
+    replaced only with --force; a symlink in the target is never followed.
     """
     repo = open_repo()
     if remote is not None:
         from zkreg.peer.client import pull_remote
 
-        result = pull_remote(repo, remote, ref, output).result
+        result = pull_remote(repo, remote, ref, output, force=force).result
     else:
         with progress_for(json_out) as progress:
-            result = repo.pull(ref, output, progress, store=store)
+            result = repo.pull(ref, output, progress, store=store, force=force)
     if json_out:
         emit_json(
             {
@@ -123,13 +125,13 @@ def pull(
         )
     else:
         for pulled in result.files:
-            echo(f"{pulled.cid}  {pulled.size:>12}  {result.directory / pulled.path}")
+            echo(f"{pulled.cid}  {pulled.size:>12}  {one_line(str(result.directory / pulled.path))}")
 
 
 def _describe(manifest: Manifest) -> str:
     lines = [
         f"manifest {manifest.cid}",
-        f"{manifest.kind} {manifest.name}@{manifest.version}  ({manifest.weights} weights)",
+        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({manifest.weights} weights)",
         f"author   {manifest.author}",
         f"created  {manifest.created}",
     ]
@@ -138,10 +140,15 @@ def _describe(manifest: Manifest) -> str:
     for parent in manifest.parents:
         lines.append(f"parent   {parent}")
     if manifest.message:
-        lines.append(f"\n    {manifest.message}\n")
+        lines.append(f"\n{_indented(manifest.message)}\n")
     lines.append(f"tree     {manifest.tree}")
-    lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {path}" for path, cid in manifest.files.items())
+    lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {one_line(path)}" for path, cid in manifest.files.items())
     return "\n".join(lines)
+
+
+def _indented(message: str) -> str:
+    """A manifest's message, every line of it indented, so no line of it can pass for a field of the listing."""
+    return "\n".join(f"    {one_line(line)}" for line in message.split("\n"))
 
 
 @app.command()
@@ -165,9 +172,9 @@ def log(
         emit_json([manifest.to_json() for manifest in history])
         return
     for manifest in history:
-        echo(f"manifest {manifest.cid}  {manifest.name}@{manifest.version}")
+        echo(f"manifest {manifest.cid}  {one_line(manifest.name)}@{one_line(manifest.version)}")
         echo(f"author   {manifest.author}\ncreated  {manifest.created}")
-        echo(f"\n    {manifest.message or '(no message)'}\n")
+        echo(f"\n{_indented(manifest.message or '(no message)')}\n")
 
 
 @app.command("ls")
@@ -178,7 +185,7 @@ def ls_(json_out: JsonFlag = False) -> None:
         emit_json([entry.__dict__ for entry in entries])
         return
     for entry in entries:
-        echo(f"{entry.cid}  {entry.kind:<8} {entry.name}@{entry.version}")
+        echo(f"{entry.cid}  {entry.kind:<8} {one_line(entry.name)}@{one_line(entry.version)}")
 
 
 @app.command()

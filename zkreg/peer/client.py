@@ -450,15 +450,16 @@ class RemotePull:
     """The CID of the provider's receipt entry for this use."""
 
 
-def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None) -> RemotePull:
+def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None, *, force: bool = False) -> RemotePull:
     """Fetch an artefact from the peer that published it, verify every block, write its files, record `use` and
-    get the provider's signed receipt for the same request (a bilateral, countable use)."""
+    get the provider's signed receipt for the same request (a bilateral, countable use). `force` replaces existing
+    files (see `Repo.pull`)."""
     from zkreg.peer.envelope import sign_request
 
     with PeerClient(url) as client:
         manifest = fetch_manifest(repo, client, ref, files=True)
         request = sign_request(repo.identity, "receipt", manifest.cid, [], now_ms())
-        result = repo.pull(manifest.cid, out_dir, request=request.nonce)
+        result = repo.pull(manifest.cid, out_dir, request=request.nonce, force=force)
         answer = client.receipt(request.document)
     return RemotePull(result, answer.receipt)
 

@@ -185,13 +185,17 @@ class CarSummary:
     root_blocks: dict[str, bytes] = field(default_factory=dict)
 
 
-def scan_car(stream: Readable) -> CarSummary:
-    """Verify a whole CAR without storing it: every block matches its CID, every root and every link is present."""
+def scan_car(stream: Readable, on_block: Callable[[str, bytes], None] | None = None) -> CarSummary:
+    """Verify a whole CAR: every block matches its CID, every root and every link is present. Each verified block
+    also goes to `on_block`, if given, so a stream can be stored while it is read once (the caller then takes the
+    blocks back if the CAR turns out incomplete)."""
     summary = CarSummary(read_roots(stream))
     wanted_roots = set(summary.roots)
     present: set[str] = set()
     linked: set[str] = set()
     for cid, block in read_blocks(stream):
+        if on_block is not None:
+            on_block(cid, block)
         present.add(cid)
         linked.update(links_of(cid, block))
         summary.blocks += 1

@@ -38,15 +38,18 @@ def open_database(path: Path, schema: str, *, what: str, unreadable_code: str) -
     """A SQLite file of the data dir in WAL mode with `synchronous=FULL` and `schema` applied. `what` names it in
     errors: `StoreBusy` while another process holds it, `unreadable_code` if it is not a database."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    conn.row_factory = sqlite3.Row
+    conn: sqlite3.Connection | None = None
     try:
+        # Inside the try: a path that cannot be opened at all (a directory, no permission) fails right here.
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        conn.row_factory = sqlite3.Row
         with _busy_as_error(what):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(schema)
-    except sqlite3.DatabaseError as exc:
-        conn.close()
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
         raise ZkregError(f"cannot open {what} {path}: {exc}", code=unreadable_code) from exc
     return conn
 

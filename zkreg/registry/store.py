@@ -12,7 +12,8 @@ import os
 import secrets
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from zkreg.errors import MalformedObject, NotFound
@@ -69,14 +70,32 @@ class BlockStore(ABC):
             raise MalformedObject(f"block {cid} holds {size} bytes, its parent says {expected_size}")
         yield from chunks
 
+    def file_size(self, cid: str) -> int:
+        """The size a file's DAG declares at its root (a raw leaf: its length), read without walking the DAG."""
+        block = self.get_block(cid)
+        codec = cid_from_str(cid)[1]
+        if codec == RAW:
+            return len(block)
+        if codec == DAG_PB:
+            return decode_file_node(block).filesize
+        raise MalformedObject(f"{cid} is not a file (codec 0x{codec:x})")
+
     def get_file(self, cid: str, dest: Path, size: int | None = None, progress: Progress = SILENT) -> None:
-        """Write the file to `dest` via a temporary file in the same folder, renamed only once all of it verified."""
+        """Write the file to `dest` via a temporary file in the same folder, renamed only once all of it verified.
+        With `size`, writing stops as soon as the bytes would run past it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.incomplete")
         progress.begin(f"fetching {dest.name}", size)
+        written = 0
         try:
             with tmp.open("wb") as out:
                 for chunk in self.iter_file(cid, size):
+                    written += len(chunk)
+                    if size is not None and written > size:
+                        raise MalformedObject(
+                            f"file {cid} holds more than the {size} bytes declared for it",
+                            code="integrity/size-mismatch",
+                        )
                     out.write(chunk)
                     progress.advance(len(chunk))
                 out.flush()
@@ -99,6 +118,16 @@ class BlockStore(ABC):
         return total
 
 
+@dataclass
+class BlockRecord:
+    """The blocks one workflow put into the local store (see `LocalStore.recording`)."""
+
+    added: set[str] = field(default_factory=set)
+    """Written by this workflow: they were not in the store before."""
+    put: set[str] = field(default_factory=set)
+    """Every block it put, new or already held: what its manifest will rely on."""
+
+
 class LocalStore(BlockStore):
     """Blocks as files under `root/<next-to-last two chars of the CID>/<CID>` (flatfs-style sharding).
 
@@ -112,6 +141,7 @@ class LocalStore(BlockStore):
         self._tmp = root / ".tmp"
         self._tmp.mkdir(parents=True, exist_ok=True)
         self._unindexed: list[tuple[str, int]] = []
+        self._record: BlockRecord | None = None
 
     def _path(self, cid: str) -> Path:
         return self.root / cid[-3:-1] / cid
@@ -126,9 +156,16 @@ class LocalStore(BlockStore):
         except FileNotFoundError:
             path.parent.mkdir(exist_ok=True)
             tmp = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}"
-            with tmp.open("wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
+            try:
+                with tmp.open("wb") as out:
+                    out.write(data)
+                os.replace(tmp, path)
+            finally:
+                tmp.unlink(missing_ok=True)
+            if self._record is not None:
+                self._record.added.add(cid)
+        if self._record is not None:
+            self._record.put.add(cid)
         self._unindexed.append((cid, len(data)))
 
     def held(self) -> Iterator[str]:
@@ -162,6 +199,41 @@ class LocalStore(BlockStore):
             return None
         away.unlink()
         return status.st_size
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[BlockRecord]:
+        """Note the blocks put while the block runs, so a workflow that fails can take back what it added."""
+        record = BlockRecord()
+        self._record = record
+        try:
+            yield record
+        finally:
+            self._record = None
+
+    def reachable(self, roots: Iterable[str]) -> set[str]:
+        """Every CID linked from `roots` (manifests, directories, file nodes), held or not. Raw leaves have no links,
+        so they are never read: the walk costs the manifests and dag-pb nodes only."""
+        from zkreg.registry.car import links_of
+
+        seen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            cid = stack.pop()
+            if cid in seen:
+                continue
+            seen.add(cid)
+            if cid_from_str(cid)[1] == RAW or not self.has(cid):
+                continue
+            stack.extend(links_of(cid, self.get_block(cid)))
+        return seen
+
+    def remove_blocks(self, cids: Iterable[str]) -> None:
+        """Delete blocks and their index rows; the caller holds the index transaction and knows nothing reaches them."""
+        doomed = set(cids)
+        for cid in doomed:
+            self._path(cid).unlink(missing_ok=True)
+        self._unindexed = [(cid, size) for cid, size in self._unindexed if cid not in doomed]
+        self.index.executemany("DELETE FROM blocks WHERE cid = ?", ((cid,) for cid in doomed))
 
     def get_block(self, cid: str) -> bytes:
         try:

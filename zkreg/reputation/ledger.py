@@ -303,6 +303,13 @@ class Ledger:
 
     # ---- reading ---------------------------------------------------------------------------------------------
 
+    def has_entry(self, author: str, type_: str, manifest: str) -> bool:
+        """Whether `author`'s feed holds an entry of `type_` naming `manifest` (e.g. the `publish` of a ref)."""
+        row = self.conn.execute(
+            "SELECT 1 FROM entries WHERE type = ? AND manifest = ? AND author = ? LIMIT 1", (type_, manifest, author)
+        ).fetchone()
+        return row is not None
+
     def authors(self) -> list[str]:
         return [row["author"] for row in self.conn.execute("SELECT author FROM feeds ORDER BY author")]
 

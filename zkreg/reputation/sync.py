@@ -159,9 +159,15 @@ class CarFileTransport:
         if size > max_bytes:
             raise OversizedImport(f"feed file {path} is {size} bytes; the cap is {max_bytes}")
         self.path = path
+        self.max_bytes = max_bytes
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
-        return read_car(self.path.read_bytes())
+        # A stream (a FIFO, /dev/zero, `<(cmd)`) has no size to check up front: the cap holds while reading.
+        with self.path.open("rb") as stream:
+            data = stream.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise OversizedImport(f"feed file {self.path} is over the {self.max_bytes}-byte cap")
+        return read_car(data)
 
 
 def pull(ledger: Ledger, transport: FeedTransport, progress: Progress = SILENT) -> ImportReport:
