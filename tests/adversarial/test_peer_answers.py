@@ -11,7 +11,7 @@ import base64
 import io
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -41,7 +41,8 @@ class HostilePeer:
     """Answers `METHOD /path` (query ignored) with what the test set; a path prefix ending in `*` matches more."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, Canned] = {}
+        self.routes: dict[str, Canned | Callable[[str], Canned]] = {}
+        self.requests = 0
         peer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,7 +50,10 @@ class HostilePeer:
                 length = int(self.headers.get("content-length") or 0)
                 if length:
                     self.rfile.read(length)
+                peer.requests += 1
                 canned = peer.lookup(f"{self.command} {self.path.split('?')[0]}")
+                if callable(canned):
+                    canned = canned(self.path)
                 self.send_response(canned.status)
                 for name, value in canned.headers.items():
                     self.send_header(name, value)
@@ -65,7 +69,7 @@ class HostilePeer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def lookup(self, key: str) -> Canned:
+    def lookup(self, key: str) -> Canned | Callable[[str], Canned]:
         if key in self.routes:
             return self.routes[key]
         for pattern, canned in self.routes.items():
@@ -423,3 +427,57 @@ def test_sync_refuses_a_malformed_push_report(cli: Any, victim: Path, hostile: H
     hostile.routes["GET /v1/feeds/heads"] = heads()
     hostile.routes["POST /v1/feeds"] = as_json(report)
     assert_refused(cli, victim, ["sync", hostile.url], "peer/malformed-answer", 4)
+
+
+def test_sync_survives_evidence_whose_bytes_do_not_match(cli: Any, victim: Path, hostile: HostilePeer) -> None:
+    """A peer that answers the manifests and proofs scoring needs with wrong bytes cannot fail every sync: the
+    feeds were applied, the evidence is left unheld (so it counts for nothing) and the report says so."""
+    from tests.reputation.ledger_helpers import feed, identity, manifest_cid
+    from zkreg.registry.cid import RAW, compute
+
+    consumer, provider = identity("consumer"), identity("provider")
+    proof = compute(RAW, b"a proof the peer will not give")
+    use = feed(consumer, [("use", {"manifest": manifest_cid("m"), "provider": provider.did, "request": "r1"})])
+    receipt = {"request": "r1", "consumer": consumer.did, "proof": proof, "output_hash": "0" * 64}
+    paid = feed(provider, [("receipt", receipt)])
+    repo = Repo.open(victim)
+    try:
+        repo.ledger.import_blocks([entry.block for entry in use + paid])
+    finally:
+        repo.close()
+    hostile.routes["GET /v1/feeds/heads"] = heads(
+        {"author": consumer.did, "seq": 1, "head": use[0].cid, "forked": False},
+        {"author": provider.did, "seq": 1, "head": paid[0].cid, "forked": False},
+    )
+    hostile.routes["POST /v1/feeds"] = as_json({"accepted": 0, "duplicates": 0})
+    hostile.routes[f"GET /v1/manifests/{manifest_cid('m')}"] = as_json({"cid": manifest_cid("m"), "block": "oA=="})
+    hostile.routes[f"GET /v1/blocks/{proof}"] = Canned(200, b"not the proof")
+    before = snapshot(victim)
+    result = cli("sync", hostile.url, "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["fetched"] == {"manifests": 0, "proofs": 0, "refused": 2}
+    assert snapshot(victim) == before
+
+
+def test_sync_from_a_peer_that_drips_its_feed_a_page_at_a_time_ends(
+    cli: Any, victim: Path, hostile: HostilePeer
+) -> None:
+    """A peer claims a feed of 10^9 entries and answers every page with no entry and a last-seq header one past
+    the page asked for: a sync must still end, after a bounded number of pages."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from zkreg.peer.client import MAX_FEED_PAGES_PER_SYNC
+    from zkreg.reputation.sync import car_stream
+
+    empty_car = b"".join(car_stream([], []))
+
+    def one_more(path: str) -> Canned:
+        after = int(parse_qs(urlsplit(path).query)["after"][0])
+        return Canned(200, empty_car, {"x-zkreg-last-seq": str(after + 1)})
+
+    hostile.routes["GET /v1/feeds/heads"] = heads(head(seq=10**9))
+    hostile.routes["GET /v1/feeds/*"] = one_more
+    hostile.routes["POST /v1/feeds"] = as_json({"accepted": 0, "duplicates": 0})
+    result = cli("sync", hostile.url, "--json")
+    assert result.code == 0, result.stderr
+    assert hostile.requests <= MAX_FEED_PAGES_PER_SYNC + 10

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import BackendUnavailable, CidMismatch, MalformedAnswer, NotFound, UsageError, ZkregError
+from zkreg.errors import (
+    BackendUnavailable,
+    CidMismatch,
+    IntegrityError,
+    MalformedAnswer,
+    NotFound,
+    UsageError,
+    ZkregError,
+)
 from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
@@ -176,8 +184,15 @@ HeldAt = Callable[[str, int], "str | None"]
 """(author, seq) -> the CID of the entry held locally there, if any."""
 
 
+MAX_FEED_PAGES_PER_SYNC = 1_000
+"""Feed pages one sync fetches at most (10M entries at the server's 10,000 a page): a peer that claims a long feed
+and hands it out an entry a page (or replays one entry with a growing last-seq header) cannot keep a sync going
+without end; what is left is fetched by the next sync."""
+
+
 class HttpFeedTransport:
-    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known`, page by page.
+    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known`, page by page (at most
+    `MAX_FEED_PAGES_PER_SYNC` pages).
 
     A feed whose head the peer holds at a seq we also hold is fetched from there only if the entries differ (so
     two peers told different stories by an equivocating author both find out): `held_at` answers that.
@@ -209,9 +224,11 @@ class HttpFeedTransport:
 
             queue = [(author, after, seq, fetch(author, after)) for author, after, seq in wanted[:1]]
             index = 1
-            while queue:
+            pages = 0
+            while queue and pages < MAX_FEED_PAGES_PER_SYNC:
                 author, after, seq, pending = queue.pop(0)
                 car, last = pending.result()
+                pages += 1
                 if after < last < seq:  # more of this feed: the next page starts after this one's last entry
                     queue.append((author, last, seq, fetch(author, last)))
                 elif index < len(wanted):
@@ -283,13 +300,16 @@ class SyncReport:
     pushed: dict[str, Any] = field(default_factory=dict)
     manifests: int = 0
     proofs: int = 0
+    refused: int = 0
+    """Manifests and proofs the peer answered with bytes that fail our checks: left unheld, so they count for
+    nothing, and tried again on the next sync."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
             "pulled": self.pulled.to_json(),
             "pushed": self.pushed,
-            "fetched": {"manifests": self.manifests, "proofs": self.proofs},
+            "fetched": {"manifests": self.manifests, "proofs": self.proofs, "refused": self.refused},
         }
 
 
@@ -357,14 +377,16 @@ def _bounded(rows: list[Any], held: Callable[[str], bool]) -> Iterator[str]:
         yield cid
 
 
-def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int]:
+def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int, int]:
     """Manifests named by `use` entries and proof bundles named by receipts that this peer lacks, from the peer
     (whatever it does not have is skipped): what proof-gated scoring needs. (manifests, proofs) fetched.
 
     Only receipts that pair with a `use` can ever count, so only their proofs are fetched; newest first, and
     bounded per naming author and per sync (`MAX_FETCHES_PER_AUTHOR`): what is left is tried on the next sync.
+    An answer that fails our checks is refused and counted (the third number), not an error of the whole sync:
+    the feeds were applied, and a peer must not be able to fail every sync by serving bad evidence.
     """
-    manifests = proofs = 0
+    manifests = proofs = refused = 0
     uses = repo.ledger.conn.execute(
         "SELECT author, manifest AS cid, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
         "GROUP BY author, manifest ORDER BY newest DESC"
@@ -375,6 +397,8 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int]:
             manifests += 1
         except (NotFound, RemoteError):
             continue
+        except IntegrityError:
+            refused += 1
     receipts = repo.ledger.conn.execute(
         "SELECT r.author AS author, r.detail AS cid, MAX(r.rowid) AS newest FROM entries r "
         "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.peer AND u.peer = r.author "
@@ -386,7 +410,9 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int]:
             proofs += 1
         except (NotFound, RemoteError):
             continue
-    return manifests, proofs
+        except IntegrityError:
+            refused += 1
+    return manifests, proofs, refused
 
 
 def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncReport:
@@ -405,7 +431,7 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
         except FeedsRejected as exc:
             rejected, pulled = exc, exc.report
         report = SyncReport(client.url, pulled, push(repo, client))
-        report.manifests, report.proofs = fetch_evidence(repo, client)
+        report.manifests, report.proofs, report.refused = fetch_evidence(repo, client)
     if rejected is not None:
         raise rejected
     return report
