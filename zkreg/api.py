@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from zkreg.config import load_config
 from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound, StoreBusy, ZkregError
@@ -29,7 +30,6 @@ from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import links_of, scan_car, walk_dag, write_car
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
 from zkreg.registry.index import open_index, transaction
-from zkreg.registry.ipfs import API_ENV, IpfsStore
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore, pid_alive
 from zkreg.registry.unixfs import directory_node
@@ -41,6 +41,9 @@ from zkreg.reputation.sync import pull as pull_feeds
 from zkreg.schemas import load as load_schema
 from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, ZkSection, join_bounded
 from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace, zk_section
+
+if TYPE_CHECKING:
+    from zkreg.registry.ipfs import IpfsStore
 
 KINDS = ("model", "dataset")
 STORES = ("local", "ipfs")
@@ -425,6 +428,8 @@ class Repo:
     def _node(self, store: str | None) -> IpfsStore | None:
         """The IPFS node for `store`, caching into our store. Without `store`: ipfs if ZKREG_IPFS_API is set, else
         what `config.toml` says (`store`, or ipfs if it names a node's `ipfs.api`), else local."""
+        from zkreg.registry.ipfs import API_ENV, IpfsStore  # local: httpx (~50 ms) only for an IPFS node
+
         config = load_config(self.home)
         env_api = os.environ.get(API_ENV)
         choice = store or ("ipfs" if env_api else config.store or ("ipfs" if config.ipfs_api else "local"))

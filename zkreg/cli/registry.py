@@ -12,7 +12,6 @@ from zkreg.api import Repo
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.cli.zk import verify_proof_command
-from zkreg.peer.client import pull_remote
 from zkreg.registry.manifest import Manifest
 
 commands = command_set()
@@ -110,6 +109,8 @@ def pull(
     """
     repo = open_repo()
     if remote is not None:
+        from zkreg.peer.client import pull_remote  # local: httpx and jsonschema (~0.2 s) only for a peer
+
         result = pull_remote(repo, remote, ref, output, force=force).result
     else:
         with progress_for(json_out) as progress:

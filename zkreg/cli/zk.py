@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, progress_for
-from zkreg.peer.client import RemoteProof, prove_remote
 from zkreg.zk.workflow import ProofVerdict
+
+if TYPE_CHECKING:
+    from zkreg.peer.client import RemoteProof
 
 commands = command_set()
 
@@ -32,6 +34,8 @@ def prove(
     """
     repo = open_repo()
     if remote is not None:
+        from zkreg.peer.client import prove_remote  # local: httpx and jsonschema (~0.2 s) only for a peer
+
         show_remote_proof(prove_remote(repo, remote, ref, input_file, output), json_out)
         return
     with progress_for(json_out) as progress:
