@@ -22,24 +22,28 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from zkreg.config import load_config
 from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound, StoreBusy, ZkregError
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
+from zkreg.registry.car import links_of, scan_car, walk_dag, write_car
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
 from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore, pid_alive
 from zkreg.registry.unixfs import directory_node
+from zkreg.reputation.ledger import ImportReport, Ledger, open_ledger
+from zkreg.reputation.proofs import BundleVerdict, ProofGatedCredit
+from zkreg.reputation.score import ProofHook, Scores, compute_scores
+from zkreg.reputation.sync import CarFileTransport, ExportResult, export_car
+from zkreg.reputation.sync import pull as pull_feeds
+from zkreg.schemas import load as load_schema
+from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, ZkSection, join_bounded
+from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace, zk_section
 
 if TYPE_CHECKING:
     from zkreg.registry.ipfs import IpfsStore
-    from zkreg.reputation.ledger import ImportReport, Ledger
-    from zkreg.reputation.proofs import BundleVerdict
-    from zkreg.reputation.score import ProofHook, Scores
-    from zkreg.reputation.sync import ExportResult
-    from zkreg.zk.documents import ZkSection
-    from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace
 
 KINDS = ("model", "dataset")
 STORES = ("local", "ipfs")
@@ -169,9 +173,7 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
 
 def _check_name(name: str, version: str | None) -> None:
     """Refuse a name or version the manifest schema would refuse, before a single block is stored."""
-    from zkreg.schemas import load
-
-    fields = load("manifest.v1")["properties"]
+    fields = load_schema("manifest.v1")["properties"]
     if not re.fullmatch(fields["name"]["pattern"], name):
         raise InvalidInput(
             f"bad name {name!r}: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128",
@@ -426,8 +428,7 @@ class Repo:
     def _node(self, store: str | None) -> IpfsStore | None:
         """The IPFS node for `store`, caching into our store. Without `store`: ipfs if ZKREG_IPFS_API is set, else
         what `config.toml` says (`store`, or ipfs if it names a node's `ipfs.api`), else local."""
-        from zkreg.config import load_config
-        from zkreg.registry.ipfs import API_ENV, IpfsStore
+        from zkreg.registry.ipfs import API_ENV, IpfsStore  # local: httpx (~50 ms) only for an IPFS node
 
         config = load_config(self.home)
         env_api = os.environ.get(API_ENV)
@@ -440,8 +441,6 @@ class Repo:
 
     def _send_to_node(self, node: IpfsStore, cid: str, block: bytes, pin: bool) -> None:
         """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
-        from zkreg.registry.car import links_of, walk_dag
-
         for linked in links_of(cid, block):
             if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
                 for linked_cid, linked_block in walk_dag(self.store.get_block, [linked]):
@@ -452,8 +451,6 @@ class Repo:
 
     def _send_directories(self, node: IpfsStore, tree: str, files: set[str]) -> None:
         """Put the directory nodes of `tree` on the node (the files under it are there already)."""
-        from zkreg.registry.car import walk_dag
-
         for cid, block in walk_dag(self.store.get_block, [tree], skip=files):
             node.put_block(cid, block)
 
@@ -493,7 +490,7 @@ class Repo:
         if dataset_cid is not None and self.manifest(dataset_cid).kind != "dataset":
             raise InvalidInput(f"--dataset {dataset} is not a dataset manifest", code="input/not-a-dataset")
         if kind == "model":
-            from zkreg.registry.onnx_check import check_onnx_model
+            from zkreg.registry.onnx_check import check_onnx_model  # local: onnx takes ~0.7 s to import
 
             published = {path.resolve() for path in files.values()}
             for file_name, path in files.items():
@@ -584,8 +581,6 @@ class Repo:
     # ---- zero-knowledge proofs -----------------------------------------------------------------------------
 
     def zk_workspace(self) -> ZkWorkspace:
-        from zkreg.zk.workflow import ZkWorkspace
-
         return ZkWorkspace(self.home, self.store)
 
     def _prepare_zk(
@@ -745,20 +740,14 @@ class Repo:
     def ledger(self) -> Ledger:
         """The signed feeds this peer holds (`ledger.db` in the data dir)."""
         if self._ledger is None:
-            from zkreg.reputation.ledger import open_ledger
-
             self._ledger = open_ledger(self.home / "ledger.db")
         return self._ledger
 
     def export_feeds(self, path: Path, author: str | None = None) -> ExportResult:
-        from zkreg.reputation.sync import export_car
-
         return export_car(self.ledger, path, author)
 
     def import_feeds(self, path: Path, progress: Progress = SILENT) -> ImportReport:
-        from zkreg.reputation.sync import CarFileTransport, pull
-
-        return pull(self.ledger, CarFileTransport(path), progress)
+        return pull_feeds(self.ledger, CarFileTransport(path), progress)
 
     def trust_peer(self, did: str) -> bool:
         """Make `did` a local trust root; False if it already was one."""
@@ -773,23 +762,15 @@ class Repo:
 
         By default a use counts only if it is proof-gated (`zkreg.reputation.proofs`): the used manifest is held,
         and for a zk model the receipt's proof bundle is held and verifies."""
-        from zkreg.reputation.proofs import ProofGatedCredit
-        from zkreg.reputation.score import compute_scores
-
         hook = receipt_proof_ok or ProofGatedCredit(self.ledger, self._zk_section_of, self._verify_held_proof)
         return compute_scores(self.ledger, self.trust_roots(), hook)
 
     def _zk_section_of(self, cid: str) -> ZkSection | None:
-        from zkreg.zk.workflow import zk_section
-
         return zk_section(self.manifest(cid))
 
     def _verify_held_proof(self, proof: str) -> BundleVerdict:
         """Verify a proof bundle held in the local store (by its CID); what it binds to. A bundle larger than
         `MAX_BUNDLE_BYTES` is refused after reading that much, before any parsing."""
-        from zkreg.reputation.proofs import BundleVerdict
-        from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, join_bounded
-
         if not self.store.has(proof):
             raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
         what = f"proof bundle {proof}"
@@ -803,8 +784,6 @@ class Repo:
     def export_car(self, ref: str, out: Path) -> int:
         """Write the manifest and every block it reaches (files, tree, history, dataset) as a CARv1 file; the
         number of blocks. Written to a temporary file and renamed, so `out` is never a partial CAR."""
-        from zkreg.registry.car import walk_dag, write_car
-
         cid = self.manifest(self.resolve(ref)).cid
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
@@ -822,8 +801,6 @@ class Repo:
         """Verify a whole CAR (every block, every link present, manifest signatures) and record each manifest
         root's `name@version`. The file is read once, so a pipe works (`zkreg import <(cat x.car)`): blocks are
         stored as they verify, and if the CAR fails, the ones this import added that nothing reaches are removed."""
-        from zkreg.registry.car import scan_car
-
         with self.store.recording() as record:
             try:
                 with path.open("rb") as stream:
@@ -886,8 +863,6 @@ class Repo:
 
     def _unreachable_blocks(self) -> set[str]:
         """Held blocks that nothing to keep reaches."""
-        from zkreg.registry.car import links_of
-
         held = set(self.store.held())
         manifests = [cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)]
         stack = [*manifests, *self._kept_proofs()]

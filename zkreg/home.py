@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import platformdirs
+
 
 def default_home() -> Path:
     override = os.environ.get("ZKREG_HOME")
     if override:
         return Path(override).expanduser()
-    import platformdirs
-
     return Path(platformdirs.user_data_dir("zkreg", appauthor=False))

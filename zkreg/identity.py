@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import bases
 import nacl.exceptions
 import nacl.pwhash
 import nacl.secret
@@ -28,14 +29,10 @@ _SEED_BYTES = 32
 
 
 def _b58encode(data: bytes) -> str:
-    import bases
-
     return str(bases.base58btc.encode(data))
 
 
 def _b58decode(text: str) -> bytes:
-    import bases
-
     return bytes(bases.base58btc.decode(text))
 
 

@@ -269,20 +269,6 @@ def test_piped_output_has_no_progress_noise(cli: Cli, tmp_path: Path) -> None:
     assert "\x1b[" not in result.stdout
 
 
-def test_help_does_not_import_heavy_modules() -> None:
-    code = (
-        "import sys\n"
-        "from zkreg.cli.main import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in ('ezkl', 'onnx', 'numpy', 'scipy', 'httpx', 'multiformats', 'dag_cbor')"
-        " if m in sys.modules)\n"
-        "print('HEAVY=' + ','.join(heavy))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert "Usage: zkreg" in result.stdout
-    assert result.stdout.strip().splitlines()[-1] == "HEAVY=", "--help imported heavy modules"
-
-
 def test_block_files_are_named_by_their_content(cli: Cli, tmp_path: Path) -> None:
     init(cli)
     file = tmp_path / "f.bin"

@@ -55,18 +55,6 @@ def test_incomplete_cache_entry_is_never_used_and_dead_staging_is_swept(tmp_path
     assert not dead.exists()
 
 
-def test_cli_help_for_zk_commands_does_not_import_the_proof_system() -> None:
-    import subprocess
-    import sys
-
-    for args in (["--help"], ["prove", "--help"], ["verify", "--help"]):
-        proc = subprocess.run(
-            [sys.executable, "-X", "importtime", "-m", "zkreg", *args], capture_output=True, text=True, check=True
-        )
-        imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
-        assert not imported & {"ezkl", "onnx", "numpy"}, args
-
-
 @pytest.mark.parametrize("meta", ["{not json", "[1, 2]"])
 def test_damaged_cache_metadata_is_a_clear_error_not_a_traceback(tmp_path: Path, meta: str) -> None:
     from zkreg.errors import ZkregError

@@ -1,44 +1,30 @@
-"""The Typer app and what every command module shares: the --json flag, opening the repo, plain output."""
+"""What every command module shares: its `commands` set, the --json flag, opening the repo, plain output.
+
+Only command modules import this (`zkreg --help` does not), so it may import the library at its top.
+"""
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from zkreg.api import Repo
-
-app = typer.Typer(
-    name="zkreg",
-    help="Share ML models and datasets as signed, content-addressed commitments.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    # Plain help: Typer's Rich help formatter costs ~55 ms of imports on every `zkreg --help`.
-    rich_markup_mode=None,
-)
+from zkreg.api import Repo
+from zkreg.cli.render import write_out
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-state = {"debug": False}
 
 
-@app.callback()
-def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback for errors.")] = False,
-) -> None:
-    state["debug"] = debug
+def command_set(**options: Any) -> typer.Typer:
+    """A command module's `commands` (or a command group of it), rendered as plain help like the root's."""
+    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, **options)
 
 
 def open_repo() -> Repo:
-    from zkreg.api import Repo
-
     return Repo.open(passphrase=os.environ.get("ZKREG_PASSPHRASE"))
 
 
 def echo(text: str) -> None:
     """Human output: through `render.write_out`, which escapes terminal control characters."""
-    from zkreg.cli.render import write_out
-
     write_out(text)

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
 
+commands = command_set()
 
-@app.command("export")
+
+@commands.command("export")
 def export_(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="The CAR file to write.")],
@@ -27,7 +29,7 @@ def export_(
         echo(f"wrote {blocks} blocks of {cid} to {output}")
 
 
-@app.command("import")
+@commands.command("import")
 def import_(
     car: Annotated[Path, typer.Argument(help="A CARv1 file (from `zkreg export` or `ipfs dag export`).")],
     json_out: JsonFlag = False,

@@ -6,11 +6,13 @@ from typing import Annotated
 
 import typer
 
-from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
 
+commands = command_set()
 
-@app.command()
+
+@commands.command()
 def gc(
     yes: Annotated[bool, typer.Option("--yes", help="Delete them; without it, only count them.")] = False,
     json_out: JsonFlag = False,

@@ -1,25 +1,23 @@
-"""Commands over the reputation ledger: `ledger log|export|import|verify`, `rep show|top`, `peer trust`."""
+"""Commands over the reputation ledger: `ledger log|export|import|verify`, `rep show|top`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
+from zkreg.identity import public_key_from_did
+from zkreg.reputation.score import Reputation
 
-if TYPE_CHECKING:
-    from zkreg.reputation.score import Reputation
-
-ledger_app = typer.Typer(help="The signed, hash-chained feeds this peer holds.", no_args_is_help=True)
-rep_app = typer.Typer(help="Proof of Reputation: trust, credit, debit and balance.", no_args_is_help=True)
-peer_app = typer.Typer(help="Peers and local trust roots.", no_args_is_help=True)
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(rep_app, name="rep")
-app.add_typer(peer_app, name="peer")
+ledger_app = command_set(help="The signed, hash-chained feeds this peer holds.", no_args_is_help=True)
+rep_app = command_set(help="Proof of Reputation: trust, credit, debit and balance.", no_args_is_help=True)
+commands = command_set()
+commands.add_typer(ledger_app, name="ledger")
+commands.add_typer(rep_app, name="rep")
 
 AuthorOption = Annotated[str | None, typer.Option("--author", help="Only this identity's feed (did:key).")]
 
@@ -114,8 +112,6 @@ def rep_show(
     """One identity's reputation, and the inputs that make it up."""
     repo = open_repo()
     if key is not None:
-        from zkreg.identity import public_key_from_did
-
         public_key_from_did(key)
     reputation = repo.scores().show(key or repo.identity.did)
     if json_out:
@@ -137,16 +133,3 @@ def rep_top(
     for reputation in ranked:
         flag = "  FORKED" if reputation.forked else ""
         echo(f"{reputation.trust:.6f}  {reputation.balance:>10.3f}  {reputation.identity}{flag}")
-
-
-@peer_app.command("trust")
-def peer_trust(
-    key: Annotated[str, typer.Argument(help="The did:key to trust as a root of reputation.")],
-    json_out: JsonFlag = False,
-) -> None:
-    """Seed this peer's reputation computation with KEY (besides its own key)."""
-    added = open_repo().trust_peer(key)
-    if json_out:
-        emit_json({"did": key, "added": added})
-    else:
-        echo(f"{'trusting' if added else 'already trusted:'} {key}")

@@ -1,7 +1,9 @@
 """`zkreg`'s entry point. Errors are mapped to output and exit codes here, in one place.
 
-Start-up imports only Typer and light zkreg modules; each command imports the API (and through it multiformats,
-onnx, ...) when it runs, so `zkreg --help` stays fast.
+Commands load lazily: `COMMANDS` names each command, its one-line help and the module that defines it, and
+`LazyCommands` imports that module only when the command is invoked (or its own `--help` is asked for). So
+`zkreg --help` imports Typer, this module, `render` and `errors`, and no command module or library module; the
+command modules import the library at their top.
 
 Interrupts: Ctrl-C (SIGINT) is a `KeyboardInterrupt` wherever it lands; the library cleans up on the way out (a
 failed publish removes the blocks it added, a pull its staging folder) and the process exits 130 with one line.
@@ -12,20 +14,130 @@ shell reports for a tool that SIGPIPE stops, as `git log | head -1` does.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from difflib import get_close_matches
+from functools import cache
+from typing import Annotated
 
 import typer
+from typer import _click as click  # Typer vendors click; its TyperGroup is built on this copy
+from typer.core import TyperGroup
 
-from zkreg.cli import car, gc, ledger, registry, serve, zk  # noqa: F401  (each registers its commands)
-from zkreg.cli.app import app, state
 from zkreg.cli.render import OutputClosed, emit_json, terminal_safe
 from zkreg.errors import ZkregError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "export": (
+        "zkreg.cli.car",
+        "Write a manifest and every block it reaches to a CARv1 file (imports into IPFS with `ipfs dag import`).",
+    ),
+    "import": (
+        "zkreg.cli.car",
+        "Verify every block of a CAR file and its manifests' signatures, then store it and record its refs.",
+    ),
+    "gc": (
+        "zkreg.cli.gc",
+        "Remove blocks no held manifest or receipted proof reaches (a failed publish's, unlinked CAR blocks).",
+    ),
+    "init": ("zkreg.cli.registry", "Create the data dir and an Ed25519 identity (ZKREG_HOME overrides the location)."),
+    "id": ("zkreg.cli.registry", "Show this identity (did:key) and its data dir."),
+    "publish": (
+        "zkreg.cli.registry",
+        "Commit files as content-addressed blocks and a signed manifest; print the manifest CID.",
+    ),
+    "pull": ("zkreg.cli.registry", "Fetch an artefact, verifying every block and the manifest's signature."),
+    "show": ("zkreg.cli.registry", "Show a verified manifest."),
+    "log": (
+        "zkreg.cli.registry",
+        "The history of a name, newest first, following each manifest's parents (like `git log`).",
+    ),
+    "ls": ("zkreg.cli.registry", "List known refs."),
+    "verify": (
+        "zkreg.cli.registry",
+        "Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given "
+        "a file that is not a known ref, a zero-knowledge proof bundle (exit 4 with the reason if it does not "
+        "verify).",
+    ),
+    "serve": (
+        "zkreg.cli.serve",
+        "Serve reputation-gated proofs, feed sync and public artefacts over HTTP until interrupted.",
+    ),
+    "sync": (
+        "zkreg.cli.serve",
+        "Pull the peer's feeds, push ours, and fetch the manifests and proofs that scoring needs.",
+    ),
+    "prove": (
+        "zkreg.cli.zk",
+        "Run the model on an input and write a signed zero-knowledge proof bundle of the output.",
+    ),
+    "ledger": ("zkreg.cli.ledger", "The signed, hash-chained feeds this peer holds."),
+    "rep": ("zkreg.cli.ledger", "Proof of Reputation: trust, credit, debit and balance."),
+    "peer": ("zkreg.cli.peer", "Peers and local trust roots."),
+}
+"""Command name -> (the module whose `commands` defines it, the first paragraph of its help). A test keeps the
+help texts equal to the commands' own."""
 
 INTERRUPTED = 130
 """128 + SIGINT."""
 OUTPUT_CLOSED = 141
 """128 + SIGPIPE."""
+
+
+@cache
+def _module_commands(module: str) -> TyperGroup:
+    return typer.main.get_group(importlib.import_module(module).commands)
+
+
+class LazyCommands(TyperGroup):
+    """The root group: lists `COMMANDS` from the table and imports a command's module only to run it."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            command = _module_commands(COMMANDS[cmd_name][0]).get_command(ctx, cmd_name)
+            if command is not None:
+                self.commands[cmd_name] = command
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [(name, click.utils.make_default_short_help(text, limit)) for name, (_, text) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        # Typer suggests among the loaded commands only; a mistyped name loads none, so suggest from the table.
+        name = args[0] if args else ""
+        matches = get_close_matches(name, COMMANDS) if name not in COMMANDS and not name.startswith("-") else []
+        if matches:
+            ctx.fail(f"No such command {name!r}. Did you mean {', '.join(repr(match) for match in matches)}?")
+        return super().resolve_command(ctx, args)
+
+
+app = typer.Typer(
+    cls=LazyCommands,
+    name="zkreg",
+    help="Share ML models and datasets as signed, content-addressed commitments.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain help: Typer's Rich help formatter costs ~55 ms of imports on every `zkreg --help`.
+    rich_markup_mode=None,
+)
+state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback for errors.")] = False,
+) -> None:
+    state["debug"] = debug
 
 
 def _render_error(error: ZkregError, json_mode: bool) -> None:

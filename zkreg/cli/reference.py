@@ -1,4 +1,5 @@
-"""Renders docs/cli.md, the command reference, from the Typer app itself; a test keeps the file current.
+"""Renders docs/cli.md, the command reference, from the Typer app itself (loading every command module); a test
+keeps the file current.
 
 python -m zkreg.cli.reference > docs/cli.md
 """
@@ -9,8 +10,7 @@ from typing import Any
 
 import typer
 
-import zkreg.cli.main  # noqa: F401  (registers every command on the app)
-from zkreg.cli.app import app
+from zkreg.cli.main import app
 
 _WIDTH = 100
 

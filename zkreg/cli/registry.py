@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.api import Repo
+from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
+from zkreg.cli.zk import verify_proof_command
+from zkreg.registry.manifest import Manifest
 
-if TYPE_CHECKING:
-    from zkreg.registry.manifest import Manifest
+commands = command_set()
 
 StoreOption = Annotated[
     str | None,
@@ -20,11 +22,9 @@ StoreOption = Annotated[
 ]
 
 
-@app.command()
+@commands.command()
 def init(json_out: JsonFlag = False) -> None:
     """Create the data dir and an Ed25519 identity (ZKREG_HOME overrides the location)."""
-    from zkreg.api import Repo
-
     repo = Repo.init(passphrase=os.environ.get("ZKREG_PASSPHRASE") or None)
     if json_out:
         emit_json({"did": repo.identity.did, "home": str(repo.home)})
@@ -32,7 +32,7 @@ def init(json_out: JsonFlag = False) -> None:
         echo(f"initialised {repo.home}\nidentity {repo.identity.did}")
 
 
-@app.command("id")
+@commands.command("id")
 def id_(json_out: JsonFlag = False) -> None:
     """Show this identity (did:key) and its data dir."""
     repo = open_repo()
@@ -42,7 +42,7 @@ def id_(json_out: JsonFlag = False) -> None:
         echo(f"{repo.identity.did}\n{repo.home}")
 
 
-@app.command()
+@commands.command()
 def publish(
     paths: Annotated[list[Path], typer.Argument(help="Files or directories to publish.", metavar="PATH")],
     name: Annotated[str, typer.Option("--name", "-n", help="Name of the artefact.")],
@@ -93,7 +93,7 @@ def publish(
         echo(result.cid)
 
 
-@app.command()
+@commands.command()
 def pull(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Target folder; default: ./NAME.")] = None,
@@ -109,7 +109,7 @@ def pull(
     """
     repo = open_repo()
     if remote is not None:
-        from zkreg.peer.client import pull_remote
+        from zkreg.peer.client import pull_remote  # local: httpx and jsonschema (~0.2 s) only for a peer
 
         result = pull_remote(repo, remote, ref, output, force=force).result
     else:
@@ -151,7 +151,7 @@ def _indented(message: str) -> str:
     return "\n".join(f"    {one_line(line)}" for line in message.split("\n"))
 
 
-@app.command()
+@commands.command()
 def show(ref: str, json_out: JsonFlag = False) -> None:
     """Show a verified manifest."""
     manifest = open_repo().show(ref)
@@ -161,7 +161,7 @@ def show(ref: str, json_out: JsonFlag = False) -> None:
         echo(_describe(manifest))
 
 
-@app.command()
+@commands.command()
 def log(
     ref: Annotated[str, typer.Argument(help="A name (or name@version) whose history to show.")],
     json_out: JsonFlag = False,
@@ -177,7 +177,7 @@ def log(
         echo(f"\n{_indented(manifest.message or '(no message)')}\n")
 
 
-@app.command("ls")
+@commands.command("ls")
 def ls_(json_out: JsonFlag = False) -> None:
     """List known refs."""
     entries = open_repo().ls()
@@ -188,7 +188,7 @@ def ls_(json_out: JsonFlag = False) -> None:
         echo(f"{entry.cid}  {entry.kind:<8} {one_line(entry.name)}@{one_line(entry.version)}")
 
 
-@app.command()
+@commands.command()
 def verify(
     ref: str,
     attest: Annotated[bool, typer.Option("--attest", help="Append the verdict to this identity's feed.")] = False,
@@ -200,8 +200,6 @@ def verify(
     A known ref wins over a same-named file in the current folder: write ./NAME to verify that file."""
     repo = open_repo()
     if Path(ref).is_file() and not repo.knows_ref(ref):
-        from zkreg.cli.zk import verify_proof_command
-
         verify_proof_command(Path(ref), json_out)
         return
     with progress_for(json_out) as progress:

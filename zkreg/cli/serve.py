@@ -1,21 +1,25 @@
-"""Commands between peers: `serve`, `sync`, `peer add` (and `--remote` of `prove` and `pull`)."""
+"""Commands between peers: `serve` and `sync` (`peer add` is in `peer`, `--remote` with `prove` and `pull`)."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from zkreg.cli.app import JsonFlag, app, echo, open_repo
-from zkreg.cli.ledger import peer_app
+from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
+from zkreg.peer.client import added_peer_urls
+from zkreg.peer.client import sync as sync_with
+from zkreg.peer.limits import Limits
+from zkreg.peer.provider import Provider
+from zkreg.reputation.policy import Policy
+from zkreg.serve.server import bind, make_server
 
-if TYPE_CHECKING:
-    from zkreg.peer.client import RemoteProof
+commands = command_set()
 
 
-@app.command()
+@commands.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to expose it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8740,
@@ -26,11 +30,6 @@ def serve(
     json_out: JsonFlag = False,
 ) -> None:
     """Serve reputation-gated proofs, feed sync and public artefacts over HTTP until interrupted."""
-    from zkreg.peer.limits import Limits
-    from zkreg.peer.provider import Provider
-    from zkreg.reputation.policy import Policy
-    from zkreg.serve.server import bind, make_server
-
     repo = open_repo()
     home = repo.home
     repo.close()
@@ -47,15 +46,12 @@ def serve(
     make_server(provider).run(sockets=[sock])
 
 
-@app.command()
+@commands.command()
 def sync(
     url: Annotated[str | None, typer.Argument(help="A peer's URL; default: every peer added with `peer add`.")] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Pull the peer's feeds, push ours, and fetch the manifests and proofs that scoring needs."""
-    from zkreg.peer.client import added_peer_urls
-    from zkreg.peer.client import sync as sync_with
-
     repo = open_repo()
     urls = [url] if url else added_peer_urls(repo)
     reports = [sync_with(repo, each) for each in urls]
@@ -71,36 +67,3 @@ def sync(
         )
         for author, seq in pulled.forks:
             echo(f"equivocation: {author} signed two entries with seq {seq}; its trust is now zero")
-
-
-@peer_app.command("add")
-def peer_add(
-    url: Annotated[str, typer.Argument(help="The peer's URL, e.g. http://127.0.0.1:8740")],
-    json_out: JsonFlag = False,
-) -> None:
-    """Remember a peer (asks its /healthz for its identity); `zkreg sync` without a URL syncs with all of them."""
-    from zkreg.peer.client import add_peer
-
-    peer, added = add_peer(open_repo(), url)
-    if json_out:
-        emit_json({"url": peer.url, "did": peer.did, "added": added})
-    else:
-        echo(f"{'added' if added else 'already known:'} {peer.url} ({peer.did})")
-
-
-def show_remote_proof(result: RemoteProof, json_out: bool) -> None:
-    """`zkreg prove --remote`'s output (the command itself lives with `prove`)."""
-    if json_out:
-        emit_json(
-            {
-                "proof": str(result.path),
-                "proof_cid": result.proof,
-                "receipt": result.receipt,
-                "use": result.use,
-                "output": result.output,
-                "decision": result.decision,
-            }
-        )
-    else:
-        echo(f"output {result.output}")
-        echo(f"proof  {result.path}  (verified here; the provider's receipt {result.receipt})")

@@ -7,14 +7,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from zkreg.cli.app import JsonFlag, app, echo, open_repo
+from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, progress_for
+from zkreg.zk.workflow import ProofVerdict
 
 if TYPE_CHECKING:
-    from zkreg.zk.workflow import ProofVerdict
+    from zkreg.peer.client import RemoteProof
+
+commands = command_set()
 
 
-@app.command()
+@commands.command()
 def prove(
     ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest) of a zk-published model.")],
     input_file: Annotated[Path, typer.Option("--input", "-i", help="JSON: a list of numbers or {input_data}.")],
@@ -31,8 +34,7 @@ def prove(
     """
     repo = open_repo()
     if remote is not None:
-        from zkreg.cli.serve import show_remote_proof
-        from zkreg.peer.client import prove_remote
+        from zkreg.peer.client import prove_remote  # local: httpx and jsonschema (~0.2 s) only for a peer
 
         show_remote_proof(prove_remote(repo, remote, ref, input_file, output), json_out)
         return
@@ -80,3 +82,21 @@ def _verdict_json(verdict: ProofVerdict) -> dict[str, object]:
         "input": verdict.input,
         "output": verdict.output,
     }
+
+
+def show_remote_proof(result: RemoteProof, json_out: bool) -> None:
+    """`zkreg prove --remote`'s output (the command itself lives with `prove`)."""
+    if json_out:
+        emit_json(
+            {
+                "proof": str(result.path),
+                "proof_cid": result.proof,
+                "receipt": result.receipt,
+                "use": result.use,
+                "output": result.output,
+                "decision": result.decision,
+            }
+        )
+    else:
+        echo(f"output {result.output}")
+        echo(f"proof  {result.path}  (verified here; the provider's receipt {result.receipt})")

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from zkreg.errors import MalformedAnswer
+import jsonschema
+
+from zkreg.errors import InvalidInput, MalformedAnswer
+from zkreg.identity import public_key_from_did
+from zkreg.registry.manifest import MAX_MANIFEST_BYTES
 
 MAX_JSON_ANSWER_BYTES = 8 * 1024 * 1024
 """Health, heads, push reports, receipts, manifests (a manifest is at most 4 MiB, 5.4 MiB as base64)."""
@@ -155,8 +159,6 @@ def load_json(body: bytes, what: str, max_bytes: int = MAX_JSON_ANSWER_BYTES) ->
 
 @cache
 def _validator(name: str) -> Any:
-    import jsonschema
-
     return jsonschema.Draft202012Validator(SCHEMAS[name])
 
 
@@ -184,9 +186,6 @@ class Health:
 
     @classmethod
     def from_bytes(cls, body: bytes, what: str) -> Health:
-        from zkreg.errors import InvalidInput
-        from zkreg.identity import public_key_from_did
-
         document = parse("health", body, what)
         try:
             public_key_from_did(document["did"])
@@ -236,8 +235,6 @@ class ManifestAnswer:
 
     @classmethod
     def from_bytes(cls, body: bytes, what: str) -> ManifestAnswer:
-        from zkreg.registry.manifest import MAX_MANIFEST_BYTES
-
         document = parse("manifest", body, what)
         block = _base64(document["block"], f"{what}: its block")
         if len(block) > MAX_MANIFEST_BYTES:

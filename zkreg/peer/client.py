@@ -10,17 +10,25 @@ peer's code, and its exit code if that is one of ours (1-6).
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from zkreg.errors import (
     BackendUnavailable,
+    BadCircuitSettings,
     CidMismatch,
     IntegrityError,
+    InvalidInput,
     MalformedAnswer,
     NotFound,
+    ProofInvalid,
     UsageError,
     ZkregError,
 )
@@ -28,6 +36,7 @@ from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
     MAX_JSON_ANSWER_BYTES,
+    MAX_PROVE_ANSWER_BYTES,
     ErrorAnswer,
     FeedHeads,
     Head,
@@ -38,12 +47,21 @@ from zkreg.peer.answers import (
     ReceiptAnswer,
     last_seq,
 )
+from zkreg.peer.envelope import sign_request
+from zkreg.peer.provider import evidence_sections
+from zkreg.peer.store import PEER_DB, PeerStore
+from zkreg.registry.car import MAX_BLOCK_BYTES, links_of
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, codec_of, looks_like_cid
+from zkreg.registry.manifest import decode_and_verify
+from zkreg.registry.unixfs import file_cid
 from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
+from zkreg.reputation.sync import car_stream, read_car
+from zkreg.reputation.sync import pull as pull_feeds
+from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
+from zkreg.zk.inputs import load_input
+from zkreg.zk.workflow import zk_section
 
 if TYPE_CHECKING:
-    import httpx
-
     from zkreg.api import PullResult, Repo
     from zkreg.peer.store import Peer
     from zkreg.registry.manifest import Manifest
@@ -86,8 +104,6 @@ def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
 
 class PeerClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        import httpx
-
         self.url = url.rstrip("/")
         try:
             self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
@@ -107,8 +123,6 @@ class PeerClient:
         self, method: str, path: str, max_bytes: int = MAX_JSON_ANSWER_BYTES, **kwargs: Any
     ) -> tuple[httpx.Response, bytes]:
         """The response and its body (at most `max_bytes`); an error answer is raised as a `RemoteError`."""
-        import httpx
-
         try:
             with self._http.stream(method, path, **kwargs) as response:
                 body = _read_capped(response, max_bytes if response.is_success else MAX_ERROR_BYTES)
@@ -163,15 +177,11 @@ class PeerClient:
         return ManifestAnswer.from_bytes(self._call("GET", path)[1], self._what("GET", path))
 
     def block(self, cid: str) -> bytes:
-        from zkreg.registry.car import MAX_BLOCK_BYTES
-
         data = self._call("GET", f"/v1/blocks/{cid}", MAX_BLOCK_BYTES)[1]
         check_block(cid, data)
         return data
 
     def prove(self, document: dict[str, Any]) -> ProveAnswer:
-        from zkreg.peer.answers import MAX_PROVE_ANSWER_BYTES
-
         _, body = self._call("POST", "/v1/prove", MAX_PROVE_ANSWER_BYTES, json=document)
         return ProveAnswer.from_bytes(body, self._what("POST", "/v1/prove"))
 
@@ -204,10 +214,6 @@ class HttpFeedTransport:
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
         """Pages are fetched one ahead in a background thread, so the network overlaps the ledger's import."""
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        from zkreg.reputation.sync import read_car
-
         wanted: list[tuple[str, int, int]] = []
         for head in self.client.heads().heads:
             author, seq = head.author, head.seq
@@ -244,8 +250,6 @@ class HttpFeedTransport:
 def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
     """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
     of blocks fetched. Blocks already held are not fetched again."""
-    from zkreg.registry.car import links_of
-
     fetched = 0
     stack = [root]
     seen: set[str] = set()
@@ -270,8 +274,6 @@ def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> 
     """A manifest from the peer, verified and stored; with `files`, every published file too; otherwise only the
     zk artefacts (settings, vk, SRS) a proof against it is verified with. The manifest is stored last, once its
     blocks are all here: a peer that fails mid-way leaves no manifest that names missing blocks."""
-    from zkreg.registry.manifest import decode_and_verify
-
     answer = client.manifest(ref)
     cid = answer.cid
     if looks_like_cid(ref) and cid != ref:
@@ -314,8 +316,6 @@ class SyncReport:
 
 
 def _push_sections(repo: Repo, remote: dict[str, Head]) -> Iterator[tuple[str, bytes]]:
-    from zkreg.peer.provider import evidence_sections
-
     ledger = repo.ledger
     for state in ledger.heads():
         theirs = remote.get(state.author)
@@ -330,8 +330,6 @@ def _push_sections(repo: Repo, remote: dict[str, Head]) -> Iterator[tuple[str, b
 
 def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
     """Send the peer every entry (and equivocation evidence) it lacks, in CAR chunks of at most 8 MiB."""
-    from zkreg.reputation.sync import car_stream
-
     remote = client.heads().by_author()
     totals = {"sent": 0, "accepted": 0, "duplicates": 0}
     chunk: list[tuple[str, bytes]] = []
@@ -421,13 +419,11 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
     Entries that do not verify stop their author's feed and make the sync fail (exit 4) after everything else
     was done, as a `ledger import` would.
     """
-    from zkreg.reputation.sync import pull
-
     with PeerClient(url, timeout_s) as client:
         rejected: FeedsRejected | None = None
         try:
             ledger = repo.ledger
-            pulled = pull(ledger, HttpFeedTransport(client, ledger.held_at))
+            pulled = pull_feeds(ledger, HttpFeedTransport(client, ledger.held_at))
         except FeedsRejected as exc:
             rejected, pulled = exc, exc.report
         report = SyncReport(client.url, pulled, push(repo, client))
@@ -439,8 +435,6 @@ def sync(repo: Repo, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> SyncRepo
 
 def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
     """Ask the peer who it is (`/healthz`) and remember it; (the peer, whether it was new or changed identity)."""
-    from zkreg.peer.store import PEER_DB, PeerStore
-
     with PeerClient(url) as client:
         did = client.health().did
         url = client.url
@@ -454,8 +448,6 @@ def add_peer(repo: Repo, url: str) -> tuple[Peer, bool]:
 
 def added_peer_urls(repo: Repo) -> list[str]:
     """The URLs of every peer remembered with `add_peer`; `UsageError` if there are none."""
-    from zkreg.peer.store import PEER_DB, PeerStore
-
     store = PeerStore(repo.home / PEER_DB)
     try:
         urls = [peer.url for peer in store.peers()]
@@ -480,8 +472,6 @@ def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None, *, 
     """Fetch an artefact from the peer that published it, verify every block, write its files, record `use` and
     get the provider's signed receipt for the same request (a bilateral, countable use). `force` replaces existing
     files (see `Repo.pull`)."""
-    from zkreg.peer.envelope import sign_request
-
     with PeerClient(url) as client:
         manifest = fetch_manifest(repo, client, ref, files=True)
         request = sign_request(repo.identity, "receipt", manifest.cid, [], now_ms())
@@ -511,16 +501,6 @@ def prove_remote(
     prove exactly our input. Only then is it written to `out_path`, kept in the store (so others can check the
     receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
     """
-    import os
-    import secrets
-
-    from zkreg.errors import BadCircuitSettings, InvalidInput, ProofInvalid
-    from zkreg.peer.envelope import sign_request
-    from zkreg.registry.unixfs import file_cid
-    from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
-    from zkreg.zk.inputs import load_input
-    from zkreg.zk.workflow import zk_section
-
     with PeerClient(url, timeout_s) as client:
         manifest = fetch_manifest(repo, client, ref, files=False)
         zk = zk_section(manifest)

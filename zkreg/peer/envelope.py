@@ -20,6 +20,7 @@ from typing import Any
 
 from zkreg.errors import BadSignature, IntegrityError, InvalidInput, MalformedObject
 from zkreg.identity import Identity, verify_signature
+from zkreg.schemas import validate
 
 SCHEMA_ID = "zkreg/request/1"
 ACTIONS = ("prove", "receipt")
@@ -131,8 +132,6 @@ def sign_request(
 
 def check_request(document: Any, now_ms: int, max_age_ms: int = MAX_REQUEST_AGE_MS) -> SignedRequest:
     """The request, if it has the schema's shape, its requester's signature and a fresh timestamp; else raise."""
-    from zkreg.schemas import validate
-
     try:
         validate("request.v1", document, what="request")
     except MalformedObject as exc:

@@ -33,8 +33,10 @@ from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json,
 from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
 from zkreg.peer.store import PEER_DB, PeerStore
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
+from zkreg.registry.unixfs import node_links
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
 from zkreg.reputation.policy import Policy, decide, unpaid_receipts
+from zkreg.reputation.sync import car_stream, read_car
 
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
@@ -154,8 +156,6 @@ class PublicArtefacts:
     @staticmethod
     def _walk(repo: Repo, root: str) -> tuple[set[str], bool]:
         """The held blocks of the DAG under `root`, and whether all of it is held."""
-        from zkreg.registry.unixfs import node_links
-
         found: set[str] = set()
         complete = True
         stack = [root]
@@ -203,8 +203,6 @@ class Provider:
     def feed_car(self, author: str, after: int, limit: int | None = None) -> tuple[bytes, int]:
         """Entries of `author` with seq > `after` (at most `limit`), then the evidence held against it, as a CAR;
         and the seq of the last entry in it (the client's next `after`)."""
-        from zkreg.reputation.sync import car_stream
-
         with self.repo() as repo:
             state = repo.ledger.state(author)
             if state.head is None:
@@ -217,8 +215,6 @@ class Provider:
 
     def accept_feeds(self, car: bytes) -> ImportReport:
         """Import pushed entries: only valid extensions are applied (the ledger's rules, as for a file)."""
-        from zkreg.reputation.sync import read_car
-
         if len(car) > self.limits.max_push_bytes:
             raise RequestTooLarge(f"pushed feeds of {len(car)} bytes exceed {self.limits.max_push_bytes}")
         with self.repo() as repo:

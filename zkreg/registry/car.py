@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol
 
+import dag_cbor
+from multiformats import CID
+
 from zkreg.errors import IntegrityError, MalformedObject
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str, cid_to_str
 from zkreg.registry.unixfs import encode_varint, node_links
@@ -63,8 +66,6 @@ def links_of(cid: str, block: bytes) -> list[str]:
         return []
     if codec == DAG_PB:
         return [_cid_text(binary) for binary in node_links(block)]
-    import dag_cbor
-
     try:
         decoded = dag_cbor.decode(block)
     except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
@@ -75,8 +76,6 @@ def links_of(cid: str, block: bytes) -> list[str]:
 
 
 def _collect_cbor_links(value: Any, found: list[str]) -> None:
-    from multiformats import CID
-
     if isinstance(value, CID):
         found.append(_cid_text(bytes(value)))
     elif isinstance(value, dict):
@@ -113,9 +112,6 @@ def walk_dag(get_block: GetBlock, roots: list[str], skip: set[str] | None = None
 
 def write_car(out: IO[bytes], roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> int:
     """Write a CARv1 stream; the number of blocks written."""
-    import dag_cbor
-    from multiformats import CID
-
     header = dag_cbor.encode({"roots": [CID.decode(root) for root in roots], "version": 1})
     out.write(encode_varint(len(header)) + header)
     count = 0
@@ -130,9 +126,6 @@ def write_car(out: IO[bytes], roots: list[str], blocks: Iterable[tuple[str, byte
 
 def read_roots(stream: Readable) -> list[str]:
     """Read and check the header; the stream is left at the first section."""
-    import dag_cbor
-    from multiformats import CID
-
     length = _read_varint(stream)
     if length is None or length == 0:
         raise MalformedObject("not a CAR file: no header", code="integrity/car-malformed")

@@ -19,16 +19,16 @@ import time
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, BinaryIO
+from typing import IO, Any, BinaryIO
+
+import httpx
 
 from zkreg.errors import BackendUnavailable, CidMismatch, InvalidInput, NotFound
 from zkreg.progress import SILENT, Progress
+from zkreg.registry.car import links_of, read_blocks, read_roots
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
 from zkreg.registry.store import BlockStore, LocalStore
 from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
-
-if TYPE_CHECKING:
-    import httpx
 
 DEFAULT_API = "/ip4/127.0.0.1/tcp/5001"
 API_ENV = "ZKREG_IPFS_API"
@@ -91,8 +91,6 @@ class IpfsStore(BlockStore):
         timeout: float | None = None,
         block_wait: float = BLOCK_WAIT_S,
     ) -> None:
-        import httpx
-
         self.address = address or configured_api()
         self.base = api_url(self.address) + "/api/v0"
         self.cache = cache
@@ -115,8 +113,6 @@ class IpfsStore(BlockStore):
     # ---- transport ---------------------------------------------------------------------------------------
 
     def _unavailable(self, what: str, exc: Exception) -> BackendUnavailable:
-        import httpx
-
         reason = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else f"failed ({exc!r})"
         return BackendUnavailable(
             f"IPFS node at {self.address}: {what} {reason}",
@@ -125,8 +121,6 @@ class IpfsStore(BlockStore):
 
     def _send(self, command: str, params: dict[str, Any], **request: Any) -> httpx.Response:
         """POST a command with the response streamed; connection failures are retried, nothing else is."""
-        import httpx
-
         url = f"{self.base}/{command}"
         query = {**params, "cid-base": "base32"}
         for attempt in range(RETRIES):
@@ -148,8 +142,6 @@ class IpfsStore(BlockStore):
         raise AssertionError("unreachable")
 
     def _error_message(self, response: httpx.Response) -> str:
-        import httpx
-
         try:
             body = response.read()[:4096]
         except httpx.HTTPError:
@@ -161,8 +153,6 @@ class IpfsStore(BlockStore):
 
     def _call(self, command: str, params: dict[str, Any] | None = None, **request: Any) -> list[Any]:
         """A command whose answer is one or more JSON documents (newline-delimited)."""
-        import httpx
-
         try:
             with closing(self._send(command, params or {}, **request)) as response:
                 body = response.read()
@@ -211,8 +201,6 @@ class IpfsStore(BlockStore):
         return data
 
     def _fetch_block(self, cid: str) -> bytes:
-        import httpx
-
         cid_from_str(cid)
         try:
             with closing(self._send("block/get", {"arg": cid, "timeout": f"{self._block_wait:g}s"})) as response:
@@ -299,8 +287,6 @@ class IpfsStore(BlockStore):
         self, name: str, stream: BinaryIO, size: int, progress: Progress, put_block: PutBlock
     ) -> tuple[ImportedFile, bytes]:
         """POST the file to `/add` as one multipart body, feeding each chunk to our importer on its way out."""
-        import httpx
-
         importer = FileImporter(put_block)
         boundary = secrets.token_hex(16)
         head = (
@@ -364,10 +350,6 @@ class IpfsStore(BlockStore):
     def _prefetch(self, root: str, cache: LocalStore) -> None:
         """Cache the DAG under `root` from the node's CAR export. Only blocks of that DAG are accepted: each must
         hash to its CID and be linked from a block already received (the export is parents-first)."""
-        import httpx
-
-        from zkreg.registry.car import links_of, read_blocks, read_roots
-
         wanted = {root}
         try:
             with closing(self._send("dag/export", {"arg": root})) as response:
@@ -406,8 +388,6 @@ class IpfsStore(BlockStore):
 
     def export_car(self, cid: str, out: IO[bytes]) -> int:
         """`dag/export` the DAG under `cid` into `out`, streamed; the bytes written."""
-        import httpx
-
         written = 0
         try:
             with closing(self._send("dag/export", {"arg": cid})) as response:

@@ -11,9 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import dag_cbor
+from multiformats import CID
+
 from zkreg.errors import MalformedObject
 from zkreg.identity import Identity, verify_signature
 from zkreg.registry.cid import DAG_CBOR, check_block, compute
+from zkreg.schemas import validate
 
 SCHEMA_ID = "zkreg/manifest/1"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
@@ -65,14 +69,10 @@ class Manifest:
 
 
 def _link(cid: str) -> Any:
-    from multiformats import CID
-
     return CID.decode(cid)
 
 
 def _unlink(value: Any) -> str:
-    from multiformats import CID
-
     if not isinstance(value, CID):
         raise MalformedObject("manifest field that should be a CID link is not one")
     return str(value.set(base="base32"))
@@ -95,8 +95,6 @@ def build_and_sign(
     price: int | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
-    import dag_cbor
-
     body: dict[str, Any] = {
         "schema": SCHEMA_ID,
         "kind": kind,
@@ -125,10 +123,6 @@ def build_and_sign(
 
 def decode_and_verify(cid: str, block: bytes) -> Manifest:
     """Check the block against its CID, its canonical form, the schema and the author's signature."""
-    import dag_cbor
-
-    from zkreg.schemas import validate
-
     if len(block) > MAX_MANIFEST_BYTES:
         raise MalformedObject(f"manifest {cid} is larger than {MAX_MANIFEST_BYTES} bytes")
     check_block(cid, block)
@@ -171,8 +165,6 @@ def _unlink_zk(section: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _jsonable(value: Any) -> Any:
     """The JSON data model view of decoded DAG-CBOR, for schema validation (links as {"/": cid})."""
-    from multiformats import CID
-
     if isinstance(value, CID):
         return {"/": str(value.set(base="base32"))}
     if isinstance(value, bytes):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import onnx
+from google.protobuf.message import DecodeError
+
 from zkreg.errors import InvalidInput
 
 
 def check_onnx_model(path: Path, published: set[Path]) -> None:
-    import onnx
-    from google.protobuf.message import DecodeError
-
     try:
         model = onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, OSError, RuntimeError) as exc:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from zkreg.errors import MalformedObject, NotFound
 from zkreg.progress import SILENT, Progress
+from zkreg.registry.car import links_of
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
 from zkreg.registry.index import transaction
 from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
@@ -213,8 +214,6 @@ class LocalStore(BlockStore):
     def reachable(self, roots: Iterable[str]) -> set[str]:
         """Every CID linked from `roots` (manifests, directories, file nodes), held or not. Raw leaves have no links,
         so they are never read: the walk costs the manifests and dag-pb nodes only."""
-        from zkreg.registry.car import links_of
-
         seen: set[str] = set()
         stack = list(roots)
         while stack:

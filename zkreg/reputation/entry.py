@@ -21,6 +21,7 @@ from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import cbor2
+import fastjsonschema
 
 from zkreg.errors import MalformedObject
 from zkreg.identity import Identity
@@ -130,8 +131,6 @@ def sign_entry(
 def _schema_check(type_: object) -> Any:
     """The schema, compiled; for a known type, specialised to that type's body (the same rules, but without
     evaluating the other six `if` branches, which is most of the cost of checking an entry)."""
-    import fastjsonschema
-
     schema = load_schema(SCHEMA_NAME)
     if type_ in ENTRY_TYPES:
         del schema["allOf"]
@@ -216,8 +215,6 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
         raise MalformedEntry(f"ledger entry {cid} is not canonical DAG-CBOR (key order, duplicates, extra bytes)")
     assert isinstance(sig, bytes)  # checked above: `payload` is empty otherwise
     decoded["sig"] = sig
-    import fastjsonschema
-
     try:
         type_ = decoded.get("type")
         _schema_check(type_ if isinstance(type_, str) else None)(_schema_view(decoded))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.errors import IntegrityError, MalformedObject
-from zkreg.identity import Identity
+from zkreg.identity import Identity, public_key_from_did
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.index import open_database, transaction
 from zkreg.reputation.entry import Entry, MalformedEntry, decode_entry, sign_entry
@@ -291,8 +291,6 @@ class Ledger:
 
     def add_trust_root(self, did: str) -> bool:
         """Trust `did` as a root of this peer's reputation computation; False if it already was one."""
-        from zkreg.identity import public_key_from_did
-
         public_key_from_did(did)
         with transaction(self.conn):
             cursor = self.conn.execute("INSERT OR IGNORE INTO trust_roots (did, added) VALUES (?, ?)", (did, now_ms()))

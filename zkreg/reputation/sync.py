@@ -11,6 +11,7 @@ against `zkreg serve`'s `/v1/feeds` (`zkreg.peer.client.HttpFeedTransport`, whic
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 import cbor2
+from multiformats import varint
 
 from zkreg.errors import MalformedObject, NotFound
 from zkreg.progress import SILENT, Progress
@@ -47,8 +49,6 @@ class MalformedCar(MalformedObject):
 
 
 def _varint(value: int) -> bytes:
-    from multiformats import varint
-
     return bytes(varint.encode(value))
 
 
@@ -132,8 +132,6 @@ def read_car(data: bytes) -> Iterator[bytes]:
     if not isinstance(header, dict) or header.get("version") != 1 or not isinstance(header.get("roots"), list):
         raise MalformedCar("not a CARv1 feed file (header must be {roots, version: 1})")
     offset += header_length
-    import hashlib
-
     while offset < len(data):
         length, offset = _read_varint(view, offset)
         if length > _CID_LENGTH + MAX_ENTRY_BYTES:

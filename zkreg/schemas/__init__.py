@@ -18,7 +18,7 @@ def load(name: str) -> dict[str, Any]:
 
 @cache
 def _validator(name: str) -> Any:
-    import jsonschema
+    import jsonschema  # local: ~0.15 s to import; the signature worker imports this module
 
     schema = load(name)
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -43,7 +43,7 @@ def _nested_too_deep(instance: object) -> bool:
 @cache
 def _property_validator(name: str, prop: str) -> Any:
     """A validator for one top-level property of schema `name`, with the schema's `$defs`."""
-    import jsonschema
+    import jsonschema  # local: ~0.15 s to import; the signature worker imports this module
 
     schema = load(name)
     part = {"$schema": schema["$schema"], "$defs": schema.get("$defs", {}), **schema["properties"][prop]}

@@ -12,16 +12,15 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import h11
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from zkreg.peer.limits import Limits
 from zkreg.peer.provider import Provider
 from zkreg.serve.app import create_app
-
-if TYPE_CHECKING:
-    import uvicorn
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -65,8 +64,6 @@ class GuardedH11Protocol(H11Protocol):
             self._await_head()  # the next request's head has the same time limit
 
     def _waiting_for_head(self) -> bool:
-        import h11
-
         return self.conn.their_state is h11.IDLE
 
     def _await_head(self) -> None:
@@ -95,8 +92,6 @@ def bind(host: str, port: int) -> socket.socket:
 
 def make_server(provider: Provider) -> uvicorn.Server:
     """A uvicorn server for `provider`; `.run(sockets=[sock])` serves until `.should_exit` is set."""
-    import uvicorn
-
     protocol = type(
         "GuardedH11Protocol",
         (GuardedH11Protocol,),

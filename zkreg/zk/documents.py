@@ -19,6 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.errors import BadCircuitSettings, MalformedObject, NotFound, ZkregError
+from zkreg.identity import verify_signature
+from zkreg.registry.manifest import ZK_LINKS
+from zkreg.schemas import validate
+from zkreg.zk.bundle import canonical
 
 MAX_DEPTH = 64
 """Nesting deeper than any zk document has (a bundle is 4 deep, ezkl's settings about 6)."""
@@ -138,8 +142,6 @@ def join_bounded(
 def _validate(
     schema: str, document: Any, what: str, error: type[ZkregError], code: str | None, prop: str | None = None
 ) -> None:
-    from zkreg.schemas import validate
-
     try:
         validate(schema, document, what=what, prop=prop)
     except MalformedObject as exc:
@@ -166,8 +168,6 @@ class ZkSection:
     @classmethod
     def parse(cls, section: Any, *, what: str) -> ZkSection:
         """The section as `Manifest.zk` holds it (CIDs as strings), checked against the manifest schema's part."""
-        from zkreg.registry.manifest import ZK_LINKS
-
         if not isinstance(section, dict):
             raise MalformedObject(f"{what}: the zk section is not an object")
         linked = {key: {"/": value} if key in ZK_LINKS else value for key, value in section.items()}
@@ -253,9 +253,6 @@ class ProofBundle:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str = "proof bundle") -> ProofBundle:
-        from zkreg.identity import verify_signature
-        from zkreg.zk.bundle import canonical
-
         document = parse_json(data, what=what, max_bytes=MAX_BUNDLE_BYTES, error=MalformedObject)
         _validate("proof-bundle.v1", document, what, MalformedObject, None)
         body = {key: value for key, value in document.items() if key != "signature"}

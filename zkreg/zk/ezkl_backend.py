@@ -6,6 +6,7 @@ Public instances are one column: [params hash (hashed mode)] + inputs, flattened
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +22,12 @@ CHILD = "zkreg.zk.ezkl_child"
 
 def untyped_ezkl() -> Any:
     """The ezkl module, untyped: the stubs it ships omit its bindings' defaults and attributes."""
-    import ezkl
+    import ezkl  # local: only the proving child (zk.ezkl_child) loads the proof system
 
     return ezkl
 
 
 def installed_version() -> str:
-    from importlib.metadata import version
-
     return version("ezkl")
 
 

@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.errors import InvalidInput
+from zkreg.zk.documents import parse_json, read_bounded
 
 MAX_INPUT_BYTES = 1 << 20
 
 
 def load_input(path: Path, shapes: list[list[int]]) -> list[list[float]]:
-    from zkreg.zk.documents import parse_json, read_bounded
-
     data = read_bounded(path, what="input file", max_bytes=MAX_INPUT_BYTES, error=InvalidInput, code="input/too-large")
     document: Any = parse_json(
         data,

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+
+import onnx
+from google.protobuf.message import DecodeError
+from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, convert_model_from_external_data
 
 from zkreg.errors import InvalidInput
-
-if TYPE_CHECKING:
-    import onnx
 
 UNSUPPORTED_OPS = frozenset({"Mod", "If", "Loop", "Scan"})
 EXPLICIT_ATTRIBUTES = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations")}
@@ -54,9 +54,6 @@ def _refuse_external(message: str) -> InvalidInput:
 def external_locations(path: Path, model: onnx.ModelProto | None = None) -> dict[PurePosixPath, list[TensorSpan]]:
     """The external-data files `model` (loaded from `path` without them) references, relative to its folder, with
     each tensor's (name, offset, length) in it; refused if a location leaves the folder."""
-    import onnx
-    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors
-
     if model is None:
         model = _load_graph(path)
     found: dict[PurePosixPath, list[TensorSpan]] = {}
@@ -103,9 +100,6 @@ def external_data_of(path: Path, model: onnx.ModelProto) -> tuple[ExternalData, 
 def write_self_contained(model: Path, out: Path) -> None:
     """`model` as one file at `out`, its external data (already checked) read back into the tensors: the circuit
     compiler reads only the model file."""
-    import onnx
-    from onnx.external_data_helper import convert_model_from_external_data
-
     try:
         loaded = onnx.load(str(model))
         convert_model_from_external_data(loaded)
@@ -115,9 +109,6 @@ def write_self_contained(model: Path, out: Path) -> None:
 
 
 def _load_graph(path: Path) -> onnx.ModelProto:
-    import onnx
-    from google.protobuf.message import DecodeError
-
     try:
         return onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, OSError, RuntimeError) as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -64,8 +65,6 @@ def run_steps(module: str, steps: list[Step], *, memory_limit: int | None) -> li
 
 def child_main(handlers: dict[str, Handler]) -> None:
     """The child's side: apply the memory limit, run the steps, report one JSON document."""
-    import resource
-
     request_path, result_path = sys.argv[1], sys.argv[2]
     request = json.loads(Path(request_path).read_text())
     limit = request["memory_limit"]

@@ -30,6 +30,7 @@ from zkreg.zk.backend import MODES, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
 from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
+from zkreg.zk.ezkl_backend import EzklBackend
 from zkreg.zk.inputs import check_values, load_input
 from zkreg.zk.srs import check_ceremony_srs, dev_srs
 
@@ -134,8 +135,6 @@ class ZkWorkspace:
     """The zk artefacts of one data dir: the private cache, published artefacts fetched by CID, dev SRSs."""
 
     def __init__(self, home: Path, store: BlockStore, backend: ProofBackend | None = None) -> None:
-        from zkreg.zk.ezkl_backend import EzklBackend
-
         self.backend: ProofBackend = backend or EzklBackend()
         self.store = store
         self.cache = ArtefactCache(home / "zk" / "cache")
@@ -155,7 +154,7 @@ class ZkWorkspace:
     def prepare_publish(
         self, model: Path, *, mode: str, calibration: Path | None, srs: Path | None, progress: Progress
     ) -> ZkPublication:
-        from zkreg.zk.model_check import check_provable, write_self_contained
+        from zkreg.zk.model_check import check_provable, write_self_contained  # local: onnx takes ~0.7 s
 
         if mode not in MODES:
             raise InvalidInput(f"--zk must be one of {', '.join(MODES)}", code="input/bad-zk-mode")
@@ -320,7 +319,7 @@ class ZkWorkspace:
 
     def _fetch_model(self, manifest: Manifest, onnx_name: str, fetched: Path, out: Path) -> None:
         """The published model as one file at `out`, with any external-data files it reads fetched too."""
-        from zkreg.zk.model_check import external_locations, write_self_contained
+        from zkreg.zk.model_check import external_locations, write_self_contained  # local: onnx takes ~0.7 s
 
         model = fetched / "model.onnx"
         self.store.get_file(manifest.files[onnx_name], model)
