@@ -20,7 +20,7 @@ import typer
 from zkreg.cli import car, gc, ledger, registry, serve, zk  # noqa: F401  (each registers its commands)
 from zkreg.cli.app import app, state
 from zkreg.cli.render import OutputClosed, emit_json, terminal_safe
-from zkreg.errors import ZkregError
+from zkreg.errors import OperatingSystemError, ZkregError
 
 INTERRUPTED = 130
 """128 + SIGINT."""
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
         if state["debug"] or os.environ.get("ZKREG_DEBUG"):
             raise
         _render_error(
-            ZkregError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), code="os-error"), json_mode
+            OperatingSystemError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")), json_mode
         )
         sys.exit(1)
     if returned == INTERRUPTED:  # Typer's way of reporting a KeyboardInterrupt it caught

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from zkreg.errors import InvalidInput
+from zkreg.errors import InvalidInput, OnnxExternalData, OnnxInvalid, ZkUnsupportedModel
 
 if TYPE_CHECKING:
     import onnx
@@ -21,10 +21,9 @@ EXPLICIT_ATTRIBUTES = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose"
 
 
 def _refuse(message: str) -> InvalidInput:
-    return InvalidInput(
+    return ZkUnsupportedModel(
         message,
         hint="export the model without it, or publish with --weights public and no --zk",
-        code="input/zk-unsupported-model",
     )
 
 
@@ -48,7 +47,7 @@ TensorSpan = tuple[str, int, int]
 
 
 def _refuse_external(message: str) -> InvalidInput:
-    return InvalidInput(message, code="input/onnx-external-data")
+    return OnnxExternalData(message)
 
 
 def external_locations(path: Path, model: onnx.ModelProto | None = None) -> dict[PurePosixPath, list[TensorSpan]]:
@@ -121,7 +120,7 @@ def _load_graph(path: Path) -> onnx.ModelProto:
     try:
         return onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, OSError, RuntimeError) as exc:
-        raise InvalidInput(f"{path.name} is not a valid ONNX model: {exc}", code="input/onnx-invalid") from None
+        raise OnnxInvalid(f"{path.name} is not a valid ONNX model: {exc}") from None
 
 
 def check_provable(path: Path) -> ProvableModel:
