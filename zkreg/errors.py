@@ -140,7 +140,7 @@ class InvalidInput(ZkregError):
 
 
 class ConfigInvalid(InvalidInput):
-    """The config file is unreadable, not TOML, or holds unknown or mistyped settings."""
+    """The config file cannot be read, or holds unknown or mistyped settings."""
 
     code = "config/invalid"
     http_status = 500  # the server's own config: not the requester's fault
@@ -195,7 +195,7 @@ class SymlinkInTarget(InvalidInput):
 
 
 class FileExists(InvalidInput):
-    """A pull or prove would overwrite a file, and --force was not given."""
+    """A file a pull would write already exists, and --force was not given."""
 
     code = "input/file-exists"
 
@@ -237,7 +237,7 @@ class VersionExists(InvalidInput):
 
 
 class ZkOneModel(InvalidInput):
-    """`--zk` given for an artefact that is not exactly one ONNX model."""
+    """`--zk` given for files that do not hold exactly one .onnx model."""
 
     code = "input/zk-one-model"
 
@@ -273,7 +273,7 @@ class ZkUnsupportedModel(InvalidInput):
 
 
 class NotProvable(InvalidInput):
-    """A manifest without the zk artefacts proving needs."""
+    """A model published without zk artefacts: there is nothing to prove with."""
 
     code = "input/not-provable"
 
@@ -339,7 +339,7 @@ class SrsMissing(InvalidInput):
 
 
 class SrsTooSmall(InvalidInput):
-    """An SRS file too small for the circuit."""
+    """An SRS ceremony file for fewer logrows than the circuit needs."""
 
     code = "input/srs-too-small"
 
@@ -358,7 +358,7 @@ class StoreBusy(ZkregError):
 
 
 class NoSpace(ZkregError):
-    """The disk filled up while writing."""
+    """The output folder has less free space than the artefact needs."""
 
     code = "store/no-space"
 
@@ -406,7 +406,7 @@ class IdentityUnreadable(ZkregError):
 
 
 class IdentityDamaged(ZkregError):
-    """The identity key file is not a key zkreg wrote."""
+    """The identity key file does not decode as a key (or is not its recorded did)."""
 
     code = "identity/damaged"
 
@@ -465,13 +465,13 @@ class ProofNotFound(NotFound):
 
 
 class ProvingKeyNotFound(NotFound):
-    """The proving key of a zk model is not held here (only its author can prove)."""
+    """No proving key here for a model whose weights are private to its owner."""
 
     code = "not-found/proving-key"
 
 
 class ModelNotFound(NotFound):
-    """A peer asked to prove with a model it cannot prove with."""
+    """A prove request for a manifest this peer did not publish as a zk model."""
 
     code = "not-found/model"
 
@@ -551,7 +551,7 @@ class CarMissingBlock(IntegrityError):
 
 
 class SrsUnknown(IntegrityError):
-    """An SRS file whose hash is not one of the published ceremony files."""
+    """An SRS file whose SHA-256 is not that of a known KZG ceremony file."""
 
     code = "integrity/srs-unknown"
 
@@ -569,7 +569,7 @@ class SizeMismatch(MalformedObject):
 
 
 class UnsupportedCid(MalformedObject):
-    """A CAR section whose CID is not one zkreg reads (version, codec, hash)."""
+    """A CID that is not CIDv1 sha2-256 raw, dag-pb or dag-cbor (what zkreg makes)."""
 
     code = "integrity/unsupported-cid"
 
@@ -623,7 +623,7 @@ class MalformedRequest(MalformedObject):
 
 
 class WrongAction(MalformedRequest):
-    """A signed request for another action than the endpoint it was sent to."""
+    """A receipt request for a zk model, which this peer serves by proof instead."""
 
     code = "request/wrong-action"
 
@@ -899,7 +899,7 @@ class ZkStepFailed(ZkFailed):
 
 
 class ZkTooLarge(ZkFailed):
-    """A circuit too large for this machine's memory."""
+    """Setting up the circuit would need more memory than is available."""
 
     code = "zk/too-large"
 
@@ -911,18 +911,18 @@ class ZkVersionMismatch(ZkFailed):
 
 
 class ZkVkMismatch(ZkFailed):
-    """The proving key held here does not match the published verifying key."""
+    """The rebuilt verifying key is not the published one; nothing is proved with it."""
 
     code = "zk/vk-mismatch"
 
 
 class ZkExternalDataMissing(ZkFailed):
-    """A private-weights model's external data is not held here."""
+    """The model reads external data its manifest does not publish."""
 
     code = "zk/external-data-missing"
 
 
 class ZkCacheDamaged(ZkregError):
-    """A cached circuit artefact that does not hash to what the cache recorded."""
+    """A private zk cache entry that cannot be read (its meta.json)."""
 
     code = "zk/cache-damaged"
