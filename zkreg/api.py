@@ -23,7 +23,36 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from zkreg.config import load_config
-from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound, StoreBusy, ZkregError
+from zkreg.errors import (
+    BadKind,
+    BadName,
+    BadStore,
+    BadVersion,
+    BadWeights,
+    DuplicatePath,
+    FileExists,
+    HomeNotFound,
+    IntegrityError,
+    MalformedObject,
+    ManifestNotFound,
+    NoSpace,
+    NotADataset,
+    NotAFile,
+    NotAModel,
+    NotFound,
+    NothingToPublish,
+    PathNotFound,
+    ProofNotFound,
+    RefNotFound,
+    SizeMismatch,
+    StoreBusy,
+    SymlinkInTarget,
+    SymlinkRefused,
+    UnsafePath,
+    VersionExists,
+    ZkOneModel,
+    ZkregError,
+)
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
@@ -127,7 +156,7 @@ def safe_relpath(path: str) -> PurePosixPath:
         or "\x00" in path
         or any(part in ("", ".", "..") for part in path.split("/"))
     ):
-        raise InvalidInput(f"unsafe path in manifest: {path!r}", code="input/unsafe-path")
+        raise UnsafePath(f"unsafe path in manifest: {path!r}")
     return pure
 
 
@@ -138,15 +167,15 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
 
     def add(name: str, path: Path) -> None:
         if name in files:
-            raise InvalidInput(f"two published files would both be named {name!r}", code="input/duplicate-path")
+            raise DuplicatePath(f"two published files would both be named {name!r}")
         files[name] = path
 
     for path in paths:
         mode = path.lstat().st_mode if path.exists() or path.is_symlink() else None
         if mode is None:
-            raise NotFound(f"no such file or directory: {path}", code="not-found/path")
+            raise PathNotFound(f"no such file or directory: {path}")
         if stat.S_ISLNK(mode):
-            raise InvalidInput(f"refusing to publish a symlink: {path}", code="input/symlink")
+            raise SymlinkRefused(f"refusing to publish a symlink: {path}")
         if stat.S_ISREG(mode):
             add(path.name, path)
         elif stat.S_ISDIR(mode):
@@ -157,15 +186,15 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
                     full = Path(dirpath) / entry
                     entry_mode = full.lstat().st_mode
                     if stat.S_ISLNK(entry_mode):
-                        raise InvalidInput(f"refusing to publish a symlink: {full}", code="input/symlink")
+                        raise SymlinkRefused(f"refusing to publish a symlink: {full}")
                     if stat.S_ISREG(entry_mode):
                         add(f"{base}/{full.relative_to(path).as_posix()}", full)
                     elif not stat.S_ISDIR(entry_mode):
-                        raise InvalidInput(f"not a regular file: {full}", code="input/not-a-file")
+                        raise NotAFile(f"not a regular file: {full}")
         else:
-            raise InvalidInput(f"not a regular file or directory: {path}", code="input/not-a-file")
+            raise NotAFile(f"not a regular file or directory: {path}")
     if not files:
-        raise InvalidInput("nothing to publish: no files under the given paths", code="input/empty")
+        raise NothingToPublish("nothing to publish: no files under the given paths")
     for name in files:
         safe_relpath(name)
     return files
@@ -175,14 +204,12 @@ def _check_name(name: str, version: str | None) -> None:
     """Refuse a name or version the manifest schema would refuse, before a single block is stored."""
     fields = load_schema("manifest.v1")["properties"]
     if not re.fullmatch(fields["name"]["pattern"], name):
-        raise InvalidInput(
+        raise BadName(
             f"bad name {name!r}: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128",
-            code="input/bad-name",
         )
     if version is not None and not re.fullmatch(fields["version"]["pattern"], version):
-        raise InvalidInput(
+        raise BadVersion(
             f"bad version {version!r}: letters, digits, '.', '_', '+' and '-', starting with a letter or digit",
-            code="input/bad-version",
         )
 
 
@@ -199,10 +226,9 @@ def _remove_dead_staging(out_dir: Path) -> None:
 
 
 def _refuse_link(out_dir: Path, target: PurePosixPath) -> ZkregError:
-    return InvalidInput(
+    return SymlinkInTarget(
         f"refusing to write {target} under {out_dir}: a symlink or a non-folder is in the way",
         hint="pull into an empty folder (-o)",
-        code="input/symlink-in-target",
     )
 
 
@@ -218,7 +244,7 @@ def _check_target(out_dir: Path, target: PurePosixPath, force: bool) -> None:
     if final.is_symlink() or (final.exists() and not final.is_file()):
         raise _refuse_link(out_dir, target)
     if final.exists() and not force:
-        raise InvalidInput(f"{final} already exists", hint="pass --force to replace it", code="input/file-exists")
+        raise FileExists(f"{final} already exists", hint="pass --force to replace it")
 
 
 def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> None:
@@ -251,9 +277,7 @@ def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> N
         try:
             os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
         except FileExistsError as exc:
-            raise InvalidInput(
-                f"{out_dir / target} already exists", hint="pass --force to replace it", code="input/file-exists"
-            ) from exc
+            raise FileExists(f"{out_dir / target} already exists", hint="pass --force to replace it") from exc
         staged.unlink()
     finally:
         os.close(folder)
@@ -282,7 +306,7 @@ class Repo:
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
         home = home or default_home()
         if not home.exists():
-            raise NotFound(f"no zkreg data dir at {home}", hint="run `zkreg init`", code="not-found/home")
+            raise HomeNotFound(f"no zkreg data dir at {home}", hint="run `zkreg init`")
         return cls(home, passphrase)
 
     @classmethod
@@ -314,7 +338,7 @@ class Repo:
         else:
             row = self._latest(name)
         if row is None:
-            raise NotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names", code="not-found/ref")
+            raise RefNotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names")
         return str(row["cid"])
 
     def knows_ref(self, ref: str) -> bool:
@@ -340,7 +364,7 @@ class Repo:
 
     def manifest(self, cid: str) -> Manifest:
         if not self.store.has(cid):
-            raise NotFound(f"manifest {cid} is not in the local store", code="not-found/manifest")
+            raise ManifestNotFound(f"manifest {cid} is not in the local store")
         return decode_and_verify(cid, self.store.get_block(cid))
 
     def show(self, ref: str) -> Manifest:
@@ -434,7 +458,7 @@ class Repo:
         env_api = os.environ.get(API_ENV)
         choice = store or ("ipfs" if env_api else config.store or ("ipfs" if config.ipfs_api else "local"))
         if choice not in STORES:
-            raise InvalidInput(f"--store must be one of {', '.join(STORES)}", code="input/bad-store")
+            raise BadStore(f"--store must be one of {', '.join(STORES)}")
         if choice == "local":
             return None
         return IpfsStore(self.ipfs_api or env_api or config.ipfs_api, cache=self.store)
@@ -476,19 +500,17 @@ class Repo:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
         if kind not in KINDS:
-            raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}", code="input/bad-kind")
+            raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
         if weights not in WEIGHTS:
-            raise InvalidInput(f"--weights must be one of {', '.join(WEIGHTS)}", code="input/bad-weights")
+            raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
         if kind != "model" and (weights == "private" or zk is not None or calibration or srs):
-            raise InvalidInput(
-                "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
-            )
+            raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
         identity = self.identity
         # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
         ledger = self.ledger
         dataset_cid = self.resolve(dataset) if dataset else None
         if dataset_cid is not None and self.manifest(dataset_cid).kind != "dataset":
-            raise InvalidInput(f"--dataset {dataset} is not a dataset manifest", code="input/not-a-dataset")
+            raise NotADataset(f"--dataset {dataset} is not a dataset manifest")
         if kind == "model":
             from zkreg.registry.onnx_check import check_onnx_model  # local: onnx takes ~0.7 s to import
 
@@ -539,7 +561,7 @@ class Repo:
                 )
             version = version or self._next_version(name)
             if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
-                raise InvalidInput(f"{name}@{version} already exists", code="input/version-exists")
+                raise VersionExists(f"{name}@{version} already exists")
             created = _now()
             cid, block = build_and_sign(
                 identity,
@@ -588,9 +610,8 @@ class Repo:
     ) -> ZkPublication:
         models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
         if len(models) != 1:
-            raise InvalidInput(
+            raise ZkOneModel(
                 f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
-                code="input/zk-one-model",
             )
         return self.zk_workspace().prepare_publish(
             models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
@@ -678,9 +699,8 @@ class Repo:
         for file_name, file_cid in manifest.files.items() if node is None else ():
             declared = self.store.file_size(file_cid)
             if declared != manifest.sizes[file_name]:
-                raise MalformedObject(
+                raise SizeMismatch(
                     f"{file_name!r} is declared {manifest.sizes[file_name]} bytes, its DAG {file_cid} holds {declared}",
-                    code="integrity/size-mismatch",
                 )
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_dead_staging(out_dir)
@@ -689,9 +709,8 @@ class Repo:
         total = sum(manifest.sizes.values())
         free = shutil.disk_usage(out_dir).free
         if total > free:
-            raise ZkregError(
+            raise NoSpace(
                 f"{manifest.name}@{manifest.version} needs {total} bytes, {out_dir} has {free} free",
-                code="store/no-space",
             )
         staging = out_dir / f"{_STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         staging.mkdir()
@@ -772,7 +791,7 @@ class Repo:
         """Verify a proof bundle held in the local store (by its CID); what it binds to. A bundle larger than
         `MAX_BUNDLE_BYTES` is refused after reading that much, before any parsing."""
         if not self.store.has(proof):
-            raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
+            raise ProofNotFound(f"proof bundle {proof} is not held here")
         what = f"proof bundle {proof}"
         data = join_bounded(self.store.iter_file(proof), what=what, max_bytes=MAX_BUNDLE_BYTES, error=MalformedObject)
         bundle = ProofBundle.from_bytes(data, what=what)
@@ -902,7 +921,6 @@ class Repo:
             "SELECT cid FROM refs WHERE name = ? AND version = ?", (manifest.name, manifest.version)
         ).fetchone()
         if row is not None and row["cid"] != manifest.cid:
-            raise InvalidInput(
+            raise VersionExists(
                 f"{manifest.name}@{manifest.version} is already {row['cid']} here, not {manifest.cid}",
-                code="input/version-exists",
             )

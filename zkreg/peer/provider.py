@@ -28,9 +28,21 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.api import Repo
-from zkreg.errors import NotFound, ZkregError
-from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json, check_request
-from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
+from zkreg.errors import (
+    BlockNotFound,
+    FeedNotFound,
+    MalformedRequest,
+    ManifestNotFound,
+    ModelNotFound,
+    ProveTimeout,
+    RequestTooLarge,
+    WrongAction,
+    ZkFailed,
+    ZkregError,
+    rebuild_error,
+)
+from zkreg.peer.envelope import SignedRequest, canonical_json, check_request
+from zkreg.peer.limits import Limits, ProvingGate, RateLimiter
 from zkreg.peer.store import PEER_DB, PeerStore
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
 from zkreg.registry.unixfs import node_links
@@ -206,7 +218,7 @@ class Provider:
         with self.repo() as repo:
             state = repo.ledger.state(author)
             if state.head is None:
-                raise NotFound(f"no feed of {author} here", code="not-found/feed")
+                raise FeedNotFound(f"no feed of {author} here")
             rows = list(repo.ledger.blocks(author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)))
             blocks = [(cid, block) for _, cid, block in rows]
             last = rows[-1][0] if rows else after
@@ -227,14 +239,14 @@ class Provider:
         with self.repo() as repo:
             cid = repo.resolve(ref)
             if codec_of(cid) != DAG_CBOR:
-                raise NotFound(f"{cid} is not a manifest", code="not-found/manifest")
+                raise ManifestNotFound(f"{cid} is not a manifest")
             repo.manifest(cid)
             return cid, repo.store.get_block(cid)
 
     def block(self, cid: str) -> bytes:
         with self.repo() as repo:
             if not looks_like_cid(cid) or not self.public.allows(repo, cid):
-                raise NotFound(f"block {cid} is not a public artefact of this peer", code="not-found/block")
+                raise BlockNotFound(f"block {cid} is not a public artefact of this peer")
             return repo.store.get_block(cid)
 
     # ---- signed requests -------------------------------------------------------------------------------------
@@ -253,11 +265,10 @@ class Provider:
             self.use_nonce(request)
             manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did:
-                raise NotFound(f"{request.manifest} is not an artefact this peer published", code="not-found/manifest")
+                raise ManifestNotFound(f"{request.manifest} is not an artefact this peer published")
             if manifest.zk is not None:
-                raise MalformedRequest(
+                raise WrongAction(
                     f"{manifest.name}@{manifest.version} is a zk model: ask for a proof instead",
-                    code="request/wrong-action",
                 )
             delivered = hashlib.sha256(manifest.tree.encode()).hexdigest()
             receipt = {"request": request.nonce, "consumer": request.requester, "proof": None, "output_hash": delivered}
@@ -288,9 +299,8 @@ class Provider:
             with self.repo() as repo:
                 manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
                 if manifest is None or manifest.author != self.did or manifest.zk is None:
-                    raise NotFound(
+                    raise ModelNotFound(
                         f"{request.manifest} is not a model this peer published with zk artefacts",
-                        code="not-found/model",
                     )
                 balance = repo.scores().show(request.requester).balance
                 unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
@@ -344,9 +354,11 @@ class Provider:
             bundle.unlink(missing_ok=True)
             try:
                 error = json.loads(out)["error"]
-                failure = ZkregError(error["message"], hint=error.get("hint"), code=error["code"])
+                # the prover's own verdict (bad input, not found, zk failure), as the error it raised
+                failure = rebuild_error(
+                    error["code"], error["message"], hint=error.get("hint"), exit_code=proc.returncode
+                )
             except (ValueError, KeyError, TypeError):
-                failure = ZkregError(f"proving failed with exit status {proc.returncode}", code="zk/failed")
-            failure.exit_code = proc.returncode  # the prover's own verdict: bad input, not found, zk failure
+                failure = ZkFailed(f"proving failed with exit status {proc.returncode}")
             raise failure
         return bundle

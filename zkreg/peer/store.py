@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkreg.peer.envelope import MAX_REQUEST_AGE_MS, ReplayedRequest
+from zkreg.errors import PeerStoreUnreadable, ReplayedRequest
+from zkreg.peer.envelope import MAX_REQUEST_AGE_MS
 from zkreg.registry.index import open_database, transaction
 
 PEER_DB = "peer.db"
@@ -38,7 +39,7 @@ class Peer:
 
 class PeerStore:
     def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, _SCHEMA, what="the peer store", unreadable_code="peer/db-unreadable")
+        self.conn = open_database(path, _SCHEMA, what="the peer store", unreadable=PeerStoreUnreadable)
 
     def close(self) -> None:
         self.conn.close()

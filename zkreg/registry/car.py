@@ -17,7 +17,15 @@ from typing import IO, Any, Protocol
 import dag_cbor
 from multiformats import CID
 
-from zkreg.errors import IntegrityError, MalformedObject
+from zkreg.errors import (
+    CarMalformed,
+    CarMissingBlock,
+    CarOversized,
+    CarRootMissing,
+    CarTruncated,
+    MalformedObject,
+    UnsupportedCid,
+)
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str, cid_to_str
 from zkreg.registry.unixfs import encode_varint, node_links
 
@@ -45,17 +53,17 @@ def _read_varint(stream: Readable) -> int | None:
         if not byte:
             if index == 0:
                 return None
-            raise MalformedObject("CAR file ends inside a length prefix", code="integrity/car-truncated")
+            raise CarTruncated("CAR file ends inside a length prefix")
         value |= (byte[0] & 0x7F) << (7 * index)
         if byte[0] < 0x80:
             return value
-    raise MalformedObject("CAR length prefix is longer than 9 bytes", code="integrity/car-malformed")
+    raise CarMalformed("CAR length prefix is longer than 9 bytes")
 
 
 def _read_exact(stream: Readable, size: int) -> bytes:
     data = stream.read(size)
     if len(data) != size:
-        raise MalformedObject(f"CAR file ends {size - len(data)} bytes early", code="integrity/car-truncated")
+        raise CarTruncated(f"CAR file ends {size - len(data)} bytes early")
     return data
 
 
@@ -88,9 +96,8 @@ def _collect_cbor_links(value: Any, found: list[str]) -> None:
 
 def _cid_text(binary: bytes) -> str:
     if len(binary) != _CID_BYTES or binary[0] != 1 or binary[1] not in _CODECS or binary[2:4] != b"\x12\x20":
-        raise MalformedObject(
+        raise UnsupportedCid(
             f"unsupported CID {binary[:8].hex()}… (zkreg handles CIDv1 sha2-256 raw, dag-pb and dag-cbor)",
-            code="integrity/unsupported-cid",
         )
     return cid_to_str(binary)
 
@@ -128,22 +135,20 @@ def read_roots(stream: Readable) -> list[str]:
     """Read and check the header; the stream is left at the first section."""
     length = _read_varint(stream)
     if length is None or length == 0:
-        raise MalformedObject("not a CAR file: no header", code="integrity/car-malformed")
+        raise CarMalformed("not a CAR file: no header")
     if length > MAX_HEADER_BYTES:
-        raise MalformedObject(
-            f"CAR header of {length} bytes is over {MAX_HEADER_BYTES}", code="integrity/car-oversized"
-        )
+        raise CarOversized(f"CAR header of {length} bytes is over {MAX_HEADER_BYTES}")
     try:
         header = dag_cbor.decode(_read_exact(stream, length))
     except MalformedObject:
         raise
     except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
-        raise MalformedObject(f"CAR header is not DAG-CBOR: {exc}", code="integrity/car-malformed") from exc
+        raise CarMalformed(f"CAR header is not DAG-CBOR: {exc}") from exc
     roots = header.get("roots") if isinstance(header, dict) else None
     if not isinstance(header, dict) or header.get("version") != 1 or not isinstance(roots, list):
-        raise MalformedObject("not a CARv1 header ({version: 1, roots: [...]})", code="integrity/car-malformed")
+        raise CarMalformed("not a CARv1 header ({version: 1, roots: [...]})")
     if not roots or not all(isinstance(root, CID) for root in roots):
-        raise MalformedObject("CAR header names no roots, or a root that is not a CID", code="integrity/car-malformed")
+        raise CarMalformed("CAR header names no roots, or a root that is not a CID")
     return [_cid_text(bytes(root)) for root in roots if isinstance(root, CID)]
 
 
@@ -154,14 +159,11 @@ def read_blocks(stream: Readable) -> Iterator[tuple[str, bytes]]:
         if length is None:
             return
         if length > MAX_SECTION_BYTES:
-            raise MalformedObject(
+            raise CarOversized(
                 f"CAR section of {length} bytes is over the {MAX_SECTION_BYTES}-byte limit",
-                code="integrity/car-oversized",
             )
         if length < _CID_BYTES:
-            raise MalformedObject(
-                f"CAR section of {length} bytes is shorter than a CID", code="integrity/car-malformed"
-            )
+            raise CarMalformed(f"CAR section of {length} bytes is shorter than a CID")
         cid = _cid_text(_read_exact(stream, _CID_BYTES))
         block = _read_exact(stream, length - _CID_BYTES)
         check_block(cid, block)
@@ -197,11 +199,9 @@ def scan_car(stream: Readable, on_block: Callable[[str, bytes], None] | None = N
             summary.root_blocks[cid] = block
     for root in summary.roots:
         if root not in present:
-            raise IntegrityError(
-                f"CAR header names root {root}, which is not in the file", code="integrity/car-root-missing"
-            )
+            raise CarRootMissing(f"CAR header names root {root}, which is not in the file")
     missing = sorted(linked - present)
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise IntegrityError(f"CAR file lacks block {missing[0]}{more}", code="integrity/car-missing-block")
+        raise CarMissingBlock(f"CAR file lacks block {missing[0]}{more}")
     return summary

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from zkreg.errors import StoreBusy, ZkregError
+from zkreg.errors import IndexUnreadable, StoreBusy, ZkregError
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -34,9 +34,9 @@ CREATE INDEX IF NOT EXISTS refs_cid ON refs (cid);
 """
 
 
-def open_database(path: Path, schema: str, *, what: str, unreadable_code: str) -> sqlite3.Connection:
+def open_database(path: Path, schema: str, *, what: str, unreadable: type[ZkregError]) -> sqlite3.Connection:
     """A SQLite file of the data dir in WAL mode with `synchronous=FULL` and `schema` applied. `what` names it in
-    errors: `StoreBusy` while another process holds it, `unreadable_code` if it is not a database."""
+    errors: `StoreBusy` while another process holds it, `unreadable` if it is not a database."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn: sqlite3.Connection | None = None
     try:
@@ -50,12 +50,12 @@ def open_database(path: Path, schema: str, *, what: str, unreadable_code: str) -
     except sqlite3.Error as exc:
         if conn is not None:
             conn.close()
-        raise ZkregError(f"cannot open {what} {path}: {exc}", code=unreadable_code) from exc
+        raise unreadable(f"cannot open {what} {path}: {exc}") from exc
     return conn
 
 
 def open_index(path: Path) -> sqlite3.Connection:
-    return open_database(path, _SCHEMA, what="the index", unreadable_code="store/index-unreadable")
+    return open_database(path, _SCHEMA, what="the index", unreadable=IndexUnreadable)
 
 
 @contextmanager

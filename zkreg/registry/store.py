@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zkreg.errors import MalformedObject, NotFound
+from zkreg.errors import BlockNotFound, MalformedObject, SizeMismatch
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import links_of
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
@@ -93,9 +93,8 @@ class BlockStore(ABC):
                 for chunk in self.iter_file(cid, size):
                     written += len(chunk)
                     if size is not None and written > size:
-                        raise MalformedObject(
+                        raise SizeMismatch(
                             f"file {cid} holds more than the {size} bytes declared for it",
-                            code="integrity/size-mismatch",
                         )
                     out.write(chunk)
                     progress.advance(len(chunk))
@@ -238,7 +237,7 @@ class LocalStore(BlockStore):
         try:
             data = self._path(cid).read_bytes()
         except FileNotFoundError as exc:
-            raise NotFound(f"block {cid} is not in the local store", code="not-found/block") from exc
+            raise BlockNotFound(f"block {cid} is not in the local store") from exc
         check_block(cid, data)
         return data
 

@@ -23,7 +23,7 @@ from typing import Any
 import cbor2
 import fastjsonschema
 
-from zkreg.errors import MalformedObject
+from zkreg.errors import MalformedEntry
 from zkreg.identity import Identity
 from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_from_str, cid_to_str
 from zkreg.schemas import load as load_schema
@@ -42,12 +42,6 @@ LINK_FIELDS: dict[str, tuple[str, ...]] = {
 }
 _CID_TAG = 42
 _KNOWN_CID_PREFIXES = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20", b"\x01\x70\x12\x20")
-
-
-class MalformedEntry(MalformedObject):
-    """Bytes that are not a well-formed ledger entry (size, CBOR, canonical form, schema)."""
-
-    code = "feed/malformed-entry"
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import IntegrityError, MalformedObject
+from zkreg.errors import (
+    FeedRejected,
+    FeedsRejected,
+    ForkedFeed,
+    LedgerDamaged,
+    LedgerUnreadable,
+    MalformedEntry,
+    MalformedObject,
+)
 from zkreg.identity import Identity, public_key_from_did
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.index import open_database, transaction
-from zkreg.reputation.entry import Entry, MalformedEntry, decode_entry, sign_entry
+from zkreg.reputation.entry import Entry, decode_entry, sign_entry
 from zkreg.reputation.pipeline import decoded_batches
-from zkreg.reputation.verify import FeedRejected, FeedState, FeedVerifier, ForkedFeed, classify, verify_chain
+from zkreg.reputation.verify import FeedState, FeedVerifier, classify, verify_chain
 
 IMPORT_BATCH = 2000
 """Entries per import transaction: large enough to amortise the fsync, small enough to lose little on a crash."""
@@ -101,30 +109,6 @@ class ImportReport:
         }
 
 
-class FeedsRejected(IntegrityError):
-    """An import that contained entries which do not verify (the valid extensions before them were kept)."""
-
-    code = "feed/rejected"
-
-    def __init__(self, report: ImportReport) -> None:
-        first = report.rejected[0]
-        super().__init__(
-            f"{len(report.rejected)} feed(s) did not verify; first: {first.message} "
-            f"({report.accepted} valid entries accepted, nothing past a bad entry applied)",
-            code=first.code,
-        )
-        self.report = report
-        self.author = first.author
-        self.seq = first.seq
-
-    def to_json(self) -> dict[str, object]:
-        document = super().to_json()
-        body = document["error"]
-        assert isinstance(body, dict)
-        body.update(author=self.author, seq=self.seq, report=self.report.to_json())
-        return document
-
-
 @dataclass(frozen=True)
 class EvidenceRecord:
     author: str
@@ -152,7 +136,7 @@ def _columns(entry: Entry) -> tuple[str | None, str | None, str | None, str | No
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = open_database(path, _SCHEMA, what="the ledger", unreadable_code="feed/db-unreadable")
+        self.conn = open_database(path, _SCHEMA, what="the ledger", unreadable=LedgerUnreadable)
 
     def close(self) -> None:
         self.conn.close()
@@ -247,9 +231,9 @@ class Ledger:
                         if verifier.state.head is not None:
                             self._save_state(verifier.state)
                 progress.advance(len(entries))
-        except MalformedObject as exc:  # bytes that do not parse end the import; say what was kept
-            exc.message += f" (import stopped there; {report.accepted} valid entries before it were kept)"
-            raise
+        except MalformedObject as exc:  # bytes that do not parse end the import; say what was kept (same class)
+            kept = f" (import stopped there; {report.accepted} valid entries before it were kept)"
+            raise type(exc)(exc.message + kept, hint=exc.hint) from exc
         finally:
             progress.end()
         if report.rejected:
@@ -378,7 +362,7 @@ class Ledger:
         """
         check = self.conn.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
-            raise IntegrityError(f"ledger database {self.path} is damaged: {check}", code="feed/db-damaged")
+            raise LedgerDamaged(f"ledger database {self.path} is damaged: {check}")
         clock = clock_ms if clock_ms is not None else now_ms()
         checked = 0
         progress.begin("verifying feeds", self.count())

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zkreg.errors import PolicyRefused
+from zkreg.errors import Refused
 from zkreg.reputation.ledger import Ledger
 
 DEFAULT_PRICE = 1
@@ -49,27 +49,6 @@ class Decision:
             "price": self.price,
             "available": self.available,
         }
-
-
-class Refused(PolicyRefused):
-    """Not enough reputation for the price; carries the numbers so the requester can see how far off it is."""
-
-    code = "policy/refused"
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(
-            f"refused: {decision.requester} has balance {decision.balance:.3f} ({decision.unpaid} unpaid receipt(s), "
-            f"free quota {decision.free_quota:g}); the price is {decision.price}",
-            hint="contribute: publish artefacts others use, then `zkreg sync` with this peer",
-        )
-        self.decision = decision
-
-    def to_json(self) -> dict[str, object]:
-        document = super().to_json()
-        body = document["error"]
-        assert isinstance(body, dict)
-        body.update(self.decision.to_json())
-        return document
 
 
 def decide(requester: str, balance: float, unpaid: int, price: int, policy: Policy) -> Decision:

@@ -21,7 +21,7 @@ from typing import Protocol
 import cbor2
 from multiformats import varint
 
-from zkreg.errors import MalformedObject, NotFound
+from zkreg.errors import FeedFileNotFound, FeedNotFound, MalformedCar, OversizedImport
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_from_str, cid_to_str
 from zkreg.reputation.entry import MAX_ENTRY_BYTES
@@ -38,14 +38,6 @@ class FeedTransport(Protocol):
     `known` (author -> the seq we hold); yielding more is allowed, since imports of held entries are no-ops."""
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]: ...
-
-
-class OversizedImport(MalformedObject):
-    code = "feed/oversized-import"
-
-
-class MalformedCar(MalformedObject):
-    code = "feed/malformed-car"
 
 
 def _varint(value: int) -> bytes:
@@ -94,7 +86,7 @@ def export_car(ledger: Ledger, path: Path, author: str | None = None) -> ExportR
     """Write the feeds (one, with `author`) and their evidence to `path`, atomically (temp file + rename)."""
     heads = [state for state in ledger.heads(author) if state.head is not None]
     if author is not None and not heads:
-        raise NotFound(f"no feed of {author} in the ledger", code="not-found/feed")
+        raise FeedNotFound(f"no feed of {author} in the ledger")
     header = cbor2.dumps(
         {"roots": [cbor2.CBORTag(42, b"\x00" + cid_from_str(str(s.head))) for s in heads], "version": 1},
         canonical=True,
@@ -153,7 +145,7 @@ class CarFileTransport:
         try:
             size = path.stat().st_size
         except FileNotFoundError as exc:
-            raise NotFound(f"no such feed file: {path}", code="not-found/feed-file") from exc
+            raise FeedFileNotFound(f"no such feed file: {path}") from exc
         if size > max_bytes:
             raise OversizedImport(f"feed file {path} is {size} bytes; the cap is {max_bytes}")
         self.path = path

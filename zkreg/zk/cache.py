@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import ZkregError
+from zkreg.errors import ZkCacheDamaged
 from zkreg.registry.store import pid_alive
 
 ENTRY_FILES = ("model.onnx", "settings.json", "circuit.ezkl", "vk.key", "pk.key", "meta.json")
@@ -65,10 +65,9 @@ class ArtefactCache:
         except (OSError, ValueError) as exc:
             meta = exc
         if not isinstance(meta, dict):
-            raise ZkregError(
+            raise ZkCacheDamaged(
                 f"the private zk cache entry {folder} is damaged (unreadable meta.json)",
                 hint=f"remove {folder}; with the model's ONNX file at hand, publish or prove rebuilds it",
-                code="zk/cache-damaged",
             )
         return CacheEntry(folder, meta)
 

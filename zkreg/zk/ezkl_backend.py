@@ -10,7 +10,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import ProofInvalid
+from zkreg.errors import ProofInputMismatch, ProofInstancesMalformed, ProofInstancesShape
 from zkreg.zk.backend import PublicValues
 from zkreg.zk.runner import run_steps
 
@@ -88,9 +88,8 @@ class EzklBackend:
         column = instances[0] if len(instances) == 1 else None
         hashed = 1 if mode == "hashed" else 0
         if column is None or len(column) != hashed + sum(sizes):
-            raise ProofInvalid(
+            raise ProofInstancesShape(
                 f"the proof's public instances do not have the shape the settings give ({hashed + sum(sizes)} values)",
-                code="proof/instances-shape",
             )
         commitment, rest = column[:hashed], column[hashed:]
         chunks: list[list[str]] = []
@@ -114,9 +113,7 @@ class EzklBackend:
         except BaseException as exc:  # a malformed field element panics inside the library
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
-            raise ProofInvalid(
-                f"a public instance is not a field element: {exc}", code="proof/instances-malformed"
-            ) from None
+            raise ProofInstancesMalformed(f"a public instance is not a field element: {exc}") from None
 
     def encode_inputs(self, values: list[list[float]], settings: CircuitSettings) -> list[list[str]]:
         ezkl = untyped_ezkl()
@@ -136,6 +133,4 @@ class EzklBackend:
         except BaseException as exc:  # a value out of the quantisable range: OSError, or a panic
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
-            raise ProofInvalid(
-                f"an input value cannot be encoded at the circuit's scale: {exc}", code="proof/input-mismatch"
-            ) from None
+            raise ProofInputMismatch(f"an input value cannot be encoded at the circuit's scale: {exc}") from None

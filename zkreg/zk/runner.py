@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import ZkFailed
+from zkreg.errors import ZkChildFailed, ZkChildKilled, ZkStepFailed
 
 Step = tuple[str, dict[str, Any]]
 Handler = Callable[..., Any]
@@ -45,20 +45,18 @@ def run_steps(module: str, steps: list[Step], *, memory_limit: int | None) -> li
         if proc.returncode < 0:
             signame = signal.Signals(-proc.returncode).name
             reason = "out of memory" if -proc.returncode == signal.SIGABRT else "killed"
-            raise ZkFailed(
+            raise ZkChildKilled(
                 f"the proving process for {names} died by {signame} ({reason}); nothing was kept",
                 hint="on out-of-memory: use a smaller model, `--zk fixed`, or a machine with more memory",
-                code="zk/child-killed",
             )
         if not result.exists():
             tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
-            raise ZkFailed(
+            raise ZkChildFailed(
                 f"the proving process for {names} exited with status {proc.returncode}: {' | '.join(tail)}",
-                code="zk/child-failed",
             )
         answer = json.loads(result.read_text())
     if "error" in answer:
-        raise ZkFailed(f"{names} failed: {answer['error']['message']}", code="zk/step-failed")
+        raise ZkStepFailed(f"{names} failed: {answer['error']['message']}")
     results: list[Any] = answer["results"]
     return results
 
