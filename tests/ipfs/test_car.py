@@ -24,7 +24,7 @@ from zkreg.registry.car import (
 )
 from zkreg.registry.cid import DAG_CBOR, RAW, codec_of, compute
 from zkreg.registry.ipfs import IpfsStore
-from zkreg.registry.unixfs import encode_varint
+from zkreg.codecs.varint import encode as encode_varint
 
 
 @pytest.fixture
