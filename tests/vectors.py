@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 VECTORS = Path(__file__).parent / "vectors"

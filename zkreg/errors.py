@@ -74,6 +74,12 @@ class MalformedAnswer(IntegrityError):
     code = "peer/malformed-answer"
 
 
+class CarOversized(MalformedObject):
+    """A CAR header, section or stream over its size cap."""
+
+    code = "integrity/car-oversized"
+
+
 class BadCircuitSettings(MalformedObject):
     """Circuit settings (a zk model's `zk/settings.json`) that are not JSON or lack the fields proofs need."""
 

@@ -310,7 +310,7 @@ def _push_sections(repo: Repo, remote: dict[str, Head]) -> Iterator[tuple[str, b
 
 def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
     """Send the peer every entry (and equivocation evidence) it lacks, in CAR chunks of at most 8 MiB."""
-    from zkreg.reputation.sync import car_stream
+    from zkreg.registry.car import car_stream
 
     remote = client.heads().by_author()
     totals = {"sent": 0, "accepted": 0, "duplicates": 0}

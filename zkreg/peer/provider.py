@@ -203,7 +203,7 @@ class Provider:
     def feed_car(self, author: str, after: int, limit: int | None = None) -> tuple[bytes, int]:
         """Entries of `author` with seq > `after` (at most `limit`), then the evidence held against it, as a CAR;
         and the seq of the last entry in it (the client's next `after`)."""
-        from zkreg.reputation.sync import car_stream
+        from zkreg.registry.car import car_stream
 
         with self.repo() as repo:
             state = repo.ledger.state(author)
