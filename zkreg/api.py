@@ -886,23 +886,18 @@ class Repo:
 
     def _unreachable_blocks(self) -> set[str]:
         """Held blocks that nothing to keep reaches."""
-        from zkreg.registry.car import links_of
+        from zkreg.registry.dag import walk
 
         held = set(self.store.held())
-        manifests = [cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)]
-        stack = [*manifests, *self._kept_proofs()]
-        keep: set[str] = set()
-        while stack:
-            cid = stack.pop()
-            if cid in keep or cid not in held:
-                continue
-            keep.add(cid)
-            if codec_of(cid) == DAG_PB or cid in manifests:
-                try:
-                    stack.extend(links_of(cid, self.store.get_block(cid)))
-                except (IntegrityError, NotFound):
-                    continue
-        return held - keep
+        manifests = {cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)}
+        keep = walk(
+            self.store.get_block,
+            [*sorted(manifests), *self._kept_proofs()],
+            held=held.__contains__,
+            follow=lambda cid: codec_of(cid) == DAG_PB or cid in manifests,
+            on_broken=lambda cid: None,  # what does not decode links to nothing
+        )
+        return held - set(keep)
 
     def _holds_manifest(self, cid: str) -> bool:
         try:

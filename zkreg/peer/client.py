@@ -227,26 +227,20 @@ class HttpFeedTransport:
 def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
     """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
     of blocks fetched. Blocks already held are not fetched again."""
-    from zkreg.registry.car import links_of
+    from zkreg.registry.dag import walk
 
-    fetched = 0
-    stack = [root]
-    seen: set[str] = set()
-    while stack:
-        cid = stack.pop()
-        if cid in seen:
-            continue
-        seen.add(cid)
-        if repo.store.has(cid):
-            block = repo.store.get_block(cid) if codec_of(cid) == DAG_PB else b""
-        else:
-            block = client.block(cid)
-            repo.store.put_block(cid, block)
-            fetched += 1
-        if codec_of(cid) == DAG_PB:
-            stack.extend(links_of(cid, block))
+    fetched: list[str] = []
+
+    def held_or_fetched(cid: str) -> bool:
+        if not repo.store.has(cid):
+            repo.store.put_block(cid, client.block(cid))
+            fetched.append(cid)
+        return True
+
+    for _ in walk(repo.store.get_block, [root], held=held_or_fetched, follow=lambda cid: codec_of(cid) == DAG_PB):
+        pass  # the walk fetches as it goes
     repo.store.flush_index()
-    return fetched
+    return len(fetched)
 
 
 def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> Manifest:

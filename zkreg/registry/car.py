@@ -13,21 +13,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
 from zkreg.codecs import dagcbor, varint
 from zkreg.errors import CarOversized, CidMismatch, IntegrityError, MalformedObject
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, cid_from_str, cid_to_str
-from zkreg.registry.unixfs import node_links
+from zkreg.registry.cid import cid_from_str
+from zkreg.registry.dag import CODECS, GetBlock, cid_text, links_of, walk
 
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_BLOCK_BYTES = 4 * 1024 * 1024 + 1024
 """The largest block zkreg writes is a manifest (at most 4 MiB); chunks are 256 KiB."""
 _CID_BYTES = 36
 MAX_SECTION_BYTES = _CID_BYTES + MAX_BLOCK_BYTES
-_CODECS = (RAW, DAG_PB, DAG_CBOR)
-
-GetBlock = Callable[[str], bytes]
 
 
 class Readable(Protocol):
@@ -61,52 +58,18 @@ def _read_exact(stream: Readable, size: int) -> bytes:
     return data
 
 
-def links_of(cid: str, block: bytes) -> list[str]:
-    """The CIDs a block links to (dag-pb links, DAG-CBOR tag-42 links; raw blocks have none)."""
-    codec = cid_from_str(cid)[1]
-    if codec == RAW:
-        return []
-    if codec == DAG_PB:
-        return [_cid_text(binary) for binary in node_links(block)]
-    found: list[str] = []
-    _collect_cbor_links(dagcbor.decode(block, what=f"block {cid}"), found)
-    return found
-
-
-def _collect_cbor_links(value: Any, found: list[str]) -> None:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if dagcbor.is_link(item):
-            found.append(dagcbor.unlink(item))
-        elif isinstance(item, dict):
-            stack.extend(reversed(list(item.values())))
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
-
-
-def _cid_text(binary: bytes, codecs: tuple[int, ...] = _CODECS) -> str:
-    if len(binary) != _CID_BYTES or binary[0] != 1 or binary[1] not in codecs or binary[2:4] != b"\x12\x20":
-        raise MalformedObject(
-            f"unsupported CID {binary[:8].hex()}… (zkreg handles CIDv1 sha2-256 raw, dag-pb and dag-cbor)",
-            code="integrity/unsupported-cid",
-        )
-    return cid_to_str(binary)
-
-
 def walk_dag(get_block: GetBlock, roots: list[str], skip: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
     """Every block reachable from `roots`, each once, parents before children (the order `dag export` uses);
     the DAGs under the CIDs in `skip` are left out."""
-    seen: set[str] = set(skip or ())
-    stack = list(reversed(roots))
-    while stack:
-        cid = stack.pop()
-        if cid in seen:
-            continue
-        seen.add(cid)
-        block = get_block(cid)
-        yield cid, block
-        stack.extend(reversed(links_of(cid, block)))
+    read: dict[str, bytes] = {}
+
+    def remembered(cid: str) -> bytes:  # the walk reads a node for its links just before yielding it
+        read.clear()
+        read[cid] = get_block(cid)
+        return read[cid]
+
+    for cid in walk(remembered, roots, skip=skip or ()):
+        yield cid, read.pop(cid) if cid in read else get_block(cid)
 
 
 def car_stream(roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
@@ -154,7 +117,7 @@ def read_blocks(
     *,
     max_section: int = MAX_SECTION_BYTES,
     max_bytes: int | None = None,
-    codecs: tuple[int, ...] = _CODECS,
+    codecs: tuple[int, ...] = CODECS,
 ) -> Iterator[tuple[str, bytes]]:
     """The sections after the header, each checked against its CID (parsed once, from its binary form) before it
     is yielded. A section's length is checked before its bytes are read; `max_bytes` caps all sections together;
@@ -174,7 +137,7 @@ def read_blocks(
                 f"CAR section of {length} bytes is shorter than a CID", code="integrity/car-malformed"
             )
         binary = _read_exact(stream, _CID_BYTES)
-        cid = _cid_text(binary, codecs)
+        cid = cid_text(binary, codecs)
         block = _read_exact(stream, length - _CID_BYTES)
         if hashlib.sha256(block).digest() != binary[4:]:
             raise CidMismatch(f"block {cid} does not match its CID (tampered or truncated)")

@@ -213,19 +213,10 @@ class LocalStore(BlockStore):
     def reachable(self, roots: Iterable[str]) -> set[str]:
         """Every CID linked from `roots` (manifests, directories, file nodes), held or not. Raw leaves have no links,
         so they are never read: the walk costs the manifests and dag-pb nodes only."""
-        from zkreg.registry.car import links_of
+        from zkreg.registry.dag import walk
 
-        seen: set[str] = set()
-        stack = list(roots)
-        while stack:
-            cid = stack.pop()
-            if cid in seen:
-                continue
-            seen.add(cid)
-            if cid_from_str(cid)[1] == RAW or not self.has(cid):
-                continue
-            stack.extend(links_of(cid, self.get_block(cid)))
-        return seen
+        missing: set[str] = set()
+        return set(walk(self.get_block, roots, held=self.has, on_missing=missing.add)) | missing
 
     def remove_blocks(self, cids: Iterable[str]) -> None:
         """Delete blocks and their index rows; the caller holds the index transaction and knows nothing reaches them."""
