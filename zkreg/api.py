@@ -17,12 +17,14 @@ import shutil
 import sqlite3
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound, StoreBusy, ZkregError
+from zkreg.fsutil import atomic_write, fsync_folder
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
@@ -245,14 +247,15 @@ def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> N
             raise _refuse_link(out_dir, target)
         if force:
             os.replace(staged, name, dst_dir_fd=folder)
-            return
-        try:
-            os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
-        except FileExistsError as exc:
-            raise InvalidInput(
-                f"{out_dir / target} already exists", hint="pass --force to replace it", code="input/file-exists"
-            ) from exc
-        staged.unlink()
+        else:
+            try:
+                os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError as exc:
+                raise InvalidInput(
+                    f"{out_dir / target} already exists", hint="pass --force to replace it", code="input/file-exists"
+                ) from exc
+            staged.unlink()
+        fsync_folder(folder)  # `staged` was written by `atomic_write`, its bytes are on disk already
     finally:
         os.close(folder)
 
@@ -440,7 +443,8 @@ class Repo:
 
     def _send_to_node(self, node: IpfsStore, cid: str, block: bytes, pin: bool) -> None:
         """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
-        from zkreg.registry.car import links_of, walk_dag
+        from zkreg.registry.car import walk_dag
+        from zkreg.registry.dag import links_of
 
         for linked in links_of(cid, block):
             if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
@@ -803,20 +807,19 @@ class Repo:
     def export_car(self, ref: str, out: Path) -> int:
         """Write the manifest and every block it reaches (files, tree, history, dataset) as a CARv1 file; the
         number of blocks. Written to a temporary file and renamed, so `out` is never a partial CAR."""
-        from zkreg.registry.car import walk_dag, write_car
+        from zkreg.registry.car import car_stream, walk_dag
 
         cid = self.manifest(self.resolve(ref)).cid
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
-        try:
-            with tmp.open("wb") as stream:
-                count = write_car(stream, [cid], walk_dag(self.store.get_block, [cid]))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return count
+        blocks = [0]
+
+        def counted() -> Iterator[tuple[str, bytes]]:
+            for cid_and_block in walk_dag(self.store.get_block, [cid]):
+                blocks[0] += 1
+                yield cid_and_block
+
+        atomic_write(out, car_stream([cid], counted()))
+        return blocks[0]
 
     def import_car(self, path: Path) -> CarImport:
         """Verify a whole CAR (every block, every link present, manifest signatures) and record each manifest

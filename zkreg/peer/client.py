@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import BackendUnavailable, CidMismatch, MalformedAnswer, NotFound, UsageError, ZkregError
+from zkreg.fsutil import atomic_write
 from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
@@ -479,7 +480,6 @@ def prove_remote(
     prove exactly our input. Only then is it written to `out_path`, kept in the store (so others can check the
     receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
     """
-    import os
     import secrets
 
     from zkreg.errors import BadCircuitSettings, InvalidInput, ProofInvalid
@@ -519,9 +519,7 @@ def prove_remote(
         use = {"manifest": manifest.cid, "provider": manifest.author, "request": request.nonce}
         entry = repo.ledger.append(repo.identity, "use", use)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        target = out_path.with_name(f".{out_path.name}.{secrets.token_hex(4)}.tmp")
-        target.write_bytes(data)
-        os.replace(target, out_path)
+        atomic_write(out_path, data)
     finally:
         staged.unlink(missing_ok=True)
     return RemoteProof(out_path, answer.proof, answer.receipt, entry.cid, verdict.output, answer.decision.to_json())

@@ -366,7 +366,8 @@ class IpfsStore(BlockStore):
         hash to its CID and be linked from a block already received (the export is parents-first)."""
         import httpx
 
-        from zkreg.registry.car import links_of, read_blocks, read_roots
+        from zkreg.registry.car import read_blocks, read_roots
+        from zkreg.registry.dag import links_of
 
         wanted = {root}
         try:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zkreg.errors import MalformedObject, NotFound
+from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
 from zkreg.registry.index import transaction
@@ -84,26 +85,24 @@ class BlockStore(ABC):
         """Write the file to `dest` via a temporary file in the same folder, renamed only once all of it verified.
         With `size`, writing stops as soon as the bytes would run past it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.incomplete")
         progress.begin(f"fetching {dest.name}", size)
-        written = 0
+
+        def checked() -> Iterator[bytes]:
+            written = 0
+            for chunk in self.iter_file(cid, size):
+                written += len(chunk)
+                if size is not None and written > size:
+                    raise MalformedObject(
+                        f"file {cid} holds more than the {size} bytes declared for it",
+                        code="integrity/size-mismatch",
+                    )
+                yield chunk
+                progress.advance(len(chunk))
+
         try:
-            with tmp.open("wb") as out:
-                for chunk in self.iter_file(cid, size):
-                    written += len(chunk)
-                    if size is not None and written > size:
-                        raise MalformedObject(
-                            f"file {cid} holds more than the {size} bytes declared for it",
-                            code="integrity/size-mismatch",
-                        )
-                    out.write(chunk)
-                    progress.advance(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
+            atomic_write(dest, checked())
         finally:
             progress.end()
-            tmp.unlink(missing_ok=True)
 
     def verify_file(self, cid: str, size: int | None = None, progress: Progress = SILENT) -> int:
         """Re-hash every block of a file; the number of bytes it holds."""
@@ -155,13 +154,7 @@ class LocalStore(BlockStore):
             os.utime(path)  # a block stored again is new to `gc`, which leaves blocks touched since it began
         except FileNotFoundError:
             path.parent.mkdir(exist_ok=True)
-            tmp = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}"
-            try:
-                with tmp.open("wb") as out:
-                    out.write(data)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            atomic_write(path, data, durable=False, tmp_folder=self._tmp)
             if self._record is not None:
                 self._record.added.add(cid)
         if self._record is not None:
@@ -250,7 +243,8 @@ class LocalStore(BlockStore):
     def remove_stale_temporaries(self) -> None:
         """Temporary block files left by a killed process (its pid is gone); a live writer's are kept."""
         for tmp in self._tmp.iterdir():
-            pid = tmp.name.split(".")[1] if tmp.name.count(".") >= 2 else ""
+            parts = tmp.name.lstrip(".").split(".")  # {cid}.{pid}.…, after `atomic_write`'s leading dot
+            pid = parts[1] if len(parts) >= 3 else ""
             if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()

@@ -12,13 +12,13 @@ against `zkreg serve`'s `/v1/feeds` (`zkreg.peer.client.HttpFeedTransport`, whic
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from zkreg.errors import CarOversized, IntegrityError, MalformedObject, NotFound
+from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import car_stream, read_blocks, read_roots
 from zkreg.registry.cid import DAG_CBOR
@@ -55,7 +55,7 @@ class ExportResult:
 
 
 def export_car(ledger: Ledger, path: Path, author: str | None = None) -> ExportResult:
-    """Write the feeds (one, with `author`) and their evidence to `path`, atomically (temp file + rename)."""
+    """Write the feeds (one, with `author`) and their evidence to `path`, atomically (`atomic_write`)."""
     heads = [state for state in ledger.heads(author) if state.head is not None]
     if author is not None and not heads:
         raise NotFound(f"no feed of {author} in the ledger", code="not-found/feed")
@@ -70,16 +70,7 @@ def export_car(ledger: Ledger, path: Path, author: str | None = None) -> ExportR
             yield record.other, block
             counts["evidence"] += 1
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            for piece in car_stream([str(state.head) for state in heads], sections()):
-                handle.write(piece)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, car_stream([str(state.head) for state in heads], sections()))
     return ExportResult(path, len(heads), counts["entries"], counts["evidence"])
 
 
