@@ -26,6 +26,7 @@ from zkreg.codecs import dagcbor
 from zkreg.errors import MalformedObject
 from zkreg.identity import Identity
 from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_to_str
+from zkreg.schemas import compile_schema, mismatch
 from zkreg.schemas import load as load_schema
 
 SCHEMA_NAME = "ledger-entry.v1"
@@ -124,13 +125,11 @@ def sign_entry(
 def _schema_check(type_: object) -> Any:
     """The schema, compiled; for a known type, specialised to that type's body (the same rules, but without
     evaluating the other six `if` branches, which is most of the cost of checking an entry)."""
-    import fastjsonschema
-
     schema = load_schema(SCHEMA_NAME)
     if type_ in ENTRY_TYPES:
         del schema["allOf"]
         schema["properties"]["body"] = {"$ref": f"#/definitions/bodies/{type_}"}
-    return fastjsonschema.compile(schema)
+    return compile_schema(schema)
 
 
 _LINK_PLACEHOLDER = {"/": "b" + "a" * 58}
@@ -210,13 +209,10 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
         raise MalformedEntry(f"ledger entry {cid} is not canonical DAG-CBOR (key order, duplicates, extra bytes)")
     assert isinstance(sig, bytes)  # checked above: `payload` is empty otherwise
     decoded["sig"] = sig
-    import fastjsonschema
-
-    try:
-        type_ = decoded.get("type")
-        _schema_check(type_ if isinstance(type_, str) else None)(_schema_view(decoded))
-    except fastjsonschema.JsonSchemaException as exc:
-        raise MalformedEntry(f"ledger entry {cid} does not match schema {SCHEMA_NAME}: {exc}") from exc
+    type_ = decoded.get("type")
+    problem = mismatch(_schema_check(type_ if isinstance(type_, str) else None), _schema_view(decoded))
+    if problem is not None:
+        raise MalformedEntry(f"ledger entry {cid} does not match schema {SCHEMA_NAME}: {problem}")
     prev = decoded["prev"]
     return Entry(
         author=decoded["author"],
