@@ -17,8 +17,8 @@ from typing import IO, Protocol
 
 from zkreg.codecs import dagcbor, varint
 from zkreg.errors import CarOversized, CidMismatch, IntegrityError, MalformedObject
-from zkreg.registry.cid import cid_from_str
-from zkreg.registry.dag import CODECS, GetBlock, cid_text, links_of, walk
+from zkreg.registry.cid import cid_from_binary, cid_from_str
+from zkreg.registry.dag import CODECS, GetBlock, links_of, walk
 
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_BLOCK_BYTES = 4 * 1024 * 1024 + 1024
@@ -137,7 +137,7 @@ def read_blocks(
                 f"CAR section of {length} bytes is shorter than a CID", code="integrity/car-malformed"
             )
         binary = _read_exact(stream, _CID_BYTES)
-        cid = cid_text(binary, codecs)
+        cid = cid_from_binary(binary, codecs)
         block = _read_exact(stream, length - _CID_BYTES)
         if hashlib.sha256(block).digest() != binary[4:]:
             raise CidMismatch(f"block {cid} does not match its CID (tampered or truncated)")

@@ -8,12 +8,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from zkreg.codecs import dagcbor
-from zkreg.errors import IntegrityError, MalformedObject, NotFound
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, cid_from_str, cid_to_str
+from zkreg.errors import IntegrityError, NotFound
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, cid_from_binary, cid_from_str
 from zkreg.registry.unixfs import node_links
 
 GetBlock = Callable[[str], bytes]
-_CID_BYTES = 36
 CODECS = (RAW, DAG_PB, DAG_CBOR)
 
 
@@ -23,7 +22,7 @@ def links_of(cid: str, block: bytes) -> list[str]:
     if codec == RAW:
         return []
     if codec == DAG_PB:
-        return [cid_text(binary) for binary in node_links(block)]
+        return [cid_from_binary(binary) for binary in node_links(block)]
     found: list[str] = []
     stack: list[Any] = [dagcbor.decode(block, what=f"block {cid}")]
     while stack:
@@ -35,16 +34,6 @@ def links_of(cid: str, block: bytes) -> list[str]:
         elif isinstance(item, list):
             stack.extend(reversed(item))
     return found
-
-
-def cid_text(binary: bytes, codecs: tuple[int, ...] = CODECS) -> str:
-    """The string form of a binary CID read from foreign bytes; one zkreg cannot handle is refused."""
-    if len(binary) != _CID_BYTES or binary[0] != 1 or binary[1] not in codecs or binary[2:4] != b"\x12\x20":
-        raise MalformedObject(
-            f"unsupported CID {binary[:8].hex()}… (zkreg handles CIDv1 sha2-256 raw, dag-pb and dag-cbor)",
-            code="integrity/unsupported-cid",
-        )
-    return cid_to_str(binary)
 
 
 def _has_links(cid: str) -> bool:
