@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -53,11 +54,13 @@ from zkreg.errors import (
     ZkOneModel,
     ZkregError,
 )
+from zkreg.fsutil import atomic_write, fsync_folder
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of, scan_car, walk_dag, write_car
+from zkreg.registry.car import car_stream, scan_car, walk_dag
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
+from zkreg.registry.dag import links_of, walk
 from zkreg.registry.index import open_index, transaction
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore, pid_alive
@@ -273,12 +276,13 @@ def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> N
             raise _refuse_link(out_dir, target)
         if force:
             os.replace(staged, name, dst_dir_fd=folder)
-            return
-        try:
-            os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
-        except FileExistsError as exc:
-            raise FileExists(f"{out_dir / target} already exists", hint="pass --force to replace it") from exc
-        staged.unlink()
+        else:
+            try:
+                os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError as exc:
+                raise FileExists(f"{out_dir / target} already exists", hint="pass --force to replace it") from exc
+            staged.unlink()
+        fsync_folder(folder)  # `staged` was written by `atomic_write`, its bytes are on disk already
     finally:
         os.close(folder)
 
@@ -805,16 +809,15 @@ class Repo:
         number of blocks. Written to a temporary file and renamed, so `out` is never a partial CAR."""
         cid = self.manifest(self.resolve(ref)).cid
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
-        try:
-            with tmp.open("wb") as stream:
-                count = write_car(stream, [cid], walk_dag(self.store.get_block, [cid]))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return count
+        blocks = [0]
+
+        def counted() -> Iterator[tuple[str, bytes]]:
+            for cid_and_block in walk_dag(self.store.get_block, [cid]):
+                blocks[0] += 1
+                yield cid_and_block
+
+        atomic_write(out, car_stream([cid], counted()))
+        return blocks[0]
 
     def import_car(self, path: Path) -> CarImport:
         """Verify a whole CAR (every block, every link present, manifest signatures) and record each manifest
@@ -883,20 +886,15 @@ class Repo:
     def _unreachable_blocks(self) -> set[str]:
         """Held blocks that nothing to keep reaches."""
         held = set(self.store.held())
-        manifests = [cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)]
-        stack = [*manifests, *self._kept_proofs()]
-        keep: set[str] = set()
-        while stack:
-            cid = stack.pop()
-            if cid in keep or cid not in held:
-                continue
-            keep.add(cid)
-            if codec_of(cid) == DAG_PB or cid in manifests:
-                try:
-                    stack.extend(links_of(cid, self.store.get_block(cid)))
-                except (IntegrityError, NotFound):
-                    continue
-        return held - keep
+        manifests = {cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)}
+        keep = walk(
+            self.store.get_block,
+            [*sorted(manifests), *self._kept_proofs()],
+            held=held.__contains__,
+            follow=lambda cid: codec_of(cid) == DAG_PB or cid in manifests,
+            on_broken=lambda cid: None,  # what does not decode links to nothing
+        )
+        return held - set(keep)
 
     def _holds_manifest(self, cid: str) -> bool:
         try:

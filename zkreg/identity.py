@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from zkreg.errors import (
     IdentityUnreadable,
     PassphraseRequired,
 )
+from zkreg.fsutil import atomic_write
 
 _ED25519_PUB_MULTICODEC = b"\xed\x01"
 _DID_PREFIX = "did:key:z"
@@ -139,18 +139,10 @@ def create_identity(home: Path, passphrase: str | None) -> Identity:
     else:
         record.update({"encryption": "none", "seed": base64.b64encode(seed).decode()})
     path = home / KEY_FILE
-    tmp = home / f".{KEY_FILE}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(tmp, path)  # fails if an identity appeared meanwhile: never overwrite a key
+    try:  # exclusive: fails if an identity appeared meanwhile, never overwrites a key
+        atomic_write(path, json.dumps(record, indent=2).encode(), exclusive=True, mode=0o600)
     except FileExistsError as exc:
         raise IdentityExists(f"an identity already exists in {home}") from exc
-    finally:
-        tmp.unlink()
     return Identity(signing_key)
 
 

@@ -32,8 +32,8 @@ from zkreg.errors import ProofInvalid
 from zkreg.peer.client import PeerClient, prove_remote, pull_remote, sync
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.limits import Limits
+from zkreg.registry.car import car_stream
 from zkreg.reputation.ledger import now_ms
-from zkreg.reputation.sync import car_stream
 
 pytestmark = pytest.mark.slow
 

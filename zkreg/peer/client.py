@@ -10,7 +10,6 @@ canonical form, schema), feeds go through the ledger's import rules, proof bundl
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,6 +34,7 @@ from zkreg.errors import (
     UsageError,
     exit_code_for_status,
 )
+from zkreg.fsutil import atomic_write
 from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
@@ -53,13 +53,14 @@ from zkreg.peer.answers import (
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.provider import evidence_sections
 from zkreg.peer.store import PEER_DB, PeerStore
-from zkreg.registry.car import MAX_BLOCK_BYTES, links_of
+from zkreg.registry.car import MAX_BLOCK_BYTES, car_stream
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, codec_of, looks_like_cid
+from zkreg.registry.dag import walk
 from zkreg.registry.manifest import decode_and_verify
 from zkreg.registry.unixfs import file_cid
 from zkreg.reputation.ledger import ImportReport, now_ms
-from zkreg.reputation.sync import car_stream, read_car
 from zkreg.reputation.sync import pull as pull_feeds
+from zkreg.reputation.sync import read_car
 from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
 from zkreg.zk.inputs import load_input
 from zkreg.zk.workflow import zk_section
@@ -226,24 +227,18 @@ class HttpFeedTransport:
 def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
     """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
     of blocks fetched. Blocks already held are not fetched again."""
-    fetched = 0
-    stack = [root]
-    seen: set[str] = set()
-    while stack:
-        cid = stack.pop()
-        if cid in seen:
-            continue
-        seen.add(cid)
-        if repo.store.has(cid):
-            block = repo.store.get_block(cid) if codec_of(cid) == DAG_PB else b""
-        else:
-            block = client.block(cid)
-            repo.store.put_block(cid, block)
-            fetched += 1
-        if codec_of(cid) == DAG_PB:
-            stack.extend(links_of(cid, block))
+    fetched: list[str] = []
+
+    def held_or_fetched(cid: str) -> bool:
+        if not repo.store.has(cid):
+            repo.store.put_block(cid, client.block(cid))
+            fetched.append(cid)
+        return True
+
+    for _ in walk(repo.store.get_block, [root], held=held_or_fetched, follow=lambda cid: codec_of(cid) == DAG_PB):
+        pass  # the walk fetches as it goes
     repo.store.flush_index()
-    return fetched
+    return len(fetched)
 
 
 def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> Manifest:
@@ -507,9 +502,7 @@ def prove_remote(
         use = {"manifest": manifest.cid, "provider": manifest.author, "request": request.nonce}
         entry = repo.ledger.append(repo.identity, "use", use)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        target = out_path.with_name(f".{out_path.name}.{secrets.token_hex(4)}.tmp")
-        target.write_bytes(data)
-        os.replace(target, out_path)
+        atomic_write(out_path, data)
     finally:
         staged.unlink(missing_ok=True)
     return RemoteProof(out_path, answer.proof, answer.receipt, entry.cid, verdict.output, answer.decision.to_json())

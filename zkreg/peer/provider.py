@@ -44,11 +44,12 @@ from zkreg.errors import (
 from zkreg.peer.envelope import SignedRequest, canonical_json, check_request
 from zkreg.peer.limits import Limits, ProvingGate, RateLimiter
 from zkreg.peer.store import PEER_DB, PeerStore
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
-from zkreg.registry.unixfs import node_links
+from zkreg.registry.car import car_stream
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, looks_like_cid
+from zkreg.registry.dag import walk
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
 from zkreg.reputation.policy import Policy, decide, unpaid_receipts
-from zkreg.reputation.sync import car_stream, read_car
+from zkreg.reputation.sync import read_car
 
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
@@ -168,23 +169,16 @@ class PublicArtefacts:
     @staticmethod
     def _walk(repo: Repo, root: str) -> tuple[set[str], bool]:
         """The held blocks of the DAG under `root`, and whether all of it is held."""
-        found: set[str] = set()
-        complete = True
-        stack = [root]
-        while stack:
-            current = stack.pop()
-            if current in found:
-                continue
-            if not repo.store.has(current):
-                complete = False
-                continue
-            found.add(current)
-            if codec_of(current) == DAG_PB:
-                try:
-                    stack.extend(cid_to_str(link) for link in node_links(repo.store.get_block(current)))
-                except ZkregError:
-                    continue  # a node that does not decode links to nothing we could serve
-        return found, complete
+        missing: set[str] = set()
+        found = walk(
+            repo.store.get_block,
+            [root],
+            held=repo.store.has,
+            follow=lambda cid: codec_of(cid) == DAG_PB,
+            on_missing=missing.add,
+            on_broken=lambda cid: None,  # a node that does not decode links to nothing we could serve
+        )
+        return set(found), not missing
 
 
 class Provider:

@@ -35,8 +35,9 @@ from zkreg.errors import (
     NotFound,
 )
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of, read_blocks, read_roots
+from zkreg.registry.car import read_blocks, read_roots
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
+from zkreg.registry.dag import links_of
 from zkreg.registry.store import BlockStore, LocalStore
 from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
 

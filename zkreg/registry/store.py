@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from zkreg.errors import BlockNotFound, MalformedObject, SizeMismatch
+from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
+from zkreg.registry.dag import walk
 from zkreg.registry.index import transaction
 from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
 
@@ -85,25 +86,23 @@ class BlockStore(ABC):
         """Write the file to `dest` via a temporary file in the same folder, renamed only once all of it verified.
         With `size`, writing stops as soon as the bytes would run past it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.incomplete")
         progress.begin(f"fetching {dest.name}", size)
-        written = 0
+
+        def checked() -> Iterator[bytes]:
+            written = 0
+            for chunk in self.iter_file(cid, size):
+                written += len(chunk)
+                if size is not None and written > size:
+                    raise SizeMismatch(
+                        f"file {cid} holds more than the {size} bytes declared for it",
+                    )
+                yield chunk
+                progress.advance(len(chunk))
+
         try:
-            with tmp.open("wb") as out:
-                for chunk in self.iter_file(cid, size):
-                    written += len(chunk)
-                    if size is not None and written > size:
-                        raise SizeMismatch(
-                            f"file {cid} holds more than the {size} bytes declared for it",
-                        )
-                    out.write(chunk)
-                    progress.advance(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
+            atomic_write(dest, checked())
         finally:
             progress.end()
-            tmp.unlink(missing_ok=True)
 
     def verify_file(self, cid: str, size: int | None = None, progress: Progress = SILENT) -> int:
         """Re-hash every block of a file; the number of bytes it holds."""
@@ -155,13 +154,7 @@ class LocalStore(BlockStore):
             os.utime(path)  # a block stored again is new to `gc`, which leaves blocks touched since it began
         except FileNotFoundError:
             path.parent.mkdir(exist_ok=True)
-            tmp = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}"
-            try:
-                with tmp.open("wb") as out:
-                    out.write(data)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            atomic_write(path, data, durable=False, tmp_folder=self._tmp)
             if self._record is not None:
                 self._record.added.add(cid)
         if self._record is not None:
@@ -213,17 +206,8 @@ class LocalStore(BlockStore):
     def reachable(self, roots: Iterable[str]) -> set[str]:
         """Every CID linked from `roots` (manifests, directories, file nodes), held or not. Raw leaves have no links,
         so they are never read: the walk costs the manifests and dag-pb nodes only."""
-        seen: set[str] = set()
-        stack = list(roots)
-        while stack:
-            cid = stack.pop()
-            if cid in seen:
-                continue
-            seen.add(cid)
-            if cid_from_str(cid)[1] == RAW or not self.has(cid):
-                continue
-            stack.extend(links_of(cid, self.get_block(cid)))
-        return seen
+        missing: set[str] = set()
+        return set(walk(self.get_block, roots, held=self.has, on_missing=missing.add)) | missing
 
     def remove_blocks(self, cids: Iterable[str]) -> None:
         """Delete blocks and their index rows; the caller holds the index transaction and knows nothing reaches them."""
@@ -257,7 +241,8 @@ class LocalStore(BlockStore):
     def remove_stale_temporaries(self) -> None:
         """Temporary block files left by a killed process (its pid is gone); a live writer's are kept."""
         for tmp in self._tmp.iterdir():
-            pid = tmp.name.split(".")[1] if tmp.name.count(".") >= 2 else ""
+            parts = tmp.name.lstrip(".").split(".")  # {cid}.{pid}.…, after `atomic_write`'s leading dot
+            pid = parts[1] if len(parts) >= 3 else ""
             if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()

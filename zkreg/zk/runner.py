@@ -12,7 +12,6 @@ file named by argv[1] and writes `{"results": [...]}` or `{"error": {"type", "me
 from __future__ import annotations
 
 import json
-import os
 import resource
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.errors import ZkChildFailed, ZkChildKilled, ZkStepFailed
+from zkreg.fsutil import atomic_write
 
 Step = tuple[str, dict[str, Any]]
 Handler = Callable[..., Any]
@@ -74,6 +74,4 @@ def child_main(handlers: dict[str, Handler]) -> None:
     except BaseException as exc:  # the library's PanicException derives from BaseException
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         answer = {"error": {"type": type(exc).__name__, "message": message}}
-    tmp = Path(f"{result_path}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(answer))
-    os.replace(tmp, result_path)
+    atomic_write(Path(result_path), json.dumps(answer).encode())

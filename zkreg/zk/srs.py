@@ -14,6 +14,7 @@ import secrets
 from pathlib import Path
 
 from zkreg.errors import SrsMissing, SrsTooSmall, SrsUnknown
+from zkreg.fsutil import atomic_replace
 from zkreg.zk.backend import ProofBackend
 
 CEREMONY_SRS_SHA256: dict[int, str] = {
@@ -84,7 +85,7 @@ def dev_srs(folder: Path, backend: ProofBackend, logrows: int) -> Path:
     tmp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         backend.gen_dev_srs(tmp, logrows)
-        os.replace(tmp, path)
+        atomic_replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path

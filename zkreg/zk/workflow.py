@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import shutil
 import tempfile
 import time
@@ -38,6 +37,7 @@ from zkreg.errors import (
     ZkVersionMismatch,
     ZkVkMismatch,
 )
+from zkreg.fsutil import atomic_write
 from zkreg.identity import Identity
 from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
@@ -464,9 +464,4 @@ def _count(shape: list[int]) -> int:
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, text.encode())
