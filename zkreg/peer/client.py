@@ -31,7 +31,7 @@ from zkreg.peer.answers import (
     last_seq,
 )
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, codec_of, looks_like_cid
-from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
+from zkreg.reputation.ledger import FeedsRejected, ImportReport, Named, now_ms
 
 if TYPE_CHECKING:
     import httpx
@@ -341,13 +341,13 @@ at most: an author who names thousands of things nobody holds costs a few reques
 MAX_FETCHES_PER_SYNC = 512
 
 
-def _bounded(rows: list[Any], held: Callable[[str], bool]) -> Iterator[str]:
+def _bounded(rows: list[Named], held: Callable[[str], bool]) -> Iterator[str]:
     """The CIDs of `rows` (author, cid; newest first) not held here, at most `MAX_FETCHES_PER_AUTHOR` per author
     and `MAX_FETCHES_PER_SYNC` in all."""
     per_author: dict[str, int] = {}
     total = 0
     for row in rows:
-        author, cid = str(row["author"]), str(row["cid"])
+        author, cid = row
         if total >= MAX_FETCHES_PER_SYNC:
             return
         if per_author.get(author, 0) >= MAX_FETCHES_PER_AUTHOR or held(cid):
@@ -365,22 +365,13 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int]:
     bounded per naming author and per sync (`MAX_FETCHES_PER_AUTHOR`): what is left is tried on the next sync.
     """
     manifests = proofs = 0
-    uses = repo.ledger.conn.execute(
-        "SELECT author, manifest AS cid, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
-        "GROUP BY author, manifest ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(uses, repo.store.has):
+    for cid in _bounded(repo.ledger.used_manifests(), repo.store.has):
         try:
             fetch_manifest(repo, client, cid, files=False)
             manifests += 1
         except (NotFound, RemoteError):
             continue
-    receipts = repo.ledger.conn.execute(
-        "SELECT r.author AS author, r.detail AS cid, MAX(r.rowid) AS newest FROM entries r "
-        "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.peer AND u.peer = r.author "
-        "WHERE r.type = 'receipt' AND r.detail IS NOT NULL GROUP BY r.author, r.detail ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(receipts, repo.store.has):
+    for cid in _bounded(repo.ledger.paired_receipt_proofs(), repo.store.has):
         try:
             copy_dag(repo, client, cid)
             proofs += 1
