@@ -61,7 +61,7 @@ from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import car_stream, scan_car, walk_dag
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
 from zkreg.registry.dag import links_of, walk
-from zkreg.registry.index import open_index, transaction
+from zkreg.registry.index import Index, Ref, open_index
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore, pid_alive
 from zkreg.registry.unixfs import directory_node
@@ -298,7 +298,7 @@ class Repo:
         self.home = home
         self._passphrase = passphrase
         self._identity: Identity | None = None
-        self.index: sqlite3.Connection = open_index(home / "index.db")
+        self.index: Index = open_index(home / "index.db")
         self.store = LocalStore(home / "blocks", self.index)
         self.store.remove_stale_temporaries()
         self._ledger: Ledger | None = None
@@ -338,12 +338,13 @@ class Repo:
             return ref
         name, _, version = ref.partition("@")
         if version:
-            row = self.index.execute("SELECT cid FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone()
+            cid = self.index.ref_cid(name, version)
         else:
-            row = self._latest(name)
-        if row is None:
+            latest = self.index.latest_ref(name)
+            cid = None if latest is None else latest.cid
+        if cid is None:
             raise RefNotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names")
-        return str(row["cid"])
+        return cid
 
     def knows_ref(self, ref: str) -> bool:
         """Whether `ref` resolves here to a held manifest (a CID this store holds, or a recorded name)."""
@@ -352,17 +353,8 @@ class Repo:
         except NotFound:
             return False
 
-    def _latest(self, name: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.index.execute(
-            "SELECT * FROM refs WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
-        ).fetchone()
-        return row
-
     def ls(self) -> list[RefEntry]:
-        rows = self.index.execute(
-            "SELECT name, version, cid, kind, author, created FROM refs ORDER BY name, id"
-        ).fetchall()
-        return [RefEntry(**dict(row)) for row in rows]
+        return [RefEntry(**ref._asdict()) for ref in self.index.refs()]
 
     # ---- manifests -----------------------------------------------------------------------------------------
 
@@ -449,9 +441,8 @@ class Repo:
         at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
         if not record.added:
             return
-        with contextlib.suppress(ZkregError, OSError, sqlite3.Error), transaction(self.index) as conn:
-            roots = [str(row["cid"]) for row in conn.execute("SELECT cid FROM refs")]
-            self.store.remove_blocks(record.added - self.store.reachable(roots))
+        with contextlib.suppress(ZkregError, OSError, sqlite3.Error), self.index.transaction() as index:
+            self.store.remove_blocks(record.added - self.store.reachable(index.ref_cids()))
 
     def _node(self, store: str | None) -> IpfsStore | None:
         """The IPFS node for `store`, caching into our store. Without `store`: ipfs if ZKREG_IPFS_API is set, else
@@ -537,10 +528,10 @@ class Repo:
             self._send_directories(node, tree, {f.cid for f in imported.values()})
         file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
 
-        with transaction(self.index) as conn:
-            latest = self._latest(name)
+        with self.index.transaction() as index:
+            latest = index.latest_ref(name)
             if latest is not None:
-                previous = self.manifest(str(latest["cid"]))
+                previous = self.manifest(latest.cid)
                 unchanged = (
                     previous.author == identity.did
                     and previous.tree == tree
@@ -564,7 +555,7 @@ class Repo:
                     hint="retry",
                 )
             version = version or self._next_version(name)
-            if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
+            if index.ref_cid(name, version) is not None:
                 raise VersionExists(f"{name}@{version} already exists")
             created = _now()
             cid, block = build_and_sign(
@@ -575,7 +566,7 @@ class Repo:
                 created=created,
                 files=file_entries,
                 tree=tree,
-                parents=[str(latest["cid"])] if latest is not None else [],
+                parents=[latest.cid] if latest is not None else [],
                 weights=weights,
                 dataset=dataset_cid,
                 message=message,
@@ -586,11 +577,8 @@ class Repo:
             self.store.put_block(cid, block)
             if node is not None:
                 self._send_to_node(node, cid, block, pin)
-            conn.execute("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", (cid, len(block)))
-            conn.execute(
-                "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, version, cid, identity.did, kind, created),
-            )
+            index.add_blocks([(cid, len(block))])
+            index.add_ref(Ref(name, version, cid, identity.did, kind, created))
         self.store.flush_index()
         ledger.append(identity, "publish", {"manifest": cid})
         if zk_publication is None:
@@ -631,7 +619,7 @@ class Repo:
         return self.zk_workspace().verify_bundle(bundle_path, self.manifest)
 
     def _next_version(self, name: str) -> str:
-        versions = [row["version"] for row in self.index.execute("SELECT version FROM refs WHERE name = ?", (name,))]
+        versions = self.index.versions(name)
         return str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)
 
     def _put_tree(self, files: dict[str, tuple[str, int]]) -> str:
@@ -835,12 +823,10 @@ class Repo:
                 for manifest in manifests:
                     self._check_ref_free(manifest)
                 self.store.flush_index()
-                with transaction(self.index) as conn:
+                with self.index.transaction() as index:
                     for manifest in manifests:
-                        conn.execute(
-                            "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            (
+                        index.add_ref(
+                            Ref(
                                 manifest.name,
                                 manifest.version,
                                 manifest.cid,
@@ -848,6 +834,7 @@ class Repo:
                                 manifest.kind,
                                 manifest.created,
                             ),
+                            keep_existing=True,
                         )
             except BaseException:
                 self._take_back(record)
@@ -874,13 +861,13 @@ class Repo:
         if dry_run:
             return GcResult(len(old), sum(size for size, _ in old.values()), False, started_ns)
         removed: list[tuple[str, int]] = []
-        with transaction(self.index) as conn:
+        with self.index.transaction() as index:
             still_garbage = self._unreachable_blocks()
             for cid in sorted(set(old) & still_garbage):
                 size = self.store.remove_untouched(cid, before_ns)
                 if size is not None:
                     removed.append((cid, size))
-            conn.executemany("DELETE FROM blocks WHERE cid = ?", [(cid,) for cid, _ in removed])
+            index.remove_blocks(cid for cid, _ in removed)
         return GcResult(len(removed), sum(size for _, size in removed), True, started_ns)
 
     def _unreachable_blocks(self) -> set[str]:
@@ -905,20 +892,11 @@ class Repo:
 
     def _kept_proofs(self) -> list[str]:
         """Proof bundles named by receipts, except those judged not to verify."""
-        named = self.ledger.conn.execute(
-            "SELECT DISTINCT detail FROM entries WHERE type = 'receipt' AND detail IS NOT NULL"
-        ).fetchall()
-        try:
-            failed = {row["proof"] for row in self.ledger.conn.execute("SELECT proof FROM proof_verdicts WHERE ok = 0")}
-        except sqlite3.OperationalError:  # no proof was judged here yet
-            failed = set()
-        return [row["detail"] for row in named if row["detail"] not in failed]
+        return sorted(self.ledger.receipt_proofs() - self.ledger.failed_proofs())
 
     def _check_ref_free(self, manifest: Manifest) -> None:
-        row = self.index.execute(
-            "SELECT cid FROM refs WHERE name = ? AND version = ?", (manifest.name, manifest.version)
-        ).fetchone()
-        if row is not None and row["cid"] != manifest.cid:
+        held = self.index.ref_cid(manifest.name, manifest.version)
+        if held is not None and held != manifest.cid:
             raise VersionExists(
-                f"{manifest.name}@{manifest.version} is already {row['cid']} here, not {manifest.cid}",
+                f"{manifest.name}@{manifest.version} is already {held} here, not {manifest.cid}",
             )

@@ -201,9 +201,11 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     assert bob.store.has(forged_cid)  # fetched: the verdict is about the proof, not its absence
     scores = bob.scores()
     assert scores.debit.get(bob.identity.did) == 1
-    cached = bob.ledger.conn.execute("SELECT ok, reason FROM proof_verdicts WHERE proof = ?", (forged_cid,)).fetchone()
-    assert cached["ok"] == 0  # the verdict is cached by proof CID: scoring again does not re-verify
-    assert cached["reason"].startswith("proof/")
+    cached = bob.ledger.proof_verdict(forged_cid)
+    assert cached is not None
+    assert not cached.ok  # the verdict is cached by proof CID: scoring again does not re-verify
+    assert cached.reason is not None
+    assert cached.reason.startswith("proof/")
     with pytest.raises(ProofInvalid):
         bob.verify_proof(forged)
 

@@ -58,7 +58,7 @@ from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, codec_of, looks_li
 from zkreg.registry.dag import walk
 from zkreg.registry.manifest import decode_and_verify
 from zkreg.registry.unixfs import file_cid
-from zkreg.reputation.ledger import ImportReport, now_ms
+from zkreg.reputation.ledger import ImportReport, Named, now_ms
 from zkreg.reputation.sync import pull as pull_feeds
 from zkreg.reputation.sync import read_car
 from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
@@ -330,13 +330,13 @@ at most: an author who names thousands of things nobody holds costs a few reques
 MAX_FETCHES_PER_SYNC = 512
 
 
-def _bounded(rows: list[Any], held: Callable[[str], bool]) -> Iterator[str]:
+def _bounded(rows: list[Named], held: Callable[[str], bool]) -> Iterator[str]:
     """The CIDs of `rows` (author, cid; newest first) not held here, at most `MAX_FETCHES_PER_AUTHOR` per author
     and `MAX_FETCHES_PER_SYNC` in all."""
     per_author: dict[str, int] = {}
     total = 0
     for row in rows:
-        author, cid = str(row["author"]), str(row["cid"])
+        author, cid = row
         if total >= MAX_FETCHES_PER_SYNC:
             return
         if per_author.get(author, 0) >= MAX_FETCHES_PER_AUTHOR or held(cid):
@@ -356,11 +356,7 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int, int]:
     the feeds were applied, and a peer must not be able to fail every sync by serving bad evidence.
     """
     manifests = proofs = refused = 0
-    uses = repo.ledger.conn.execute(
-        "SELECT author, manifest AS cid, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
-        "GROUP BY author, manifest ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(uses, repo.store.has):
+    for cid in _bounded(repo.ledger.used_manifests(), repo.store.has):
         try:
             fetch_manifest(repo, client, cid, files=False)
             manifests += 1
@@ -368,12 +364,7 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int, int]:
             continue
         except IntegrityError:
             refused += 1
-    receipts = repo.ledger.conn.execute(
-        "SELECT r.author AS author, r.detail AS cid, MAX(r.rowid) AS newest FROM entries r "
-        "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.peer AND u.peer = r.author "
-        "WHERE r.type = 'receipt' AND r.detail IS NOT NULL GROUP BY r.author, r.detail ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(receipts, repo.store.has):
+    for cid in _bounded(repo.ledger.paired_receipt_proofs(), repo.store.has):
         try:
             copy_dag(repo, client, cid)
             proofs += 1

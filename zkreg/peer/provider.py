@@ -17,7 +17,6 @@ import json
 import os
 import secrets
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -118,38 +117,24 @@ class PublicArtefacts:
         return len(self._incomplete)
 
     def _refresh(self, repo: Repo) -> None:
-        blocks = repo.index.execute(
-            "SELECT rowid, cid FROM blocks WHERE rowid > ? ORDER BY rowid", (self._block_rowid,)
-        ).fetchall()
-        for row in blocks:
-            self._block_rowid = row["rowid"]
-            if codec_of(row["cid"]) == DAG_CBOR and self._is_manifest(repo, row["cid"]):
-                self._allowed.add(row["cid"])
+        blocks = repo.index.blocks_after(self._block_rowid)
+        for block in blocks:
+            self._block_rowid = block.position
+            if codec_of(block.cid) == DAG_CBOR and self._is_manifest(repo, block.cid):
+                self._allowed.add(block.cid)
         roots = set(self._incomplete) if blocks else set()
-        for row in repo.index.execute("SELECT id, cid FROM refs WHERE id > ? ORDER BY id", (self._ref_id,)):
-            self._ref_id = row["id"]
+        for ref in repo.index.refs_after(self._ref_id):
+            self._ref_id = ref.position
             try:
-                roots.add(repo.manifest(row["cid"]).tree)
+                roots.add(repo.manifest(ref.cid).tree)
             except ZkregError:
                 continue  # a ref whose manifest is gone or damaged opens nothing
-        try:
-            verdicts = repo.ledger.conn.execute(
-                "SELECT rowid, proof FROM proof_verdicts WHERE rowid > ? AND ok = 1 ORDER BY rowid",
-                (self._verdict_rowid,),
-            ).fetchall()
-        except sqlite3.OperationalError:  # no proof was ever judged here: the table is made on first use
-            verdicts = []
-        for row in verdicts:
-            self._verdict_rowid = row["rowid"]
-            roots.add(row["proof"])
-        receipts = repo.ledger.conn.execute(
-            "SELECT rowid, detail FROM entries WHERE rowid > ? AND author = ? AND type = 'receipt' "
-            "AND detail IS NOT NULL ORDER BY rowid",
-            (self._receipt_rowid, self._own_did),
-        ).fetchall()
-        for row in receipts:
-            self._receipt_rowid = row["rowid"]
-            roots.add(row["detail"])
+        for verified in repo.ledger.verified_proofs_after(self._verdict_rowid):
+            self._verdict_rowid = verified.position
+            roots.add(verified.cid)
+        for receipt in repo.ledger.receipts_by(self._own_did, self._receipt_rowid):
+            self._receipt_rowid = receipt.position
+            roots.add(receipt.cid)
         for root in roots:
             found, complete = self._walk(repo, root)
             self._allowed |= found

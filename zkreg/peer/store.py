@@ -11,23 +11,15 @@ from pathlib import Path
 
 from zkreg.errors import PeerStoreUnreadable, ReplayedRequest
 from zkreg.peer.envelope import MAX_REQUEST_AGE_MS
-from zkreg.registry.index import open_database, transaction
+from zkreg.storage import open_database, transaction
 
 PEER_DB = "peer.db"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nonces (
-    nonce TEXT PRIMARY KEY,
-    requester TEXT NOT NULL,
-    ts INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts);
-CREATE TABLE IF NOT EXISTS peers (
-    url TEXT PRIMARY KEY,
-    did TEXT NOT NULL,
-    added INTEGER NOT NULL
-);
-"""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, requester TEXT NOT NULL, ts INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts)",
+    "CREATE TABLE IF NOT EXISTS peers (url TEXT PRIMARY KEY, did TEXT NOT NULL, added INTEGER NOT NULL)",
+)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
 from zkreg.registry.dag import walk
-from zkreg.registry.index import transaction
+from zkreg.registry.index import Index
 from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
 
 _MAX_DEPTH = 16  # far beyond any real file (174^16 chunks); stops a hostile self-referencing DAG early
@@ -134,7 +133,7 @@ class LocalStore(BlockStore):
     the SQLite index (sizes, for listing) is updated in one transaction per imported file.
     """
 
-    def __init__(self, root: Path, index: sqlite3.Connection) -> None:
+    def __init__(self, root: Path, index: Index) -> None:
         self.root = root
         self.index = index
         self._tmp = root / ".tmp"
@@ -215,7 +214,7 @@ class LocalStore(BlockStore):
         for cid in doomed:
             self._path(cid).unlink(missing_ok=True)
         self._unindexed = [(cid, size) for cid, size in self._unindexed if cid not in doomed]
-        self.index.executemany("DELETE FROM blocks WHERE cid = ?", ((cid,) for cid in doomed))
+        self.index.remove_blocks(doomed)
 
     def get_block(self, cid: str) -> bytes:
         try:
@@ -230,8 +229,8 @@ class LocalStore(BlockStore):
         if not self._unindexed:
             return
         rows, self._unindexed = self._unindexed, []
-        with transaction(self.index) as conn:
-            conn.executemany("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", rows)
+        with self.index.transaction() as index:
+            index.add_blocks(rows)
 
     def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
         imported = super().put_file(path, progress)

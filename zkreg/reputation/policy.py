@@ -61,9 +61,4 @@ def decide(requester: str, balance: float, unpaid: int, price: int, policy: Poli
 
 def unpaid_receipts(ledger: Ledger, provider: str, consumer: str) -> int:
     """Receipts `provider` signed for `consumer` with no `use` by `consumer` for the same request in the ledger."""
-    row = ledger.conn.execute(
-        "SELECT count(*) FROM entries r WHERE r.type = 'receipt' AND r.author = ? AND r.peer = ? AND NOT EXISTS "
-        "(SELECT 1 FROM entries u WHERE u.type = 'use' AND u.request = r.request AND u.author = r.peer)",
-        (provider, consumer),
-    ).fetchone()
-    return int(row[0])
+    return ledger.unpaid_receipts(provider, consumer)
