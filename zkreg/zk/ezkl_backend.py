@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import ProofInvalid
 from zkreg.zk.backend import PublicValues
-from zkreg.zk.runner import run_steps
+from zkreg.zk.runner import Deadline, run_steps
 
 if TYPE_CHECKING:
     from zkreg.zk.documents import CircuitSettings
@@ -32,11 +32,12 @@ def installed_version() -> str:
     return version("ezkl")
 
 
-def _run(step: str, memory_limit: int | None = None, **args: Any) -> Any:
+def _run(step: str, memory_limit: int | None = None, deadline: Deadline | None = None, **args: Any) -> Any:
     return run_steps(
         CHILD,
         [(step, {key: str(value) if isinstance(value, Path) else value for key, value in args.items()})],
         memory_limit=memory_limit,
+        deadline=deadline,
     )[0]
 
 
@@ -50,20 +51,37 @@ class EzklBackend:
         logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
         return logrows
 
-    def compile(self, model: Path, settings: Path, out: Path) -> None:
-        _run("compile", model=model, settings=settings, out=out)
+    def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None:
+        _run("compile", deadline=deadline, model=model, settings=settings, out=out)
 
     def gen_dev_srs(self, out: Path, logrows: int) -> None:
         _run("gen_srs", out=out, logrows=logrows)
 
-    def setup(self, circuit: Path, srs: Path, vk_out: Path, pk_out: Path, memory_limit: int | None) -> None:
-        _run("setup", memory_limit, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
+    def setup(
+        self,
+        circuit: Path,
+        srs: Path,
+        vk_out: Path,
+        pk_out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        _run("setup", memory_limit, deadline, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
 
     def params_commitment(self, circuit: Path, data: Path) -> list[str]:
         hashes: list[str] = _run("witness", data=data, circuit=circuit, out=data.with_suffix(".witness.json"))
         return hashes
 
-    def prove(self, circuit: Path, pk: Path, srs: Path, data: Path, out: Path, memory_limit: int | None) -> None:
+    def prove(
+        self,
+        circuit: Path,
+        pk: Path,
+        srs: Path,
+        data: Path,
+        out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None:
         witness = out.with_name(out.name + ".witness.json")
         run_steps(
             CHILD,
@@ -75,6 +93,7 @@ class EzklBackend:
                 ),
             ],
             memory_limit=memory_limit,
+            deadline=deadline,
         )
 
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
