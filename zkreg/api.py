@@ -72,6 +72,7 @@ from zkreg.reputation.sync import CarFileTransport, ExportResult, export_car
 from zkreg.reputation.sync import pull as pull_feeds
 from zkreg.schemas import load as load_schema
 from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, ZkSection, join_bounded
+from zkreg.zk.runner import Deadline
 from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace, zk_section
 
 if TYPE_CHECKING:
@@ -609,10 +610,18 @@ class Repo:
             models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
         )
 
-    def prove(self, ref: str, input_path: Path, out_path: Path, progress: Progress = SILENT) -> ProveResult:
-        """Run the model on `input_path` and write a signed proof bundle to `out_path`."""
+    def prove(
+        self,
+        ref: str,
+        input_path: Path,
+        out_path: Path,
+        progress: Progress = SILENT,
+        deadline: Deadline | None = None,
+    ) -> ProveResult:
+        """Run the model on `input_path` and write a signed proof bundle to `out_path`; past `deadline`, the proving
+        processes are killed and `ProveTimeout` is raised."""
         manifest = self.manifest(self.resolve(ref))
-        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress)
+        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress, deadline)
 
     def verify_proof(self, bundle_path: Path) -> ProofVerdict:
         """Check a proof bundle against the signed manifest it names; the output it proves, or `ProofInvalid`."""

@@ -1,8 +1,10 @@
 """The provider's side of `zkreg serve`: every check and workflow behind the HTTP routes.
 
 Each call opens the data dir (`Repo`, under 1 ms) in the calling thread, because SQLite connections belong to
-one thread and the HTTP server answers from a pool. What lives across calls is thread-safe: the proving gate,
-the per-key rate limiter and the set of public blocks.
+one thread and the HTTP server answers from a pool. A proof runs in that thread too, through the library
+(`Repo.prove` with a deadline): its heavy steps run in a child process group that is killed whole at the time
+limit. What lives across calls is thread-safe: the proving gate, the per-key rate limiter and the set of public
+blocks.
 
 Public artefacts only (`PublicArtefacts` has the rule): private weights are never in a manifest's files, and
 circuits and proving keys live outside the blockstore, so neither is ever reachable, even if their bytes were in
@@ -14,11 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import secrets
-import signal
-import subprocess
-import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,12 +31,9 @@ from zkreg.errors import (
     MalformedRequest,
     ManifestNotFound,
     ModelNotFound,
-    ProveTimeout,
     RequestTooLarge,
     WrongAction,
-    ZkFailed,
     ZkregError,
-    rebuild_error,
 )
 from zkreg.peer.envelope import SignedRequest, canonical_json, check_request
 from zkreg.peer.limits import Limits, ProvingGate, RateLimiter
@@ -49,6 +44,8 @@ from zkreg.registry.dag import walk
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
 from zkreg.reputation.policy import Policy, decide, unpaid_receipts
 from zkreg.reputation.sync import read_car
+from zkreg.zk.documents import ProofBundle
+from zkreg.zk.runner import Deadline
 
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
@@ -274,70 +271,38 @@ class Provider:
             raise MalformedRequest("this endpoint takes prove requests")
         self.rate.take(request.requester)
         self.use_nonce(request)
-        with self.gate.slot():
-            with self.repo() as repo:
-                manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
-                if manifest is None or manifest.author != self.did or manifest.zk is None:
-                    raise ModelNotFound(
-                        f"{request.manifest} is not a model this peer published with zk artefacts",
-                    )
-                balance = repo.scores().show(request.requester).balance
-                unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
-                price = self.policy.default_price if manifest.price is None else manifest.price
-                decision = decide(request.requester, balance, unpaid, price, self.policy)
-            bundle = self._prove_in_child(manifest.cid, request.input)
-            with self.repo() as repo:
-                proof = repo.store.put_file(bundle).cid
-                output = json.loads(bundle.read_bytes())["output"]
-                receipt = {
-                    "request": request.nonce,
-                    "consumer": request.requester,
-                    "proof": proof,
-                    "output_hash": hashlib.sha256(canonical_json({"output": output})).hexdigest(),
-                }
-                entry = repo.ledger.append(repo.identity, "receipt", receipt)
-                answer = {
-                    "proof": proof,
-                    "receipt": entry.cid,
-                    "bundle": base64.b64encode(bundle.read_bytes()).decode(),
-                    "decision": decision.to_json(),
-                }
-            bundle.unlink()
-            return answer
+        with self.gate.slot(), self.repo() as repo:
+            manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+            if manifest is None or manifest.author != self.did or manifest.zk is None:
+                raise ModelNotFound(f"{request.manifest} is not a model this peer published with zk artefacts")
+            balance = repo.scores().show(request.requester).balance
+            unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
+            price = self.policy.default_price if manifest.price is None else manifest.price
+            decision = decide(request.requester, balance, unpaid, price, self.policy)
+            proof, data = self._prove(repo, manifest.cid, request.input)
+            bundle = ProofBundle.from_bytes(data, what="the proof bundle this peer made")
+            receipt = {
+                "request": request.nonce,
+                "consumer": request.requester,
+                "proof": proof,
+                "output_hash": hashlib.sha256(canonical_json({"output": bundle.output})).hexdigest(),
+            }
+            entry = repo.ledger.append(repo.identity, "receipt", receipt)
+            return {
+                "proof": proof,
+                "receipt": entry.cid,
+                "bundle": base64.b64encode(data).decode(),
+                "decision": decision.to_json(),
+            }
 
-    def _prove_in_child(self, manifest: str, values: tuple[tuple[float, ...], ...]) -> Path:
-        """`zkreg prove` in its own process group, killed whole (with its ezkl child) at the time limit, so a
-        runaway proof frees its slot; the bundle file it wrote."""
+    def _prove(self, repo: Repo, manifest: str, values: tuple[tuple[float, ...], ...]) -> tuple[str, bytes]:
+        """A proof bundle of `manifest` on `values`, kept in the store: its CID and bytes. Proved through the
+        library: its proving child (with anything it started) is killed at the time limit, so a runaway proof frees
+        its slot; the library's own error otherwise."""
         work = self.home / "serve"
         work.mkdir(exist_ok=True)
-        token = secrets.token_hex(8)
-        input_path, bundle = work / f"{token}.input.json", work / f"{token}.proof.json"
-        input_path.write_text(json.dumps({"input_data": values}))
-        command = [sys.executable, "-m", "zkreg", "prove", manifest, "--input", str(input_path), "-o", str(bundle)]
-        env = {**os.environ, "ZKREG_HOME": str(self.home)}
-        proc = subprocess.Popen(
-            [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True
-        )
-        try:
-            out, _ = proc.communicate(timeout=self.limits.prove_timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            bundle.unlink(missing_ok=True)
-            raise ProveTimeout(
-                f"the proof took longer than {self.limits.prove_timeout_s:g} s; it was stopped"
-            ) from None
-        finally:
-            input_path.unlink(missing_ok=True)
-        if proc.returncode != 0:
-            bundle.unlink(missing_ok=True)
-            try:
-                error = json.loads(out)["error"]
-                # the prover's own verdict (bad input, not found, zk failure), as the error it raised
-                failure = rebuild_error(
-                    error["code"], error["message"], hint=error.get("hint"), exit_code=proc.returncode
-                )
-            except (ValueError, KeyError, TypeError):
-                failure = ZkFailed(f"proving failed with exit status {proc.returncode}")
-            raise failure
-        return bundle
+        with tempfile.TemporaryDirectory(prefix="prove-", dir=work) as folder:
+            input_path, bundle_path = Path(folder) / "input.json", Path(folder) / "proof.json"
+            input_path.write_text(json.dumps({"input_data": values}))
+            repo.prove(manifest, input_path, bundle_path, deadline=Deadline.after(self.limits.prove_timeout_s))
+            return repo.store.put_file(bundle_path).cid, bundle_path.read_bytes()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import ProofInputMismatch, ProofInstancesMalformed, ProofInstancesShape
 from zkreg.zk.backend import PublicValues
-from zkreg.zk.runner import run_steps
+from zkreg.zk.runner import Deadline, run_steps
 
 if TYPE_CHECKING:
     from zkreg.zk.documents import CircuitSettings
@@ -31,11 +31,12 @@ def installed_version() -> str:
     return version("ezkl")
 
 
-def _run(step: str, memory_limit: int | None = None, **args: Any) -> Any:
+def _run(step: str, memory_limit: int | None = None, deadline: Deadline | None = None, **args: Any) -> Any:
     return run_steps(
         CHILD,
         [(step, {key: str(value) if isinstance(value, Path) else value for key, value in args.items()})],
         memory_limit=memory_limit,
+        deadline=deadline,
     )[0]
 
 
@@ -49,20 +50,37 @@ class EzklBackend:
         logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
         return logrows
 
-    def compile(self, model: Path, settings: Path, out: Path) -> None:
-        _run("compile", model=model, settings=settings, out=out)
+    def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None:
+        _run("compile", deadline=deadline, model=model, settings=settings, out=out)
 
     def gen_dev_srs(self, out: Path, logrows: int) -> None:
         _run("gen_srs", out=out, logrows=logrows)
 
-    def setup(self, circuit: Path, srs: Path, vk_out: Path, pk_out: Path, memory_limit: int | None) -> None:
-        _run("setup", memory_limit, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
+    def setup(
+        self,
+        circuit: Path,
+        srs: Path,
+        vk_out: Path,
+        pk_out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        _run("setup", memory_limit, deadline, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
 
     def params_commitment(self, circuit: Path, data: Path) -> list[str]:
         hashes: list[str] = _run("witness", data=data, circuit=circuit, out=data.with_suffix(".witness.json"))
         return hashes
 
-    def prove(self, circuit: Path, pk: Path, srs: Path, data: Path, out: Path, memory_limit: int | None) -> None:
+    def prove(
+        self,
+        circuit: Path,
+        pk: Path,
+        srs: Path,
+        data: Path,
+        out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None:
         witness = out.with_name(out.name + ".witness.json")
         run_steps(
             CHILD,
@@ -74,6 +92,7 @@ class EzklBackend:
                 ),
             ],
             memory_limit=memory_limit,
+            deadline=deadline,
         )
 
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:

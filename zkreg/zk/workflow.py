@@ -49,6 +49,7 @@ from zkreg.zk.cache import ArtefactCache, CacheEntry
 from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
 from zkreg.zk.ezkl_backend import EzklBackend
 from zkreg.zk.inputs import check_values, load_input
+from zkreg.zk.runner import Deadline
 from zkreg.zk.srs import check_ceremony_srs, dev_srs
 
 GB = 1 << 30
@@ -280,7 +281,9 @@ class ZkWorkspace:
                 hint=f"install {zk.backend}=={zk.version}",
             )
 
-    def _entry_for(self, manifest: Manifest, zk: ZkSection, progress: Progress) -> tuple[CacheEntry, bool]:
+    def _entry_for(
+        self, manifest: Manifest, zk: ZkSection, progress: Progress, deadline: Deadline | None
+    ) -> tuple[CacheEntry, bool]:
         """The cached circuit and keys for this manifest, built (and cached) first if needed; True if built."""
         onnx_files = [name for name in manifest.files if name.endswith(".onnx")]
         public_model = manifest.files[onnx_files[0]] if manifest.weights == "public" and len(onnx_files) == 1 else None
@@ -301,13 +304,14 @@ class ZkWorkspace:
             fetched = staging / "fetched"
             self._fetch_model(manifest, onnx_files[0], fetched, staging / "model.onnx")
             shutil.copyfile(self.settings_of(zk, fetched)[0], staging / "settings.json")
-            self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl")
+            self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl", deadline)
             self.backend.setup(
                 staging / "circuit.ezkl",
                 self.fetch(zk.srs, fetched),
                 staging / "vk.key",
                 staging / "pk.key",
                 memory_fence(),
+                deadline,
             )
             shutil.rmtree(fetched)
             if file_cid(staging / "vk.key") != zk.vk:
@@ -352,8 +356,17 @@ class ZkWorkspace:
             shutil.copyfile(model, out)
 
     def prove(
-        self, manifest: Manifest, identity: Identity, input_path: Path, out_path: Path, progress: Progress
+        self,
+        manifest: Manifest,
+        identity: Identity,
+        input_path: Path,
+        out_path: Path,
+        progress: Progress,
+        deadline: Deadline | None = None,
     ) -> ProveResult:
+        """Prove `manifest`'s model on the input file and write the signed bundle to `out_path`. With `deadline`,
+        every child step (a cold start's compile and setup, then the proof) gets the time left, and the one running
+        when it passes is killed with its processes: `ProveTimeout`, nothing cached or written."""
         started = time.perf_counter()
         zk = zk_section(manifest)
         if zk is None:
@@ -366,7 +379,7 @@ class ZkWorkspace:
         with tempfile.TemporaryDirectory(prefix="prove-", dir=self._work) as folder:
             settings = self.settings_of(zk, Path(folder))[1]
             values = load_input(input_path, settings.input_shapes)
-            entry, cold = self._entry_for(manifest, zk, progress)
+            entry, cold = self._entry_for(manifest, zk, progress, deadline)
             data = Path(folder) / "input.json"
             data.write_text(json.dumps({"input_data": values}))
             proof_file = Path(folder) / "proof.json"
@@ -379,6 +392,7 @@ class ZkWorkspace:
                     data,
                     proof_file,
                     memory_fence(),
+                    deadline,
                 )
             finally:
                 progress.end()
