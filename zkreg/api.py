@@ -17,19 +17,51 @@ import shutil
 import sqlite3
 import stat
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from zkreg.config import load_config
-from zkreg.errors import IntegrityError, InvalidInput, MalformedObject, NotFound, StoreBusy, ZkregError
+from zkreg.errors import (
+    BadKind,
+    BadName,
+    BadStore,
+    BadVersion,
+    BadWeights,
+    DuplicatePath,
+    FileExists,
+    HomeNotFound,
+    IntegrityError,
+    MalformedObject,
+    ManifestNotFound,
+    NoSpace,
+    NotADataset,
+    NotAFile,
+    NotAModel,
+    NotFound,
+    NothingToPublish,
+    PathNotFound,
+    ProofNotFound,
+    RefNotFound,
+    SizeMismatch,
+    StoreBusy,
+    SymlinkInTarget,
+    SymlinkRefused,
+    UnsafePath,
+    VersionExists,
+    ZkOneModel,
+    ZkregError,
+)
+from zkreg.fsutil import atomic_write, fsync_folder
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of, scan_car, walk_dag, write_car
+from zkreg.registry.car import car_stream, scan_car, walk_dag
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute, looks_like_cid
-from zkreg.registry.index import open_index, transaction
+from zkreg.registry.dag import links_of, walk
+from zkreg.registry.index import Index, Ref, open_index
 from zkreg.registry.manifest import Manifest, build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore, pid_alive
 from zkreg.registry.unixfs import directory_node
@@ -40,6 +72,7 @@ from zkreg.reputation.sync import CarFileTransport, ExportResult, export_car
 from zkreg.reputation.sync import pull as pull_feeds
 from zkreg.schemas import load as load_schema
 from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, ZkSection, join_bounded
+from zkreg.zk.runner import Deadline
 from zkreg.zk.workflow import ProofVerdict, ProveResult, ZkPublication, ZkWorkspace, zk_section
 
 if TYPE_CHECKING:
@@ -127,7 +160,7 @@ def safe_relpath(path: str) -> PurePosixPath:
         or "\x00" in path
         or any(part in ("", ".", "..") for part in path.split("/"))
     ):
-        raise InvalidInput(f"unsafe path in manifest: {path!r}", code="input/unsafe-path")
+        raise UnsafePath(f"unsafe path in manifest: {path!r}")
     return pure
 
 
@@ -138,15 +171,15 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
 
     def add(name: str, path: Path) -> None:
         if name in files:
-            raise InvalidInput(f"two published files would both be named {name!r}", code="input/duplicate-path")
+            raise DuplicatePath(f"two published files would both be named {name!r}")
         files[name] = path
 
     for path in paths:
         mode = path.lstat().st_mode if path.exists() or path.is_symlink() else None
         if mode is None:
-            raise NotFound(f"no such file or directory: {path}", code="not-found/path")
+            raise PathNotFound(f"no such file or directory: {path}")
         if stat.S_ISLNK(mode):
-            raise InvalidInput(f"refusing to publish a symlink: {path}", code="input/symlink")
+            raise SymlinkRefused(f"refusing to publish a symlink: {path}")
         if stat.S_ISREG(mode):
             add(path.name, path)
         elif stat.S_ISDIR(mode):
@@ -157,15 +190,15 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
                     full = Path(dirpath) / entry
                     entry_mode = full.lstat().st_mode
                     if stat.S_ISLNK(entry_mode):
-                        raise InvalidInput(f"refusing to publish a symlink: {full}", code="input/symlink")
+                        raise SymlinkRefused(f"refusing to publish a symlink: {full}")
                     if stat.S_ISREG(entry_mode):
                         add(f"{base}/{full.relative_to(path).as_posix()}", full)
                     elif not stat.S_ISDIR(entry_mode):
-                        raise InvalidInput(f"not a regular file: {full}", code="input/not-a-file")
+                        raise NotAFile(f"not a regular file: {full}")
         else:
-            raise InvalidInput(f"not a regular file or directory: {path}", code="input/not-a-file")
+            raise NotAFile(f"not a regular file or directory: {path}")
     if not files:
-        raise InvalidInput("nothing to publish: no files under the given paths", code="input/empty")
+        raise NothingToPublish("nothing to publish: no files under the given paths")
     for name in files:
         safe_relpath(name)
     return files
@@ -175,14 +208,12 @@ def _check_name(name: str, version: str | None) -> None:
     """Refuse a name or version the manifest schema would refuse, before a single block is stored."""
     fields = load_schema("manifest.v1")["properties"]
     if not re.fullmatch(fields["name"]["pattern"], name):
-        raise InvalidInput(
+        raise BadName(
             f"bad name {name!r}: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128",
-            code="input/bad-name",
         )
     if version is not None and not re.fullmatch(fields["version"]["pattern"], version):
-        raise InvalidInput(
+        raise BadVersion(
             f"bad version {version!r}: letters, digits, '.', '_', '+' and '-', starting with a letter or digit",
-            code="input/bad-version",
         )
 
 
@@ -199,10 +230,9 @@ def _remove_dead_staging(out_dir: Path) -> None:
 
 
 def _refuse_link(out_dir: Path, target: PurePosixPath) -> ZkregError:
-    return InvalidInput(
+    return SymlinkInTarget(
         f"refusing to write {target} under {out_dir}: a symlink or a non-folder is in the way",
         hint="pull into an empty folder (-o)",
-        code="input/symlink-in-target",
     )
 
 
@@ -218,7 +248,7 @@ def _check_target(out_dir: Path, target: PurePosixPath, force: bool) -> None:
     if final.is_symlink() or (final.exists() and not final.is_file()):
         raise _refuse_link(out_dir, target)
     if final.exists() and not force:
-        raise InvalidInput(f"{final} already exists", hint="pass --force to replace it", code="input/file-exists")
+        raise FileExists(f"{final} already exists", hint="pass --force to replace it")
 
 
 def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> None:
@@ -247,14 +277,13 @@ def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> N
             raise _refuse_link(out_dir, target)
         if force:
             os.replace(staged, name, dst_dir_fd=folder)
-            return
-        try:
-            os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
-        except FileExistsError as exc:
-            raise InvalidInput(
-                f"{out_dir / target} already exists", hint="pass --force to replace it", code="input/file-exists"
-            ) from exc
-        staged.unlink()
+        else:
+            try:
+                os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError as exc:
+                raise FileExists(f"{out_dir / target} already exists", hint="pass --force to replace it") from exc
+            staged.unlink()
+        fsync_folder(folder)  # `staged` was written by `atomic_write`, its bytes are on disk already
     finally:
         os.close(folder)
 
@@ -270,7 +299,7 @@ class Repo:
         self.home = home
         self._passphrase = passphrase
         self._identity: Identity | None = None
-        self.index: sqlite3.Connection = open_index(home / "index.db")
+        self.index: Index = open_index(home / "index.db")
         self.store = LocalStore(home / "blocks", self.index)
         self.store.remove_stale_temporaries()
         self._ledger: Ledger | None = None
@@ -282,7 +311,7 @@ class Repo:
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
         home = home or default_home()
         if not home.exists():
-            raise NotFound(f"no zkreg data dir at {home}", hint="run `zkreg init`", code="not-found/home")
+            raise HomeNotFound(f"no zkreg data dir at {home}", hint="run `zkreg init`")
         return cls(home, passphrase)
 
     @classmethod
@@ -310,12 +339,13 @@ class Repo:
             return ref
         name, _, version = ref.partition("@")
         if version:
-            row = self.index.execute("SELECT cid FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone()
+            cid = self.index.ref_cid(name, version)
         else:
-            row = self._latest(name)
-        if row is None:
-            raise NotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names", code="not-found/ref")
-        return str(row["cid"])
+            latest = self.index.latest_ref(name)
+            cid = None if latest is None else latest.cid
+        if cid is None:
+            raise RefNotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names")
+        return cid
 
     def knows_ref(self, ref: str) -> bool:
         """Whether `ref` resolves here to a held manifest (a CID this store holds, or a recorded name)."""
@@ -324,23 +354,14 @@ class Repo:
         except NotFound:
             return False
 
-    def _latest(self, name: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.index.execute(
-            "SELECT * FROM refs WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
-        ).fetchone()
-        return row
-
     def ls(self) -> list[RefEntry]:
-        rows = self.index.execute(
-            "SELECT name, version, cid, kind, author, created FROM refs ORDER BY name, id"
-        ).fetchall()
-        return [RefEntry(**dict(row)) for row in rows]
+        return [RefEntry(**ref._asdict()) for ref in self.index.refs()]
 
     # ---- manifests -----------------------------------------------------------------------------------------
 
     def manifest(self, cid: str) -> Manifest:
         if not self.store.has(cid):
-            raise NotFound(f"manifest {cid} is not in the local store", code="not-found/manifest")
+            raise ManifestNotFound(f"manifest {cid} is not in the local store")
         return decode_and_verify(cid, self.store.get_block(cid))
 
     def show(self, ref: str) -> Manifest:
@@ -421,9 +442,8 @@ class Repo:
         at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
         if not record.added:
             return
-        with contextlib.suppress(ZkregError, OSError, sqlite3.Error), transaction(self.index) as conn:
-            roots = [str(row["cid"]) for row in conn.execute("SELECT cid FROM refs")]
-            self.store.remove_blocks(record.added - self.store.reachable(roots))
+        with contextlib.suppress(ZkregError, OSError, sqlite3.Error), self.index.transaction() as index:
+            self.store.remove_blocks(record.added - self.store.reachable(index.ref_cids()))
 
     def _node(self, store: str | None) -> IpfsStore | None:
         """The IPFS node for `store`, caching into our store. Without `store`: ipfs if ZKREG_IPFS_API is set, else
@@ -434,7 +454,7 @@ class Repo:
         env_api = os.environ.get(API_ENV)
         choice = store or ("ipfs" if env_api else config.store or ("ipfs" if config.ipfs_api else "local"))
         if choice not in STORES:
-            raise InvalidInput(f"--store must be one of {', '.join(STORES)}", code="input/bad-store")
+            raise BadStore(f"--store must be one of {', '.join(STORES)}")
         if choice == "local":
             return None
         return IpfsStore(self.ipfs_api or env_api or config.ipfs_api, cache=self.store)
@@ -476,19 +496,17 @@ class Repo:
         files = _collect_files(paths)
         kind = kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
         if kind not in KINDS:
-            raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}", code="input/bad-kind")
+            raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
         if weights not in WEIGHTS:
-            raise InvalidInput(f"--weights must be one of {', '.join(WEIGHTS)}", code="input/bad-weights")
+            raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
         if kind != "model" and (weights == "private" or zk is not None or calibration or srs):
-            raise InvalidInput(
-                "--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model"
-            )
+            raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
         identity = self.identity
         # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
         ledger = self.ledger
         dataset_cid = self.resolve(dataset) if dataset else None
         if dataset_cid is not None and self.manifest(dataset_cid).kind != "dataset":
-            raise InvalidInput(f"--dataset {dataset} is not a dataset manifest", code="input/not-a-dataset")
+            raise NotADataset(f"--dataset {dataset} is not a dataset manifest")
         if kind == "model":
             from zkreg.registry.onnx_check import check_onnx_model  # local: onnx takes ~0.7 s to import
 
@@ -511,10 +529,10 @@ class Repo:
             self._send_directories(node, tree, {f.cid for f in imported.values()})
         file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
 
-        with transaction(self.index) as conn:
-            latest = self._latest(name)
+        with self.index.transaction() as index:
+            latest = index.latest_ref(name)
             if latest is not None:
-                previous = self.manifest(str(latest["cid"]))
+                previous = self.manifest(latest.cid)
                 unchanged = (
                     previous.author == identity.did
                     and previous.tree == tree
@@ -538,8 +556,8 @@ class Repo:
                     hint="retry",
                 )
             version = version or self._next_version(name)
-            if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
-                raise InvalidInput(f"{name}@{version} already exists", code="input/version-exists")
+            if index.ref_cid(name, version) is not None:
+                raise VersionExists(f"{name}@{version} already exists")
             created = _now()
             cid, block = build_and_sign(
                 identity,
@@ -549,7 +567,7 @@ class Repo:
                 created=created,
                 files=file_entries,
                 tree=tree,
-                parents=[str(latest["cid"])] if latest is not None else [],
+                parents=[latest.cid] if latest is not None else [],
                 weights=weights,
                 dataset=dataset_cid,
                 message=message,
@@ -560,11 +578,8 @@ class Repo:
             self.store.put_block(cid, block)
             if node is not None:
                 self._send_to_node(node, cid, block, pin)
-            conn.execute("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", (cid, len(block)))
-            conn.execute(
-                "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
-                (name, version, cid, identity.did, kind, created),
-            )
+            index.add_blocks([(cid, len(block))])
+            index.add_ref(Ref(name, version, cid, identity.did, kind, created))
         self.store.flush_index()
         ledger.append(identity, "publish", {"manifest": cid})
         if zk_publication is None:
@@ -588,25 +603,32 @@ class Repo:
     ) -> ZkPublication:
         models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
         if len(models) != 1:
-            raise InvalidInput(
+            raise ZkOneModel(
                 f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
-                code="input/zk-one-model",
             )
         return self.zk_workspace().prepare_publish(
             models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
         )
 
-    def prove(self, ref: str, input_path: Path, out_path: Path, progress: Progress = SILENT) -> ProveResult:
-        """Run the model on `input_path` and write a signed proof bundle to `out_path`."""
+    def prove(
+        self,
+        ref: str,
+        input_path: Path,
+        out_path: Path,
+        progress: Progress = SILENT,
+        deadline: Deadline | None = None,
+    ) -> ProveResult:
+        """Run the model on `input_path` and write a signed proof bundle to `out_path`; past `deadline`, the proving
+        processes are killed and `ProveTimeout` is raised."""
         manifest = self.manifest(self.resolve(ref))
-        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress)
+        return self.zk_workspace().prove(manifest, self.identity, input_path, out_path, progress, deadline)
 
     def verify_proof(self, bundle_path: Path) -> ProofVerdict:
         """Check a proof bundle against the signed manifest it names; the output it proves, or `ProofInvalid`."""
         return self.zk_workspace().verify_bundle(bundle_path, self.manifest)
 
     def _next_version(self, name: str) -> str:
-        versions = [row["version"] for row in self.index.execute("SELECT version FROM refs WHERE name = ?", (name,))]
+        versions = self.index.versions(name)
         return str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)
 
     def _put_tree(self, files: dict[str, tuple[str, int]]) -> str:
@@ -678,9 +700,8 @@ class Repo:
         for file_name, file_cid in manifest.files.items() if node is None else ():
             declared = self.store.file_size(file_cid)
             if declared != manifest.sizes[file_name]:
-                raise MalformedObject(
+                raise SizeMismatch(
                     f"{file_name!r} is declared {manifest.sizes[file_name]} bytes, its DAG {file_cid} holds {declared}",
-                    code="integrity/size-mismatch",
                 )
         out_dir.mkdir(parents=True, exist_ok=True)
         _remove_dead_staging(out_dir)
@@ -689,9 +710,8 @@ class Repo:
         total = sum(manifest.sizes.values())
         free = shutil.disk_usage(out_dir).free
         if total > free:
-            raise ZkregError(
+            raise NoSpace(
                 f"{manifest.name}@{manifest.version} needs {total} bytes, {out_dir} has {free} free",
-                code="store/no-space",
             )
         staging = out_dir / f"{_STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
         staging.mkdir()
@@ -772,7 +792,7 @@ class Repo:
         """Verify a proof bundle held in the local store (by its CID); what it binds to. A bundle larger than
         `MAX_BUNDLE_BYTES` is refused after reading that much, before any parsing."""
         if not self.store.has(proof):
-            raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
+            raise ProofNotFound(f"proof bundle {proof} is not held here")
         what = f"proof bundle {proof}"
         data = join_bounded(self.store.iter_file(proof), what=what, max_bytes=MAX_BUNDLE_BYTES, error=MalformedObject)
         bundle = ProofBundle.from_bytes(data, what=what)
@@ -786,16 +806,15 @@ class Repo:
         number of blocks. Written to a temporary file and renamed, so `out` is never a partial CAR."""
         cid = self.manifest(self.resolve(ref)).cid
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
-        try:
-            with tmp.open("wb") as stream:
-                count = write_car(stream, [cid], walk_dag(self.store.get_block, [cid]))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return count
+        blocks = [0]
+
+        def counted() -> Iterator[tuple[str, bytes]]:
+            for cid_and_block in walk_dag(self.store.get_block, [cid]):
+                blocks[0] += 1
+                yield cid_and_block
+
+        atomic_write(out, car_stream([cid], counted()))
+        return blocks[0]
 
     def import_car(self, path: Path) -> CarImport:
         """Verify a whole CAR (every block, every link present, manifest signatures) and record each manifest
@@ -813,12 +832,10 @@ class Repo:
                 for manifest in manifests:
                     self._check_ref_free(manifest)
                 self.store.flush_index()
-                with transaction(self.index) as conn:
+                with self.index.transaction() as index:
                     for manifest in manifests:
-                        conn.execute(
-                            "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) "
-                            "VALUES (?, ?, ?, ?, ?, ?)",
-                            (
+                        index.add_ref(
+                            Ref(
                                 manifest.name,
                                 manifest.version,
                                 manifest.cid,
@@ -826,6 +843,7 @@ class Repo:
                                 manifest.kind,
                                 manifest.created,
                             ),
+                            keep_existing=True,
                         )
             except BaseException:
                 self._take_back(record)
@@ -852,32 +870,27 @@ class Repo:
         if dry_run:
             return GcResult(len(old), sum(size for size, _ in old.values()), False, started_ns)
         removed: list[tuple[str, int]] = []
-        with transaction(self.index) as conn:
+        with self.index.transaction() as index:
             still_garbage = self._unreachable_blocks()
             for cid in sorted(set(old) & still_garbage):
                 size = self.store.remove_untouched(cid, before_ns)
                 if size is not None:
                     removed.append((cid, size))
-            conn.executemany("DELETE FROM blocks WHERE cid = ?", [(cid,) for cid, _ in removed])
+            index.remove_blocks(cid for cid, _ in removed)
         return GcResult(len(removed), sum(size for _, size in removed), True, started_ns)
 
     def _unreachable_blocks(self) -> set[str]:
         """Held blocks that nothing to keep reaches."""
         held = set(self.store.held())
-        manifests = [cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)]
-        stack = [*manifests, *self._kept_proofs()]
-        keep: set[str] = set()
-        while stack:
-            cid = stack.pop()
-            if cid in keep or cid not in held:
-                continue
-            keep.add(cid)
-            if codec_of(cid) == DAG_PB or cid in manifests:
-                try:
-                    stack.extend(links_of(cid, self.store.get_block(cid)))
-                except (IntegrityError, NotFound):
-                    continue
-        return held - keep
+        manifests = {cid for cid in held if codec_of(cid) == DAG_CBOR and self._holds_manifest(cid)}
+        keep = walk(
+            self.store.get_block,
+            [*sorted(manifests), *self._kept_proofs()],
+            held=held.__contains__,
+            follow=lambda cid: codec_of(cid) == DAG_PB or cid in manifests,
+            on_broken=lambda cid: None,  # what does not decode links to nothing
+        )
+        return held - set(keep)
 
     def _holds_manifest(self, cid: str) -> bool:
         try:
@@ -888,21 +901,11 @@ class Repo:
 
     def _kept_proofs(self) -> list[str]:
         """Proof bundles named by receipts, except those judged not to verify."""
-        named = self.ledger.conn.execute(
-            "SELECT DISTINCT detail FROM entries WHERE type = 'receipt' AND detail IS NOT NULL"
-        ).fetchall()
-        try:
-            failed = {row["proof"] for row in self.ledger.conn.execute("SELECT proof FROM proof_verdicts WHERE ok = 0")}
-        except sqlite3.OperationalError:  # no proof was judged here yet
-            failed = set()
-        return [row["detail"] for row in named if row["detail"] not in failed]
+        return sorted(self.ledger.receipt_proofs() - self.ledger.failed_proofs())
 
     def _check_ref_free(self, manifest: Manifest) -> None:
-        row = self.index.execute(
-            "SELECT cid FROM refs WHERE name = ? AND version = ?", (manifest.name, manifest.version)
-        ).fetchone()
-        if row is not None and row["cid"] != manifest.cid:
-            raise InvalidInput(
-                f"{manifest.name}@{manifest.version} is already {row['cid']} here, not {manifest.cid}",
-                code="input/version-exists",
+        held = self.index.ref_cid(manifest.name, manifest.version)
+        if held is not None and held != manifest.cid:
+            raise VersionExists(
+                f"{manifest.name}@{manifest.version} is already {held} here, not {manifest.cid}",
             )

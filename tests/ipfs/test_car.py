@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from tests.ipfs.helpers import random_file
 from tests.ipfs.node import IpfsNode
 from zkreg.api import Repo
+from zkreg.codecs.varint import encode as encode_varint
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, InvalidInput, MalformedObject
 from zkreg.registry.car import (
     MAX_SECTION_BYTES,
@@ -24,7 +25,6 @@ from zkreg.registry.car import (
 )
 from zkreg.registry.cid import DAG_CBOR, RAW, codec_of, compute
 from zkreg.registry.ipfs import IpfsStore
-from zkreg.registry.unixfs import encode_varint
 
 
 @pytest.fixture

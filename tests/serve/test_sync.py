@@ -14,8 +14,8 @@ from zkreg.api import Repo
 from zkreg.app import provider as provider_module
 from zkreg.app.sync import SyncRequest, push, sync
 from zkreg.peer.client import HttpFeedTransport, PeerClient
+from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, compute
-from zkreg.reputation.sync import car_stream
 
 
 def entries_by_author(repo: Repo) -> dict[str, list[str]]:

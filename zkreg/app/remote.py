@@ -9,17 +9,17 @@ leaves no `use` here.
 
 from __future__ import annotations
 
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import BadCircuitSettings, CidMismatch, InvalidInput, NotFound, ProofInvalid
+from zkreg.errors import BadCircuitSettings, CidMismatch, InvalidInput, NotFound, ProofInputMismatch, ProofInvalid
+from zkreg.fsutil import atomic_write
 from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
-from zkreg.registry.car import links_of
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, looks_like_cid
+from zkreg.registry.dag import walk
 from zkreg.registry.manifest import decode_and_verify
 from zkreg.registry.unixfs import file_cid
 from zkreg.reputation.ledger import now_ms
@@ -30,6 +30,7 @@ from zkreg.zk.workflow import zk_section
 if TYPE_CHECKING:
     from zkreg.api import PullResult, Repo
     from zkreg.registry.manifest import Manifest
+    from zkreg.registry.store import LocalStore
 
 
 @dataclass(frozen=True)
@@ -54,30 +55,24 @@ class RemoteProveRequest:
     """Per HTTP request: the proof is made while the peer answers."""
 
 
-def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
+def copy_dag(store: LocalStore, client: PeerClient, root: str) -> int:
     """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
     of blocks fetched. Blocks already held are not fetched again."""
-    fetched = 0
-    stack = [root]
-    seen: set[str] = set()
-    while stack:
-        cid = stack.pop()
-        if cid in seen:
-            continue
-        seen.add(cid)
-        if repo.store.has(cid):
-            block = repo.store.get_block(cid) if codec_of(cid) == DAG_PB else b""
-        else:
-            block = client.block(cid)
-            repo.store.put_block(cid, block)
-            fetched += 1
-        if codec_of(cid) == DAG_PB:
-            stack.extend(links_of(cid, block))
-    repo.store.flush_index()
-    return fetched
+    fetched: list[str] = []
+
+    def held_or_fetched(cid: str) -> bool:
+        if not store.has(cid):
+            store.put_block(cid, client.block(cid))
+            fetched.append(cid)
+        return True
+
+    for _ in walk(store.get_block, [root], held=held_or_fetched, follow=lambda cid: codec_of(cid) == DAG_PB):
+        pass  # the walk fetches as it goes
+    store.flush_index()
+    return len(fetched)
 
 
-def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> Manifest:
+def fetch_manifest(store: LocalStore, client: PeerClient, ref: str, *, files: bool) -> Manifest:
     """A manifest from the peer, verified and stored; with `files`, every published file too; otherwise only the
     zk artefacts (settings, vk, SRS) a proof against it is verified with. The manifest is stored last, once its
     blocks are all here: a peer that fails mid-way leaves no manifest that names missing blocks."""
@@ -89,13 +84,13 @@ def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> 
         raise NotFound(f"peer {client.url} answered {ref} with {cid}, which is not a manifest")
     manifest = decode_and_verify(cid, answer.block)
     if files:
-        copy_dag(repo, client, manifest.tree)
+        copy_dag(store, client, manifest.tree)
     elif manifest.zk is not None:
         for key in ("settings", "vk", "srs"):
-            copy_dag(repo, client, str(manifest.zk[key]))
-    if not repo.store.has(cid):
-        repo.store.put_block(cid, answer.block)
-        repo.store.flush_index()
+            copy_dag(store, client, str(manifest.zk[key]))
+    if not store.has(cid):
+        store.put_block(cid, answer.block)
+        store.flush_index()
     return manifest
 
 
@@ -110,9 +105,10 @@ def pull_remote(repo: Repo, request: RemotePullRequest) -> RemotePull:
     """Fetch an artefact from the peer that published it, verify every block, write its files, record `use` and
     get the provider's signed receipt for the same request (a bilateral, countable use). `force` replaces existing
     files (see `Repo.pull`)."""
+    store, identity = repo.store, repo.identity
     with PeerClient(request.url) as client:
-        manifest = fetch_manifest(repo, client, request.ref, files=True)
-        signed = sign_request(repo.identity, "receipt", manifest.cid, [], now_ms())
+        manifest = fetch_manifest(store, client, request.ref, files=True)
+        signed = sign_request(identity, "receipt", manifest.cid, [], now_ms())
         result = repo.pull(manifest.cid, request.out_dir, request=signed.nonce, force=request.force)
         answer = client.receipt(signed.document)
     return RemotePull(result, answer.receipt)
@@ -134,24 +130,25 @@ def prove_remote(repo: Repo, request: RemoteProveRequest) -> RemoteProof:
 
     The request is signed (nonce, timestamp); the bundle that comes back must hash to the CID the receipt names,
     verify locally against the manifest's vk (fetched and checked by CID), be signed by the model's author and
-    prove exactly our input. Only then is it written to `request.out_path`, kept in the store (so others can check the
-    receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
+    prove exactly our input. Only then is it written to `request.out_path`, kept in the store (so others can check
+    the receipt) and the `use` recorded. A peer that fails or is killed mid-request records nothing here (exit 6).
     """
+    store, ledger, identity, home = repo.store, repo.ledger, repo.identity, repo.home
     with PeerClient(request.url, request.timeout_s) as client:
-        manifest = fetch_manifest(repo, client, request.ref, files=False)
+        manifest = fetch_manifest(store, client, request.ref, files=False)
         zk = zk_section(manifest)
         if zk is None:
             raise InvalidInput(f"{manifest.name}@{manifest.version} has no zk artefacts to prove with")
         what = f"circuit settings {zk.settings}"
         data = join_bounded(
-            repo.store.iter_file(zk.settings), what=what, max_bytes=MAX_SETTINGS_BYTES, error=BadCircuitSettings
+            store.iter_file(zk.settings), what=what, max_bytes=MAX_SETTINGS_BYTES, error=BadCircuitSettings
         )
         settings = CircuitSettings.from_bytes(data, what=what)
         values = load_input(request.input_path, settings.input_shapes)
-        signed = sign_request(repo.identity, "prove", manifest.cid, values, now_ms())
+        signed = sign_request(identity, "prove", manifest.cid, values, now_ms())
         answer = client.prove(signed.document)
     data = answer.bundle
-    work = repo.home / "serve"
+    work = home / "serve"
     work.mkdir(exist_ok=True)
     staged = work / f"received-{secrets.token_hex(8)}.json"
     staged.write_bytes(data)
@@ -162,15 +159,12 @@ def prove_remote(repo: Repo, request: RemoteProveRequest) -> RemoteProof:
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
         if verdict.input != values:
-            raise ProofInvalid("the bundle proves another input than the one we sent", code="proof/input-mismatch")
-        repo.store.put_file(staged)
+            raise ProofInputMismatch("the bundle proves another input than the one we sent")
+        store.put_file(staged)
         use = {"manifest": manifest.cid, "provider": manifest.author, "request": signed.nonce}
-        entry = repo.ledger.append(repo.identity, "use", use)
-        out_path = request.out_path
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        target = out_path.with_name(f".{out_path.name}.{secrets.token_hex(4)}.tmp")
-        target.write_bytes(data)
-        os.replace(target, out_path)
+        entry = ledger.append(identity, "use", use)
+        request.out_path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(request.out_path, data)
     finally:
         staged.unlink(missing_ok=True)
     return RemoteProof(

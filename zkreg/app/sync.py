@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from zkreg.app.provider import evidence_sections
 from zkreg.app.remote import copy_dag, fetch_manifest
-from zkreg.errors import IntegrityError, NotFound, UsageError
+from zkreg.errors import FeedsRejected, IntegrityError, NotFound, RemoteError, UsageError
 from zkreg.peer.answers import Head
-from zkreg.peer.client import DEFAULT_TIMEOUT_S, HttpFeedTransport, PeerClient, RemoteError
+from zkreg.peer.client import DEFAULT_TIMEOUT_S, HttpFeedTransport, PeerClient
 from zkreg.peer.store import PEER_DB, PeerStore
-from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
-from zkreg.reputation.sync import car_stream
+from zkreg.registry.car import car_stream
+from zkreg.reputation.ledger import ImportReport, Ledger, Named, now_ms
 from zkreg.reputation.sync import pull as pull_feeds
 
 if TYPE_CHECKING:
@@ -59,8 +59,7 @@ class SyncReport:
         }
 
 
-def _push_sections(repo: Repo, remote: dict[str, Head]) -> Iterator[tuple[str, bytes]]:
-    ledger = repo.ledger
+def _push_sections(ledger: Ledger, remote: dict[str, Head]) -> Iterator[tuple[str, bytes]]:
     for state in ledger.heads():
         theirs = remote.get(state.author)
         after = theirs.seq if theirs else 0
@@ -74,6 +73,7 @@ def _push_sections(repo: Repo, remote: dict[str, Head]) -> Iterator[tuple[str, b
 
 def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
     """Send the peer every entry (and equivocation evidence) it lacks, in CAR chunks of at most 8 MiB."""
+    ledger = repo.ledger
     remote = client.heads().by_author()
     totals = {"sent": 0, "accepted": 0, "duplicates": 0}
     chunk: list[tuple[str, bytes]] = []
@@ -88,7 +88,7 @@ def push(repo: Repo, client: PeerClient) -> dict[str, Any]:
             totals["duplicates"] += report.duplicates
         chunk, size = [], 0
 
-    for cid, block in _push_sections(repo, remote):
+    for cid, block in _push_sections(ledger, remote):
         chunk.append((cid, block))
         size += len(block) + 40
         if size >= PUSH_CHUNK_BYTES:
@@ -103,13 +103,13 @@ at most: an author who names thousands of things nobody holds costs a few reques
 MAX_FETCHES_PER_SYNC = 512
 
 
-def _bounded(rows: list[Any], held: Callable[[str], bool]) -> Iterator[str]:
+def _bounded(rows: list[Named], held: Callable[[str], bool]) -> Iterator[str]:
     """The CIDs of `rows` (author, cid; newest first) not held here, at most `MAX_FETCHES_PER_AUTHOR` per author
     and `MAX_FETCHES_PER_SYNC` in all."""
     per_author: dict[str, int] = {}
     total = 0
     for row in rows:
-        author, cid = str(row["author"]), str(row["cid"])
+        author, cid = row
         if total >= MAX_FETCHES_PER_SYNC:
             return
         if per_author.get(author, 0) >= MAX_FETCHES_PER_AUTHOR or held(cid):
@@ -128,27 +128,19 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int, int]:
     An answer that fails our checks is refused and counted (the third number), not an error of the whole sync:
     the feeds were applied, and a peer must not be able to fail every sync by serving bad evidence.
     """
+    ledger, store = repo.ledger, repo.store
     manifests = proofs = refused = 0
-    uses = repo.ledger.conn.execute(
-        "SELECT author, manifest AS cid, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
-        "GROUP BY author, manifest ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(uses, repo.store.has):
+    for cid in _bounded(ledger.used_manifests(), store.has):
         try:
-            fetch_manifest(repo, client, cid, files=False)
+            fetch_manifest(store, client, cid, files=False)
             manifests += 1
         except (NotFound, RemoteError):
             continue
         except IntegrityError:
             refused += 1
-    receipts = repo.ledger.conn.execute(
-        "SELECT r.author AS author, r.detail AS cid, MAX(r.rowid) AS newest FROM entries r "
-        "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.peer AND u.peer = r.author "
-        "WHERE r.type = 'receipt' AND r.detail IS NOT NULL GROUP BY r.author, r.detail ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(receipts, repo.store.has):
+    for cid in _bounded(ledger.paired_receipt_proofs(), store.has):
         try:
-            copy_dag(repo, client, cid)
+            copy_dag(store, client, cid)
             proofs += 1
         except (NotFound, RemoteError):
             continue
@@ -163,10 +155,10 @@ def sync(repo: Repo, request: SyncRequest) -> SyncReport:
     Entries that do not verify stop their author's feed and make the sync fail (exit 4) after everything else
     was done, as a `ledger import` would.
     """
+    ledger = repo.ledger
     with PeerClient(request.url, request.timeout_s) as client:
         rejected: FeedsRejected | None = None
         try:
-            ledger = repo.ledger
             pulled = pull_feeds(ledger, HttpFeedTransport(client, ledger.held_at))
         except FeedsRejected as exc:
             rejected, pulled = exc, exc.report

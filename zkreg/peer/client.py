@@ -4,8 +4,8 @@
 Nothing a peer sends is trusted: every answer is read against a size cap and parsed once into a typed object
 (`zkreg.peer.answers`), and a block is re-hashed against the CID we asked for before it is returned. A peer
 that cannot be reached, times out or drops the connection is a `BackendUnavailable` (exit 6); an answer that
-fails our checks is a `MalformedAnswer` (exit 4); an error the peer reports keeps the peer's code, and its exit
-code if that is one of ours (1-6).
+fails our checks is a `MalformedAnswer` (exit 4); an error the peer reports is a `RemoteError` that keeps the
+peer's code, with our exit code for a code we know (else the peer's, if one of ours).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 import httpx
 
-from zkreg.errors import BackendUnavailable, MalformedAnswer, UsageError, ZkregError
+from zkreg import transport
+from zkreg.errors import MalformedAnswer, RemoteError, exit_code_for_status
 from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
@@ -40,21 +41,6 @@ CAR_TYPE = "application/vnd.ipld.car"
 LAST_SEQ_HEADER = "x-zkreg-last-seq"
 
 
-class RemoteError(ZkregError):
-    """An error the peer reported: its code, message and exit code, as if it had happened here."""
-
-    def __init__(self, code: str, message: str, exit_code: int, hint: str | None, body: dict[str, Any]) -> None:
-        super().__init__(message, hint=hint, code=code)
-        self.exit_code = exit_code
-        self.body = body
-
-    def to_json(self) -> dict[str, object]:
-        return {"error": {**self.body, "code": self.code, "message": self.message}}
-
-
-_EXIT_BY_STATUS = {400: 4, 401: 4, 402: 5, 403: 5, 404: 3, 408: 6, 409: 4, 413: 2, 422: 4, 429: 5}
-
-
 def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
     """The body, or None as soon as it is known to exceed `cap` bytes (declared or decoded), unread beyond that."""
     declared = response.headers.get("content-length", "")
@@ -73,10 +59,9 @@ def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
 class PeerClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.url = url.rstrip("/")
-        try:
+        self._target = transport.PeerApi(self.url)
+        with transport.map_transport_errors(self._target):
             self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
-        except httpx.InvalidURL as exc:
-            raise UsageError(f"not a peer URL: {url!r} ({exc})", code="usage/bad-url") from None
 
     def close(self) -> None:
         self._http.close()
@@ -91,34 +76,23 @@ class PeerClient:
         self, method: str, path: str, max_bytes: int = MAX_JSON_ANSWER_BYTES, **kwargs: Any
     ) -> tuple[httpx.Response, bytes]:
         """The response and its body (at most `max_bytes`); an error answer is raised as a `RemoteError`."""
-        try:
-            with self._http.stream(method, path, **kwargs) as response:
-                body = _read_capped(response, max_bytes if response.is_success else MAX_ERROR_BYTES)
-        except httpx.TimeoutException as exc:
-            raise BackendUnavailable(
-                f"peer {self.url} did not answer {method} {path} in time ({type(exc).__name__})",
-                code="peer/timeout",
-            ) from None
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                f"peer {self.url} is unreachable or dropped the connection during {method} {path}: {exc}",
-                hint="is `zkreg serve` running there?",
-                code="peer/unreachable",
-            ) from None
-        except httpx.DecodingError as exc:  # a content-encoding the body does not follow
-            raise MalformedAnswer(f"{self._what(method, path)} does not decode: {exc}") from None
+        with (
+            transport.map_transport_errors(self._target, f"{method} {path}"),
+            self._http.stream(method, path, **kwargs) as response,
+        ):
+            body = _read_capped(response, max_bytes if response.is_success else MAX_ERROR_BYTES)
         if response.is_success:
             if body is None:
                 raise MalformedAnswer(f"{self._what(method, path)} is over {max_bytes} bytes")
             return response, body
         error = None if body is None else ErrorAnswer.from_bytes(body)
-        status_exit = _EXIT_BY_STATUS.get(response.status_code, 6 if response.status_code >= 500 else 1)
+        status_exit = exit_code_for_status(response.status_code)
         if error is None:
             message = f"peer {self.url}: {response.status_code} {response.reason_phrase}"
-            raise RemoteError("peer/error", message, status_exit, None, {})
+            raise RemoteError("peer/error", message, exit_code=status_exit)
+        message = f"peer {self.url}: {error.message}"
         exit_code = error.exit_code or status_exit
-        body_fields = {**dict(error.extra), "exit_code": exit_code, **({"hint": error.hint} if error.hint else {})}
-        raise RemoteError(error.code, f"peer {self.url}: {error.message}", exit_code, error.hint, body_fields)
+        raise RemoteError(error.code, message, exit_code=exit_code, hint=error.hint, fields=dict(error.extra))
 
     def _what(self, method: str, path: str) -> str:
         return f"peer {self.url}'s answer to {method} {path}"
