@@ -11,7 +11,7 @@ import pytest
 
 from tests.zk.helpers import CONV_INPUT, MLP_INPUT, Published, ZkSession
 from tests.zk.models import build_conv, build_mlp
-from zkreg.api import Repo
+from zkreg.api import ProveRequest, PublishRequest, Repo, prove
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,9 @@ def zk_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZkSession]:
     (folder / "conv-input.json").write_text(json.dumps({"input_data": [CONV_INPUT]}))
 
     def publish(name: str, model: Path, weights: str, zk: str, input_file: str) -> Published:
-        result = repo.publish([model], name=name, weights=weights, zk=zk)
+        result = publish(repo, PublishRequest([model], name=name, weights=weights, zk=zk))
         bundle = folder / f"{name}.proof.json"
-        repo.prove(name, folder / input_file, bundle)
+        prove(repo, ProveRequest(name, folder / input_file, bundle))
         return Published(name, result.cid, model, bundle)
 
     session = ZkSession(

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkreg.api import Repo
+from zkreg.app.proofs import scores
+from zkreg.app.repo import Repo
 from zkreg.errors import NotFound, ZkregError
 from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json, check_request
 from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
@@ -292,7 +293,7 @@ class Provider:
                         f"{request.manifest} is not a model this peer published with zk artefacts",
                         code="not-found/model",
                     )
-                balance = repo.scores().show(request.requester).balance
+                balance = scores(repo).show(request.requester).balance
                 unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
                 price = self.policy.default_price if manifest.price is None else manifest.price
                 decision = decide(request.requester, balance, unpaid, price, self.policy)
