@@ -13,7 +13,7 @@ import pytest
 from tests.ipfs.helpers import free_port, random_file
 from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
-from zkreg.api import ExportCarRequest, PublishRequest, PullRequest, Repo, export_car, publish, pull
+from zkreg.api import PublishRequest, PullRequest, Repo, publish, pull
 from zkreg.registry.car import read_blocks, read_roots
 from zkreg.registry.ipfs import IpfsStore
 
@@ -151,7 +151,7 @@ def _block_holding_the_middle_byte(node: IpfsNode, root: str) -> str:
     """The CID of the CAR section that holds the middle byte of the node's export of `root`."""
     with IpfsStore(node.api) as store:
         car = io.BytesIO()
-        export_car(store, ExportCarRequest(root, car))
+        store.export_car(root, car)
     middle = len(car.getvalue()) // 2
     car.seek(0)
     read_roots(car)

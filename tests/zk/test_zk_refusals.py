@@ -125,7 +125,7 @@ def test_killed_prover_process_is_a_clear_error_and_leaves_nothing_in_the_cache(
     out = zk_session.folder / "killed.json"
     errors: list[BaseException] = []
 
-    def prove() -> None:
+    def prove_in_thread() -> None:
         own = Repo.open(zk_session.home)  # SQLite connections stay in the thread that made them
         try:
             prove(own, ProveRequest("conv", zk_session.folder / "conv-input.json", out))
@@ -134,7 +134,7 @@ def test_killed_prover_process_is_a_clear_error_and_leaves_nothing_in_the_cache(
         finally:
             own.close()
 
-    worker = threading.Thread(target=prove)
+    worker = threading.Thread(target=prove_in_thread)
     worker.start()
     deadline = time.monotonic() + 60
     killed = False
