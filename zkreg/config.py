@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkreg.errors import InvalidInput
+from zkreg.errors import ConfigInvalid
 
 CONFIG_FILE = "config.toml"
 
@@ -31,13 +31,13 @@ def load_config(home: Path) -> Config:
     except FileNotFoundError:
         return Config()
     except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {path}: {exc}", code="config/invalid") from exc
+        raise ConfigInvalid(f"cannot read {path}: {exc}") from exc
     ipfs = data.pop("ipfs", {})
     store = data.pop("store", None)
     api = ipfs.pop("api", None) if isinstance(ipfs, dict) else None
     unknown = [*data, *(f"ipfs.{key}" for key in ipfs)] if isinstance(ipfs, dict) else ["ipfs"]
     if unknown:
-        raise InvalidInput(f"{path}: unknown setting(s) {', '.join(unknown)}", code="config/invalid")
+        raise ConfigInvalid(f"{path}: unknown setting(s) {', '.join(unknown)}")
     if not isinstance(store, str | None) or not isinstance(api, str | None):
-        raise InvalidInput(f"{path}: `store` and `ipfs.api` must be strings", code="config/invalid")
+        raise ConfigInvalid(f"{path}: `store` and `ipfs.api` must be strings")
     return Config(store=store, ipfs_api=api)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +18,17 @@ import nacl.secret
 import nacl.signing
 import nacl.utils
 
-from zkreg.errors import BadSignature, InvalidInput, NotFound, ZkregError
+from zkreg.errors import (
+    BadDid,
+    BadPassphrase,
+    BadSignature,
+    IdentityDamaged,
+    IdentityExists,
+    IdentityNotFound,
+    IdentityUnreadable,
+    PassphraseRequired,
+)
+from zkreg.fsutil import atomic_write
 
 _ED25519_PUB_MULTICODEC = b"\xed\x01"
 _DID_PREFIX = "did:key:z"
@@ -43,10 +52,10 @@ def did_from_public_key(public_key: bytes) -> str:
 def public_key_from_did(did: str) -> bytes:
     """The raw Ed25519 key of a `did:key:z6Mk...`; an input error for anything else."""
     if not did.startswith(_DID_PREFIX) or any(ch not in _B58_ALPHABET for ch in did[len(_DID_PREFIX) :]):
-        raise InvalidInput(f"not an Ed25519 did:key: {did!r}", code="input/bad-did")
+        raise BadDid(f"not an Ed25519 did:key: {did!r}")
     decoded = _b58decode(did[len(_DID_PREFIX) :])
     if decoded[:2] != _ED25519_PUB_MULTICODEC or len(decoded) != 34:
-        raise InvalidInput(f"not an Ed25519 did:key: {did!r}", code="input/bad-did")
+        raise BadDid(f"not an Ed25519 did:key: {did!r}")
     return decoded[2:]
 
 
@@ -90,9 +99,7 @@ def _seal(seed: bytes, passphrase: str) -> dict[str, object]:
 
 def _unseal(record: dict[str, object], passphrase: str | None) -> bytes:
     if passphrase is None:
-        raise ZkregError(
-            "the identity key is encrypted", hint="set ZKREG_PASSPHRASE", code="identity/passphrase-required"
-        )
+        raise PassphraseRequired("the identity key is encrypted", hint="set ZKREG_PASSPHRASE")
     salt = _b64_field(record, "salt")
     ops, mem = record.get("opslimit"), record.get("memlimit")
     if not isinstance(ops, int) or not isinstance(mem, int):
@@ -104,7 +111,7 @@ def _unseal(record: dict[str, object], passphrase: str | None) -> bytes:
     try:
         return bytes(nacl.secret.SecretBox(key).decrypt(_b64_field(record, "seed")))
     except nacl.exceptions.CryptoError as exc:
-        raise ZkregError("wrong passphrase for the identity key", code="identity/bad-passphrase") from exc
+        raise BadPassphrase("wrong passphrase for the identity key") from exc
 
 
 class _DamagedKeyFile(Exception):
@@ -132,18 +139,10 @@ def create_identity(home: Path, passphrase: str | None) -> Identity:
     else:
         record.update({"encryption": "none", "seed": base64.b64encode(seed).decode()})
     path = home / KEY_FILE
-    tmp = home / f".{KEY_FILE}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(record, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(tmp, path)  # fails if an identity appeared meanwhile: never overwrite a key
+    try:  # exclusive: fails if an identity appeared meanwhile, never overwrites a key
+        atomic_write(path, json.dumps(record, indent=2).encode(), exclusive=True, mode=0o600)
     except FileExistsError as exc:
-        raise ZkregError(f"an identity already exists in {home}", code="identity/exists") from exc
-    finally:
-        tmp.unlink()
+        raise IdentityExists(f"an identity already exists in {home}") from exc
     return Identity(signing_key)
 
 
@@ -154,18 +153,15 @@ def load_identity(home: Path, passphrase: str | None) -> Identity:
     try:
         text = path.read_text()
     except FileNotFoundError as exc:
-        raise NotFound(
-            f"no identity in {home}", hint="run `zkreg init` (or set ZKREG_HOME)", code="not-found/identity"
-        ) from exc
+        raise IdentityNotFound(f"no identity in {home}", hint="run `zkreg init` (or set ZKREG_HOME)") from exc
     except OSError as exc:
-        raise ZkregError(f"cannot read identity key {path}: {exc}", code="identity/unreadable") from exc
+        raise IdentityUnreadable(f"cannot read identity key {path}: {exc}") from exc
     try:
         identity = _parse_key_file(text, passphrase)
     except _DamagedKeyFile as exc:
-        raise ZkregError(
+        raise IdentityDamaged(
             f"identity key file {path} is damaged: {exc}",
             hint="restore it from a backup (or move it away and run `zkreg init` for a new identity)",
-            code="identity/damaged",
         ) from exc
     return identity
 

@@ -24,9 +24,9 @@ from zkreg.api import ExportCarRequest, Repo, export_car
 from zkreg.app.publish import put_tree
 from zkreg.identity import Identity
 from zkreg.peer.envelope import sign_request
-from zkreg.registry.index import transaction
+from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign
-from zkreg.reputation.ledger import now_ms
+from zkreg.reputation.ledger import CachedVerdict, now_ms
 from zkreg.zk.bundle import sign_bundle
 
 EZKL = installed("ezkl")
@@ -38,10 +38,6 @@ GOOD_SETTINGS = {
 }
 FELT = "00" * 32
 DEEP = 100_000
-VERDICTS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS proof_verdicts (proof TEXT PRIMARY KEY, ok INTEGER NOT NULL, manifest TEXT, "
-    "prover TEXT, reason TEXT)"
-)
 
 
 def crafted_zk_model(repo: Repo, name: str, settings: bytes) -> tuple[str, dict[str, Any]]:
@@ -84,11 +80,8 @@ def crafted_zk_model(repo: Repo, name: str, settings: bytes) -> tuple[str, dict[
     )
     repo.store.put_block(cid, block)
     repo.store.flush_index()
-    with transaction(repo.index):
-        repo.index.execute(
-            "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, "1", cid, repo.identity.did, "model", created),
-        )
+    with repo.index.transaction() as index:
+        index.add_ref(Ref(name, "1", cid, repo.identity.did, "model", created))
     return cid, zk
 
 
@@ -157,16 +150,12 @@ def test_one_sync_with_a_hostile_peer_serving_crafted_bundles_and_settings_does_
     for attack, settings in SETTINGS_ATTACKS.items():
         model, zk = crafted_zk_model(mallory, attack, settings)
         attacks.append((attack, model, json.dumps(signed_bundle(mallory.identity, model, zk)).encode()))
-    mallory.ledger.conn.execute(VERDICTS_TABLE)  # her own database: she claims to have verified what she serves
     for attack, model, data in attacks:
         path = tmp_path / f"{attack}.json"
         path.write_bytes(data)
         proofs[attack] = mallory.store.put_file(path).cid
-        with transaction(mallory.ledger.conn):
-            mallory.ledger.conn.execute(
-                "INSERT INTO proof_verdicts (proof, ok, manifest, prover) VALUES (?, 1, ?, ?)",
-                (proofs[attack], model, mallory.identity.did),
-            )
+        # Her own database: she claims to have verified what she serves.
+        mallory.ledger.record_proof_verdict(proofs[attack], CachedVerdict(True, model, mallory.identity.did, None))
         nonce = sign_request(sock, "prove", model, [[0.5, -0.25, 0.75, 0.1]], now_ms()).nonce
         mallory.ledger.append(sock, "use", {"manifest": model, "provider": mallory.identity.did, "request": nonce})
         receipt = {"request": nonce, "consumer": sock.did, "proof": proofs[attack], "output_hash": "00" * 32}
@@ -186,18 +175,18 @@ def test_one_sync_with_a_hostile_peer_serving_crafted_bundles_and_settings_does_
     try:
         for attack, proof in proofs.items():
             assert victim.store.has(proof), attack  # fetched: the verdict is about the proof, not its absence
-            row = victim.ledger.conn.execute("SELECT ok FROM proof_verdicts WHERE proof = ?", (proof,)).fetchone()
-            assert row is not None, f"{attack}: no verdict cached"
-            assert row["ok"] == 0, attack
+            verdict = victim.ledger.proof_verdict(proof)
+            assert verdict is not None, f"{attack}: no verdict cached"
+            assert not verdict.ok, attack
         # Judged once: a marked reason survives another scoring (a re-judgement would overwrite it).
-        with transaction(victim.ledger.conn):
-            victim.ledger.conn.execute("UPDATE proof_verdicts SET reason = 'judged before'")
+        for proof, verdict in victim.ledger.proof_verdicts().items():
+            victim.ledger.record_proof_verdict(proof, verdict._replace(reason="judged before"))
     finally:
         victim.close()
     assert cli("rep", "top").code == 0
     victim = Repo.open(cli.home)
     try:
-        reasons = {row["reason"] for row in victim.ledger.conn.execute("SELECT reason FROM proof_verdicts")}
+        reasons = {verdict.reason for verdict in victim.ledger.proof_verdicts().values()}
     finally:
         victim.close()
     assert reasons == {"judged before"}

@@ -24,13 +24,14 @@ from tests.reputation.ledger_helpers import endorse, feed, identity
 from zkreg.errors import NotFound, ZkregError
 from zkreg.peer import answers
 from zkreg.peer.envelope import check_request, sign_request
-from zkreg.registry.car import links_of, scan_car, write_car
+from zkreg.registry.car import car_stream, scan_car, write_car
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, cid_from_str, compute
+from zkreg.registry.dag import links_of
 from zkreg.registry.manifest import build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockStore
 from zkreg.registry.unixfs import Link, _file_data, decode_file_node, directory_node, encode_node, node_links
 from zkreg.reputation.entry import decode_entry
-from zkreg.reputation.sync import car_stream, read_car
+from zkreg.reputation.sync import read_car
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -24,7 +24,7 @@ from zkreg.api import PublishRequest, Repo, publish
 from zkreg.app.publish import put_tree
 from zkreg.registry.car import walk_dag, write_car
 from zkreg.registry.cid import DAG_PB, RAW, cid_from_str, compute
-from zkreg.registry.index import transaction
+from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign
 from zkreg.registry.unixfs import CHUNK_SIZE, MAX_LINKS, Link, _file_data, directory_node, encode_node
 
@@ -375,11 +375,8 @@ def test_republish_repairs_a_ref_left_without_its_publish_entry(cli: Cli, tmp_pa
         )
         repo.store.put_block(cid, block)
         repo.store.flush_index()
-        with transaction(repo.index) as conn:
-            conn.execute(
-                "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
-                ("w", "1", cid, repo.identity.did, "dataset", "2026-12-01T00:00:00Z"),
-            )
+        with repo.index.transaction() as index:
+            index.add_ref(Ref("w", "1", cid, repo.identity.did, "dataset", "2026-12-01T00:00:00Z"))
     assert cli("ledger", "log", "--json").json() == []
 
     again = cli("publish", str(data), "--name", "w", "--json")

@@ -24,6 +24,7 @@ from zkreg.api import (
     publish,
     verify,
 )
+from zkreg.codecs.varint import encode as encode_varint
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, InvalidInput, MalformedObject
 from zkreg.registry.car import (
     MAX_SECTION_BYTES,
@@ -34,7 +35,6 @@ from zkreg.registry.car import (
 )
 from zkreg.registry.cid import DAG_CBOR, RAW, codec_of, compute
 from zkreg.registry.ipfs import IpfsStore
-from zkreg.registry.unixfs import encode_varint
 
 
 @pytest.fixture

@@ -77,7 +77,7 @@ def test_put_file_streams_through_add_and_caches_the_same_blocks(
     with path.open("rb") as stream:
         assert imported.cid == import_stream(stream, lambda cid, block: None).cid
     assert local.has(imported.cid)
-    assert local.index.execute("SELECT count(*) FROM blocks").fetchone()[0] == 14  # 13 chunks + the root node
+    assert local.index.block_count() == 14  # 13 chunks + the root node
     assert b"".join(IpfsStore(node_store.address).iter_file(imported.cid, imported.size)) == path.read_bytes()
 
 

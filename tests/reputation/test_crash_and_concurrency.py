@@ -75,7 +75,7 @@ def test_kill_9_in_the_middle_of_a_large_import_loses_no_acknowledged_entry(tmp_
     assert child.returncode == -signal.SIGKILL
 
     reopened = Ledger(target)
-    assert reopened.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert reopened.integrity_check() == "ok"
     held = reopened.verify_all()
     assert acknowledged <= held < total, "every acknowledged entry survives, and the kill landed mid-import"
     report = pull(reopened, CarFileTransport(car))

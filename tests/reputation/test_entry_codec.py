@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from zkreg.errors import MalformedEntry
 from zkreg.registry.cid import DAG_CBOR, compute
-from zkreg.reputation.entry import MAX_ENTRY_BYTES, Entry, MalformedEntry, decode_entry, sign_entry
+from zkreg.reputation.entry import MAX_ENTRY_BYTES, Entry, decode_entry, sign_entry
 from zkreg.reputation.verify import signature_ok
 
 from .ledger_helpers import T0, identity, manifest_cid

@@ -7,20 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from zkreg.reputation.entry import sign_entry
-from zkreg.reputation.ledger import FeedsRejected, Ledger
-from zkreg.reputation.score import compute_scores
-from zkreg.reputation.sync import CarFileTransport, MalformedCar, OversizedImport, export_car, pull
-from zkreg.reputation.verify import (
+from zkreg.errors import (
     BrokenChain,
     FeedRejected,
-    FeedState,
-    FeedVerifier,
+    FeedsRejected,
     ForgedSignature,
     ImplausibleTimestamp,
+    MalformedCar,
+    OversizedImport,
     RevokedKeyUsed,
     SeqGap,
 )
+from zkreg.reputation.entry import sign_entry
+from zkreg.reputation.ledger import Ledger
+from zkreg.reputation.score import compute_scores
+from zkreg.reputation.sync import CarFileTransport, export_car, pull
+from zkreg.reputation.verify import FeedState, FeedVerifier
 
 from .ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid, publishes
 

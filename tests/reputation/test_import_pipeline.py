@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from zkreg.reputation.entry import MalformedEntry
-from zkreg.reputation.ledger import IMPORT_BATCH, FeedsRejected, Ledger
+from zkreg.errors import FeedsRejected, ForgedSignature, MalformedEntry, RevokedKeyUsed
+from zkreg.reputation.ledger import IMPORT_BATCH, Ledger
 from zkreg.reputation.pipeline import decoded_batches
-from zkreg.reputation.verify import ForgedSignature, RevokedKeyUsed
 
 from .ledger_helpers import blocks, feed, identity, manifest_cid, publishes
 

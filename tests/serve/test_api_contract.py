@@ -40,7 +40,7 @@ def fuzzed_peer(start_peer: StartPeer, tmp_path: Path) -> Iterator[RunningPeer]:
     repo = peer.repo()
     try:
         repo.ledger.verify_all()  # state intact: every stored entry still verifies, heads match
-        assert repo.index.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert repo.index.integrity_check() == "ok"
         assert verify(repo, VerifyRequest("flowers")).files == 1
     finally:
         repo.close()

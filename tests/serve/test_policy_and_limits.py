@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.reputation.ledger_helpers import feed, identity, manifest_cid
-from zkreg.peer.limits import ProvingGate, RateLimiter, ServerBusy, Throttled
+from zkreg.errors import Refused, ServerBusy, Throttled
+from zkreg.peer.limits import ProvingGate, RateLimiter
 from zkreg.reputation.ledger import Ledger
-from zkreg.reputation.policy import Policy, Refused, decide, unpaid_receipts
+from zkreg.reputation.policy import Policy, decide, unpaid_receipts
 
 PROVIDER, CONSUMER = identity("provider"), identity("consumer")
 

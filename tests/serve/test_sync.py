@@ -13,8 +13,8 @@ from tests.serve.conftest import StartPeer
 from zkreg.api import Repo, scores
 from zkreg.peer import provider as provider_module
 from zkreg.peer.client import HttpFeedTransport, PeerClient, push, sync
+from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, compute
-from zkreg.reputation.sync import car_stream
 
 
 def entries_by_author(repo: Repo) -> dict[str, list[str]]:

@@ -32,8 +32,8 @@ from zkreg.errors import ProofInvalid
 from zkreg.peer.client import PeerClient, prove_remote, pull_remote, sync
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.limits import Limits
+from zkreg.registry.car import car_stream
 from zkreg.reputation.ledger import now_ms
-from zkreg.reputation.sync import car_stream
 
 pytestmark = pytest.mark.slow
 
@@ -90,17 +90,48 @@ def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def proving_processes(home: Path) -> list[int]:
-    """Pids of `zkreg prove` children a server over `home` started (their command line names its work folder)."""
+    """Pids of proving children a `zkreg serve` over `home` started: the zk child module, run with the server's
+    environment (its ZKREG_HOME)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                cmdline = (proc / "cmdline").read_bytes()
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+                environ = (proc / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if str(home / "serve").encode() in cmdline and b"prove" in cmdline:
+            if b"zkreg.zk.ezkl_child" in cmdline and f"ZKREG_HOME={home}".encode() in environ:
                 found.append(int(proc.name))
     return found
+
+
+def descendants(root: int) -> dict[int, list[bytes]]:
+    """The processes under `root` (children, their children, ...) with their command lines."""
+    parents: dict[int, int] = {}
+    commands: dict[int, list[bytes]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            commands[pid] = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        parents[pid] = ppid
+    under, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in under:
+                under[pid] = commands[pid]
+                frontier.append(pid)
+    return under
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` is a live process (a zombie holds nothing)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
@@ -201,9 +232,11 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     assert bob.store.has(forged_cid)  # fetched: the verdict is about the proof, not its absence
     seen = scores(bob)
     assert seen.debit.get(bob.identity.did) == 1
-    cached = bob.ledger.conn.execute("SELECT ok, reason FROM proof_verdicts WHERE proof = ?", (forged_cid,)).fetchone()
-    assert cached["ok"] == 0  # the verdict is cached by proof CID: scoring again does not re-verify
-    assert cached["reason"].startswith("proof/")
+    cached = bob.ledger.proof_verdict(forged_cid)
+    assert cached is not None
+    assert not cached.ok  # the verdict is cached by proof CID: scoring again does not re-verify
+    assert cached.reason is not None
+    assert cached.reason.startswith("proof/")
     with pytest.raises(ProofInvalid):
         verify_proof(bob, VerifyProofRequest(forged))
 
@@ -279,6 +312,43 @@ def test_concurrent_prove_requests_beyond_the_queue_get_503_with_retry_after_and
     repo = slow.repo()
     assert len([e for e in repo.ledger.entries(repo.identity.did) if e.type == "receipt"]) == 1  # only the first
     repo.close()
+
+
+def test_a_proof_past_the_limit_is_proved_in_process_and_its_prover_group_killed(
+    start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, bob: Repo
+) -> None:
+    """The peer serves from this test process: every process it starts is a descendant of it. The proof runs
+    through the library (the zk child module, no `python -m zkreg prove`), and at the limit that child is gone."""
+    slow = start_peer("alice", Limits(prove_timeout_s=1.5))  # the MLP's proof takes 3 s or more on this machine
+    seen: dict[int, list[list[bytes]]] = {}
+    """Every command line each descendant had (a pid's changes at exec, and is empty once it has exited)."""
+    answered = threading.Event()
+
+    def watch() -> None:
+        while not answered.is_set():
+            for pid, command in descendants(os.getpid()).items():
+                if command not in seen.setdefault(pid, []):
+                    seen[pid].append(command)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        document = sign_request(bob.identity, "prove", alice_template.model, [MLP_INPUT], now_ms()).document
+        timed_out = httpx.post(f"{slow.url}/v1/prove", json=document, timeout=120)
+    finally:
+        answered.set()
+        watcher.join()
+    assert (timed_out.status_code, timed_out.json()["error"]["code"]) == (504, "serve/prove-timeout")
+    provers = [pid for pid, commands in seen.items() if any(b"zkreg.zk.ezkl_child" in c for c in commands)]
+    assert provers, "the proving child was never seen"
+    clis = [c for commands in seen.values() for c in commands if b"zkreg" in c and b"prove" in c]
+    assert clis == [], "the provider ran its own CLI"
+    deadline = time.monotonic() + 30
+    while any(running(pid) for pid in provers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in provers if running(pid)] == [], "the proving child outlived the limit"
+    assert not list((alice_home / "serve").iterdir()), "no input or bundle file is left"
 
 
 def test_request_for_a_private_models_weights_circuit_or_key_is_refused(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from dataclasses import dataclass
 
 from zkreg.app.repo import Repo
 from zkreg.errors import IntegrityError, NotFound
-from zkreg.registry.car import links_of
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of
-from zkreg.registry.index import transaction
+from zkreg.registry.dag import walk
 
 GC_GRACE_NS = 2_000_000_000
 """Blocks touched this long before `gc` began are kept too: file times come from a coarser clock than ours."""
@@ -52,33 +50,28 @@ def gc(repo: Repo, request: GcRequest) -> GcResult:
     if request.dry_run:
         return GcResult(len(old), sum(size for size, _ in old.values()), False, started_ns)
     removed: list[tuple[str, int]] = []
-    with transaction(repo.index) as conn:
+    with repo.index.transaction() as index:
         still_garbage = _unreachable_blocks(repo)
         for cid in sorted(set(old) & still_garbage):
             size = repo.store.remove_untouched(cid, before_ns)
             if size is not None:
                 removed.append((cid, size))
-        conn.executemany("DELETE FROM blocks WHERE cid = ?", [(cid,) for cid, _ in removed])
+        index.remove_blocks(cid for cid, _ in removed)
     return GcResult(len(removed), sum(size for _, size in removed), True, started_ns)
 
 
 def _unreachable_blocks(repo: Repo) -> set[str]:
     """Held blocks that nothing to keep reaches."""
     held = set(repo.store.held())
-    manifests = [cid for cid in held if codec_of(cid) == DAG_CBOR and _holds_manifest(repo, cid)]
-    stack = [*manifests, *_kept_proofs(repo)]
-    keep: set[str] = set()
-    while stack:
-        cid = stack.pop()
-        if cid in keep or cid not in held:
-            continue
-        keep.add(cid)
-        if codec_of(cid) == DAG_PB or cid in manifests:
-            try:
-                stack.extend(links_of(cid, repo.store.get_block(cid)))
-            except (IntegrityError, NotFound):
-                continue
-    return held - keep
+    manifests = {cid for cid in held if codec_of(cid) == DAG_CBOR and _holds_manifest(repo, cid)}
+    keep = walk(
+        repo.store.get_block,
+        [*sorted(manifests), *_kept_proofs(repo)],
+        held=held.__contains__,
+        follow=lambda cid: codec_of(cid) == DAG_PB or cid in manifests,
+        on_broken=lambda cid: None,  # what does not decode links to nothing
+    )
+    return held - set(keep)
 
 
 def _holds_manifest(repo: Repo, cid: str) -> bool:
@@ -91,11 +84,4 @@ def _holds_manifest(repo: Repo, cid: str) -> bool:
 
 def _kept_proofs(repo: Repo) -> list[str]:
     """Proof bundles named by receipts, except those judged not to verify."""
-    named = repo.ledger.conn.execute(
-        "SELECT DISTINCT detail FROM entries WHERE type = 'receipt' AND detail IS NOT NULL"
-    ).fetchall()
-    try:
-        failed = {row["proof"] for row in repo.ledger.conn.execute("SELECT proof FROM proof_verdicts WHERE ok = 0")}
-    except sqlite3.OperationalError:  # no proof was judged here yet
-        failed = set()
-    return [row["detail"] for row in named if row["detail"] not in failed]
+    return sorted(repo.ledger.receipt_proofs() - repo.ledger.failed_proofs())

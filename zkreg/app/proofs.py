@@ -8,11 +8,12 @@ from functools import partial
 from pathlib import Path
 
 from zkreg.app.repo import Repo
-from zkreg.errors import MalformedObject, NotFound
+from zkreg.errors import MalformedObject, ProofNotFound
 from zkreg.progress import SILENT, Progress
 from zkreg.reputation.proofs import BundleVerdict, ProofGatedCredit
 from zkreg.reputation.score import ProofHook, Scores, compute_scores
 from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, ZkSection, join_bounded
+from zkreg.zk.runner import Deadline
 from zkreg.zk.workflow import ProofVerdict, ProveResult, zk_section
 
 
@@ -24,6 +25,8 @@ class ProveRequest:
     """JSON: a list of numbers or `{"input_data": ...}`."""
     out_path: Path
     """Where to write the proof bundle."""
+    deadline: Deadline | None = None
+    """Past it, the proving processes are killed and `ProveTimeout` is raised (the provider's `prove_timeout_s`)."""
 
 
 @dataclass(frozen=True)
@@ -32,9 +35,12 @@ class VerifyProofRequest:
 
 
 def prove(repo: Repo, request: ProveRequest, progress: Progress = SILENT) -> ProveResult:
-    """Run the model on `input_path` and write a signed proof bundle to `out_path`."""
+    """Run the model on `input_path` and write a signed proof bundle to `out_path`; past `deadline`, the proving
+    processes are killed and `ProveTimeout` is raised."""
     manifest = repo.manifest(repo.resolve(request.ref))
-    return repo.zk_workspace().prove(manifest, repo.identity, request.input_path, request.out_path, progress)
+    return repo.zk_workspace().prove(
+        manifest, repo.identity, request.input_path, request.out_path, progress, request.deadline
+    )
 
 
 def verify_proof(repo: Repo, request: VerifyProofRequest) -> ProofVerdict:
@@ -69,7 +75,7 @@ def _verify_held_proof(repo: Repo, proof: str) -> BundleVerdict:
     """Verify a proof bundle held in the local store (by its CID); what it binds to. A bundle larger than
     `MAX_BUNDLE_BYTES` is refused after reading that much, before any parsing."""
     if not repo.store.has(proof):
-        raise NotFound(f"proof bundle {proof} is not held here", code="not-found/proof")
+        raise ProofNotFound(f"proof bundle {proof} is not held here")
     what = f"proof bundle {proof}"
     data = join_bounded(repo.store.iter_file(proof), what=what, max_bytes=MAX_BUNDLE_BYTES, error=MalformedObject)
     bundle = ProofBundle.from_bytes(data, what=what)

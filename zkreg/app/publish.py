@@ -14,11 +14,29 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from zkreg.app.repo import Repo
-from zkreg.errors import InvalidInput, NotFound, StoreBusy, ZkregError
+from zkreg.errors import (
+    BadKind,
+    BadName,
+    BadVersion,
+    BadWeights,
+    DuplicatePath,
+    NotADataset,
+    NotAFile,
+    NotAModel,
+    NothingToPublish,
+    PathNotFound,
+    StoreBusy,
+    SymlinkRefused,
+    UnsafePath,
+    VersionExists,
+    ZkOneModel,
+    ZkregError,
+)
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of, walk_dag
+from zkreg.registry.car import walk_dag
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute
-from zkreg.registry.index import transaction
+from zkreg.registry.dag import links_of
+from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore
 from zkreg.registry.unixfs import directory_node
@@ -80,7 +98,7 @@ def safe_relpath(path: str) -> PurePosixPath:
         or "\x00" in path
         or any(part in ("", ".", "..") for part in path.split("/"))
     ):
-        raise InvalidInput(f"unsafe path in manifest: {path!r}", code="input/unsafe-path")
+        raise UnsafePath(f"unsafe path in manifest: {path!r}")
     return pure
 
 
@@ -113,9 +131,8 @@ def take_back(repo: Repo, record: BlockRecord) -> None:
     at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
     if not record.added:
         return
-    with contextlib.suppress(ZkregError, OSError, sqlite3.Error), transaction(repo.index) as conn:
-        roots = [str(row["cid"]) for row in conn.execute("SELECT cid FROM refs")]
-        repo.store.remove_blocks(record.added - repo.store.reachable(roots))
+    with contextlib.suppress(ZkregError, OSError, sqlite3.Error), repo.index.transaction() as index:
+        repo.store.remove_blocks(record.added - repo.store.reachable(index.ref_cids()))
 
 
 def _publish(
@@ -125,17 +142,17 @@ def _publish(
     files = _collect_files(list(request.paths))
     kind = request.kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
     if kind not in KINDS:
-        raise InvalidInput(f"--kind must be one of {', '.join(KINDS)}", code="input/bad-kind")
+        raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
     if weights not in WEIGHTS:
-        raise InvalidInput(f"--weights must be one of {', '.join(WEIGHTS)}", code="input/bad-weights")
+        raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
     if kind != "model" and (weights == "private" or zk is not None or request.calibration or request.srs):
-        raise InvalidInput("--weights private, --zk, --calibration and --srs apply to models", code="input/not-a-model")
+        raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
     identity = repo.identity
     # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
     ledger = repo.ledger
     dataset_cid = repo.resolve(request.dataset) if request.dataset else None
     if dataset_cid is not None and repo.manifest(dataset_cid).kind != "dataset":
-        raise InvalidInput(f"--dataset {request.dataset} is not a dataset manifest", code="input/not-a-dataset")
+        raise NotADataset(f"--dataset {request.dataset} is not a dataset manifest")
     if kind == "model":
         from zkreg.registry.onnx_check import check_onnx_model  # local: onnx takes ~0.7 s to import
 
@@ -158,10 +175,10 @@ def _publish(
         _send_directories(repo, node, tree, {f.cid for f in imported.values()})
     file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
 
-    with transaction(repo.index) as conn:
-        latest = repo.latest(name)
+    with repo.index.transaction() as index:
+        latest = index.latest_ref(name)
         if latest is not None:
-            previous = repo.manifest(str(latest["cid"]))
+            previous = repo.manifest(latest.cid)
             unchanged = (
                 previous.author == identity.did
                 and previous.tree == tree
@@ -185,8 +202,8 @@ def _publish(
                 hint="retry",
             )
         version = version or _next_version(repo, name)
-        if conn.execute("SELECT 1 FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone():
-            raise InvalidInput(f"{name}@{version} already exists", code="input/version-exists")
+        if index.ref_cid(name, version) is not None:
+            raise VersionExists(f"{name}@{version} already exists")
         created = _now()
         cid, block = build_and_sign(
             identity,
@@ -196,7 +213,7 @@ def _publish(
             created=created,
             files=file_entries,
             tree=tree,
-            parents=[str(latest["cid"])] if latest is not None else [],
+            parents=[latest.cid] if latest is not None else [],
             weights=weights,
             dataset=dataset_cid,
             message=request.message,
@@ -207,11 +224,8 @@ def _publish(
         repo.store.put_block(cid, block)
         if node is not None:
             _send_to_node(repo, node, cid, block, request.pin)
-        conn.execute("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", (cid, len(block)))
-        conn.execute(
-            "INSERT INTO refs (name, version, cid, author, kind, created) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, version, cid, identity.did, kind, created),
-        )
+        index.add_blocks([(cid, len(block))])
+        index.add_ref(Ref(name, version, cid, identity.did, kind, created))
     repo.store.flush_index()
     ledger.append(identity, "publish", {"manifest": cid})
     if zk_publication is None:
@@ -233,15 +247,15 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
 
     def add(name: str, path: Path) -> None:
         if name in files:
-            raise InvalidInput(f"two published files would both be named {name!r}", code="input/duplicate-path")
+            raise DuplicatePath(f"two published files would both be named {name!r}")
         files[name] = path
 
     for path in paths:
         mode = path.lstat().st_mode if path.exists() or path.is_symlink() else None
         if mode is None:
-            raise NotFound(f"no such file or directory: {path}", code="not-found/path")
+            raise PathNotFound(f"no such file or directory: {path}")
         if stat.S_ISLNK(mode):
-            raise InvalidInput(f"refusing to publish a symlink: {path}", code="input/symlink")
+            raise SymlinkRefused(f"refusing to publish a symlink: {path}")
         if stat.S_ISREG(mode):
             add(path.name, path)
         elif stat.S_ISDIR(mode):
@@ -252,15 +266,15 @@ def _collect_files(paths: list[Path]) -> dict[str, Path]:
                     full = Path(dirpath) / entry
                     entry_mode = full.lstat().st_mode
                     if stat.S_ISLNK(entry_mode):
-                        raise InvalidInput(f"refusing to publish a symlink: {full}", code="input/symlink")
+                        raise SymlinkRefused(f"refusing to publish a symlink: {full}")
                     if stat.S_ISREG(entry_mode):
                         add(f"{base}/{full.relative_to(path).as_posix()}", full)
                     elif not stat.S_ISDIR(entry_mode):
-                        raise InvalidInput(f"not a regular file: {full}", code="input/not-a-file")
+                        raise NotAFile(f"not a regular file: {full}")
         else:
-            raise InvalidInput(f"not a regular file or directory: {path}", code="input/not-a-file")
+            raise NotAFile(f"not a regular file or directory: {path}")
     if not files:
-        raise InvalidInput("nothing to publish: no files under the given paths", code="input/empty")
+        raise NothingToPublish("nothing to publish: no files under the given paths")
     for name in files:
         safe_relpath(name)
     return files
@@ -270,14 +284,12 @@ def _check_name(name: str, version: str | None) -> None:
     """Refuse a name or version the manifest schema would refuse, before a single block is stored."""
     fields = load_schema("manifest.v1")["properties"]
     if not re.fullmatch(fields["name"]["pattern"], name):
-        raise InvalidInput(
+        raise BadName(
             f"bad name {name!r}: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128",
-            code="input/bad-name",
         )
     if version is not None and not re.fullmatch(fields["version"]["pattern"], version):
-        raise InvalidInput(
+        raise BadVersion(
             f"bad version {version!r}: letters, digits, '.', '_', '+' and '-', starting with a letter or digit",
-            code="input/bad-version",
         )
 
 
@@ -290,9 +302,8 @@ def _prepare_zk(
 ) -> ZkPublication:
     models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
     if len(models) != 1:
-        raise InvalidInput(
+        raise ZkOneModel(
             f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
-            code="input/zk-one-model",
         )
     return repo.zk_workspace().prepare_publish(
         models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
@@ -317,7 +328,7 @@ def _send_directories(repo: Repo, node: IpfsStore, tree: str, files: set[str]) -
 
 
 def _next_version(repo: Repo, name: str) -> str:
-    versions = [row["version"] for row in repo.index.execute("SELECT version FROM refs WHERE name = ?", (name,))]
+    versions = repo.index.versions(name)
     return str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)
 
 

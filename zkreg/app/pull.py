@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from zkreg.app.publish import safe_relpath
 from zkreg.app.repo import Repo
-from zkreg.errors import InvalidInput, MalformedObject, ZkregError
+from zkreg.errors import FileExists, NoSpace, SizeMismatch, SymlinkInTarget, ZkregError
+from zkreg.fsutil import fsync_folder
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.manifest import Manifest, decode_and_verify
 from zkreg.registry.store import BlockStore, pid_alive
@@ -89,9 +90,8 @@ def _pull(repo: Repo, request: PullRequest, progress: Progress, node: IpfsStore 
     for file_name, file_cid in manifest.files.items() if node is None else ():
         declared = repo.store.file_size(file_cid)
         if declared != manifest.sizes[file_name]:
-            raise MalformedObject(
+            raise SizeMismatch(
                 f"{file_name!r} is declared {manifest.sizes[file_name]} bytes, its DAG {file_cid} holds {declared}",
-                code="integrity/size-mismatch",
             )
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_dead_staging(out_dir)
@@ -100,9 +100,8 @@ def _pull(repo: Repo, request: PullRequest, progress: Progress, node: IpfsStore 
     total = sum(manifest.sizes.values())
     free = shutil.disk_usage(out_dir).free
     if total > free:
-        raise ZkregError(
+        raise NoSpace(
             f"{manifest.name}@{manifest.version} needs {total} bytes, {out_dir} has {free} free",
-            code="store/no-space",
         )
     staging = out_dir / f"{_STAGING_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     staging.mkdir()
@@ -136,10 +135,9 @@ def _remove_dead_staging(out_dir: Path) -> None:
 
 
 def _refuse_link(out_dir: Path, target: PurePosixPath) -> ZkregError:
-    return InvalidInput(
+    return SymlinkInTarget(
         f"refusing to write {target} under {out_dir}: a symlink or a non-folder is in the way",
         hint="pull into an empty folder (-o)",
-        code="input/symlink-in-target",
     )
 
 
@@ -155,7 +153,7 @@ def _check_target(out_dir: Path, target: PurePosixPath, force: bool) -> None:
     if final.is_symlink() or (final.exists() and not final.is_file()):
         raise _refuse_link(out_dir, target)
     if final.exists() and not force:
-        raise InvalidInput(f"{final} already exists", hint="pass --force to replace it", code="input/file-exists")
+        raise FileExists(f"{final} already exists", hint="pass --force to replace it")
 
 
 def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> None:
@@ -184,13 +182,12 @@ def _place(staged: Path, out_dir: Path, target: PurePosixPath, force: bool) -> N
             raise _refuse_link(out_dir, target)
         if force:
             os.replace(staged, name, dst_dir_fd=folder)
-            return
-        try:
-            os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
-        except FileExistsError as exc:
-            raise InvalidInput(
-                f"{out_dir / target} already exists", hint="pass --force to replace it", code="input/file-exists"
-            ) from exc
-        staged.unlink()
+        else:
+            try:
+                os.link(staged, name, dst_dir_fd=folder, follow_symlinks=False)
+            except FileExistsError as exc:
+                raise FileExists(f"{out_dir / target} already exists", hint="pass --force to replace it") from exc
+            staged.unlink()
+        fsync_folder(folder)  # `staged` was written by `atomic_write`, its bytes are on disk already
     finally:
         os.close(folder)

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from zkreg.config import load_config
-from zkreg.errors import InvalidInput, NotFound
+from zkreg.errors import BadStore, HomeNotFound, ManifestNotFound, NotFound, RefNotFound
 from zkreg.home import default_home
 from zkreg.identity import Identity, create_identity, load_identity
 from zkreg.registry.cid import looks_like_cid
-from zkreg.registry.index import open_index
+from zkreg.registry.index import Index, open_index
 from zkreg.registry.manifest import Manifest, decode_and_verify
 from zkreg.registry.store import LocalStore
 from zkreg.reputation.ledger import Ledger, open_ledger
@@ -45,7 +44,7 @@ class Repo:
         self.home = home
         self._passphrase = passphrase
         self._identity: Identity | None = None
-        self.index: sqlite3.Connection = open_index(home / "index.db")
+        self.index: Index = open_index(home / "index.db")
         self.store = LocalStore(home / "blocks", self.index)
         self.store.remove_stale_temporaries()
         self._ledger: Ledger | None = None
@@ -57,7 +56,7 @@ class Repo:
     def open(cls, home: Path | None = None, passphrase: str | None = None) -> Repo:
         home = home or default_home()
         if not home.exists():
-            raise NotFound(f"no zkreg data dir at {home}", hint="run `zkreg init`", code="not-found/home")
+            raise HomeNotFound(f"no zkreg data dir at {home}", hint="run `zkreg init`")
         return cls(home, passphrase)
 
     @classmethod
@@ -106,7 +105,7 @@ class Repo:
         env_api = os.environ.get(API_ENV)
         choice = store or ("ipfs" if env_api else config.store or ("ipfs" if config.ipfs_api else "local"))
         if choice not in STORES:
-            raise InvalidInput(f"--store must be one of {', '.join(STORES)}", code="input/bad-store")
+            raise BadStore(f"--store must be one of {', '.join(STORES)}")
         if choice == "local":
             return None
         return IpfsStore(self.ipfs_api or env_api or config.ipfs_api, cache=self.store)
@@ -119,12 +118,13 @@ class Repo:
             return ref
         name, _, version = ref.partition("@")
         if version:
-            row = self.index.execute("SELECT cid FROM refs WHERE name = ? AND version = ?", (name, version)).fetchone()
+            cid = self.index.ref_cid(name, version)
         else:
-            row = self.latest(name)
-        if row is None:
-            raise NotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names", code="not-found/ref")
-        return str(row["cid"])
+            latest = self.index.latest_ref(name)
+            cid = None if latest is None else latest.cid
+        if cid is None:
+            raise RefNotFound(f"unknown ref {ref!r}", hint="`zkreg ls` lists known names")
+        return cid
 
     def knows_ref(self, ref: str) -> bool:
         """Whether `ref` resolves here to a held manifest (a CID this store holds, or a recorded name)."""
@@ -133,23 +133,14 @@ class Repo:
         except NotFound:
             return False
 
-    def latest(self, name: str) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.index.execute(
-            "SELECT * FROM refs WHERE name = ? ORDER BY id DESC LIMIT 1", (name,)
-        ).fetchone()
-        return row
-
     def ls(self) -> list[RefEntry]:
-        rows = self.index.execute(
-            "SELECT name, version, cid, kind, author, created FROM refs ORDER BY name, id"
-        ).fetchall()
-        return [RefEntry(**dict(row)) for row in rows]
+        return [RefEntry(**ref._asdict()) for ref in self.index.refs()]
 
     # ---- manifests -----------------------------------------------------------------------------------------
 
     def manifest(self, cid: str) -> Manifest:
         if not self.store.has(cid):
-            raise NotFound(f"manifest {cid} is not in the local store", code="not-found/manifest")
+            raise ManifestNotFound(f"manifest {cid} is not in the local store")
         return decode_and_verify(cid, self.store.get_block(cid))
 
     def show(self, ref: str) -> Manifest:

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from zkreg.app.publish import take_back
 from zkreg.app.repo import Repo
-from zkreg.errors import InvalidInput
+from zkreg.errors import VersionExists
+from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import scan_car, walk_dag, write_car
+from zkreg.registry.car import car_stream, scan_car, walk_dag
 from zkreg.registry.cid import DAG_CBOR, codec_of
-from zkreg.registry.index import transaction
+from zkreg.registry.index import Ref
 from zkreg.registry.manifest import Manifest, decode_and_verify
 from zkreg.reputation.ledger import ImportReport
 from zkreg.reputation.sync import CarFileTransport, ExportResult
@@ -62,16 +63,15 @@ def export_car(repo: Repo, request: ExportCarRequest) -> int:
     out = request.out
     cid = repo.manifest(repo.resolve(request.ref)).cid
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.incomplete")
-    try:
-        with tmp.open("wb") as stream:
-            count = write_car(stream, [cid], walk_dag(repo.store.get_block, [cid]))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return count
+    blocks = [0]
+
+    def counted() -> Iterator[tuple[str, bytes]]:
+        for cid_and_block in walk_dag(repo.store.get_block, [cid]):
+            blocks[0] += 1
+            yield cid_and_block
+
+    atomic_write(out, car_stream([cid], counted()))
+    return blocks[0]
 
 
 def import_car(repo: Repo, request: ImportCarRequest) -> CarImport:
@@ -90,12 +90,10 @@ def import_car(repo: Repo, request: ImportCarRequest) -> CarImport:
             for manifest in manifests:
                 _check_ref_free(repo, manifest)
             repo.store.flush_index()
-            with transaction(repo.index) as conn:
+            with repo.index.transaction() as index:
                 for manifest in manifests:
-                    conn.execute(
-                        "INSERT OR IGNORE INTO refs (name, version, cid, author, kind, created) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (
+                    index.add_ref(
+                        Ref(
                             manifest.name,
                             manifest.version,
                             manifest.cid,
@@ -103,6 +101,7 @@ def import_car(repo: Repo, request: ImportCarRequest) -> CarImport:
                             manifest.kind,
                             manifest.created,
                         ),
+                        keep_existing=True,
                     )
         except BaseException:
             take_back(repo, record)
@@ -112,13 +111,10 @@ def import_car(repo: Repo, request: ImportCarRequest) -> CarImport:
 
 
 def _check_ref_free(repo: Repo, manifest: Manifest) -> None:
-    row = repo.index.execute(
-        "SELECT cid FROM refs WHERE name = ? AND version = ?", (manifest.name, manifest.version)
-    ).fetchone()
-    if row is not None and row["cid"] != manifest.cid:
-        raise InvalidInput(
-            f"{manifest.name}@{manifest.version} is already {row['cid']} here, not {manifest.cid}",
-            code="input/version-exists",
+    held = repo.index.ref_cid(manifest.name, manifest.version)
+    if held is not None and held != manifest.cid:
+        raise VersionExists(
+            f"{manifest.name}@{manifest.version} is already {held} here, not {manifest.cid}",
         )
 
 

@@ -26,7 +26,7 @@ from typer import _click as click  # Typer vendors click; its TyperGroup is buil
 from typer.core import TyperGroup
 
 from zkreg.cli.render import OutputClosed, emit_json, terminal_safe
-from zkreg.errors import ZkregError
+from zkreg.errors import OperatingSystemError, ZkregError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "export": (
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         if state["debug"] or os.environ.get("ZKREG_DEBUG"):
             raise
         _render_error(
-            ZkregError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), code="os-error"), json_mode
+            OperatingSystemError(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")), json_mode
         )
         sys.exit(1)
     if returned == INTERRUPTED:  # Typer's way of reporting a KeyboardInterrupt it caught

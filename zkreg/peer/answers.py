@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import jsonschema
-
 from zkreg.errors import InvalidInput, MalformedAnswer
 from zkreg.identity import public_key_from_did
 from zkreg.registry.manifest import MAX_MANIFEST_BYTES
+from zkreg.schemas import Validator, compile_schema, mismatch
 
 MAX_JSON_ANSWER_BYTES = 8 * 1024 * 1024
 """Health, heads, push reports, receipts, manifests (a manifest is at most 4 MiB, 5.4 MiB as base64)."""
@@ -158,17 +157,16 @@ def load_json(body: bytes, what: str, max_bytes: int = MAX_JSON_ANSWER_BYTES) ->
 
 
 @cache
-def _validator(name: str) -> Any:
-    return jsonschema.Draft202012Validator(SCHEMAS[name])
+def _validator(name: str) -> Validator:
+    return compile_schema(SCHEMAS[name])
 
 
 def parse(name: str, body: bytes, what: str, max_bytes: int = MAX_JSON_ANSWER_BYTES) -> Any:
     """The document in `body`, checked against `SCHEMAS[name]`; `MalformedAnswer` otherwise."""
     document = load_json(body, what, max_bytes)
-    error = next(iter(_validator(name).iter_errors(document)), None)
-    if error is not None:
-        where = "/".join(str(part) for part in error.absolute_path) or "(root)"
-        raise MalformedAnswer(f"{what} does not have the expected shape: {where}: {error.message[:200]}")
+    problem = mismatch(_validator(name), document)
+    if problem is not None:
+        raise MalformedAnswer(f"{what} does not have the expected shape: {problem[:220]}")
     return document
 
 

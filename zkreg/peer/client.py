@@ -4,13 +4,12 @@ Nothing a peer sends is trusted: every answer is read against a size cap and par
 (`zkreg.peer.answers`), blocks are re-hashed against the CIDs we asked for, manifests are verified (signature,
 canonical form, schema), feeds go through the ledger's import rules, proof bundles are verified locally before a
 `use` is recorded. A peer that cannot be reached, times out or drops the connection is a `BackendUnavailable`
-(exit 6); an answer that fails our checks is a `MalformedAnswer` (exit 4); an error the peer reports keeps the
-peer's code, and its exit code if that is one of ours (1-6).
+(exit 6); an answer that fails our checks is a `MalformedAnswer` (exit 4); an error the peer reports is a
+`RemoteError` that keeps the peer's code, with our exit code for a code we know (else the peer's, if one of ours).
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,20 +19,24 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from zkreg import transport
 from zkreg.app.proofs import VerifyProofRequest, verify_proof
 from zkreg.app.pull import PullRequest, pull
 from zkreg.errors import (
-    BackendUnavailable,
     BadCircuitSettings,
     CidMismatch,
+    FeedsRejected,
     IntegrityError,
     InvalidInput,
     MalformedAnswer,
     NotFound,
+    ProofInputMismatch,
     ProofInvalid,
+    RemoteError,
     UsageError,
-    ZkregError,
+    exit_code_for_status,
 )
+from zkreg.fsutil import atomic_write
 from zkreg.peer.answers import (
     MAX_ERROR_BYTES,
     MAX_FEED_PAGE_BYTES,
@@ -52,13 +55,14 @@ from zkreg.peer.answers import (
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.provider import evidence_sections
 from zkreg.peer.store import PEER_DB, PeerStore
-from zkreg.registry.car import MAX_BLOCK_BYTES, links_of
+from zkreg.registry.car import MAX_BLOCK_BYTES, car_stream
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, check_block, codec_of, looks_like_cid
+from zkreg.registry.dag import walk
 from zkreg.registry.manifest import decode_and_verify
 from zkreg.registry.unixfs import file_cid
-from zkreg.reputation.ledger import FeedsRejected, ImportReport, now_ms
-from zkreg.reputation.sync import car_stream, read_car
+from zkreg.reputation.ledger import ImportReport, Named, now_ms
 from zkreg.reputation.sync import pull as pull_feeds
+from zkreg.reputation.sync import read_car
 from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
 from zkreg.zk.inputs import load_input
 from zkreg.zk.workflow import zk_section
@@ -73,21 +77,6 @@ DEFAULT_TIMEOUT_S = 30.0
 PUSH_CHUNK_BYTES = 8 * 1024 * 1024
 CAR_TYPE = "application/vnd.ipld.car"
 LAST_SEQ_HEADER = "x-zkreg-last-seq"
-
-
-class RemoteError(ZkregError):
-    """An error the peer reported: its code, message and exit code, as if it had happened here."""
-
-    def __init__(self, code: str, message: str, exit_code: int, hint: str | None, body: dict[str, Any]) -> None:
-        super().__init__(message, hint=hint, code=code)
-        self.exit_code = exit_code
-        self.body = body
-
-    def to_json(self) -> dict[str, object]:
-        return {"error": {**self.body, "code": self.code, "message": self.message}}
-
-
-_EXIT_BY_STATUS = {400: 4, 401: 4, 402: 5, 403: 5, 404: 3, 408: 6, 409: 4, 413: 2, 422: 4, 429: 5}
 
 
 def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
@@ -108,10 +97,9 @@ def _read_capped(response: httpx.Response, cap: int) -> bytes | None:
 class PeerClient:
     def __init__(self, url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.url = url.rstrip("/")
-        try:
+        self._target = transport.PeerApi(self.url)
+        with transport.map_transport_errors(self._target):
             self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0))
-        except httpx.InvalidURL as exc:
-            raise UsageError(f"not a peer URL: {url!r} ({exc})", code="usage/bad-url") from None
 
     def close(self) -> None:
         self._http.close()
@@ -126,34 +114,23 @@ class PeerClient:
         self, method: str, path: str, max_bytes: int = MAX_JSON_ANSWER_BYTES, **kwargs: Any
     ) -> tuple[httpx.Response, bytes]:
         """The response and its body (at most `max_bytes`); an error answer is raised as a `RemoteError`."""
-        try:
-            with self._http.stream(method, path, **kwargs) as response:
-                body = _read_capped(response, max_bytes if response.is_success else MAX_ERROR_BYTES)
-        except httpx.TimeoutException as exc:
-            raise BackendUnavailable(
-                f"peer {self.url} did not answer {method} {path} in time ({type(exc).__name__})",
-                code="peer/timeout",
-            ) from None
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                f"peer {self.url} is unreachable or dropped the connection during {method} {path}: {exc}",
-                hint="is `zkreg serve` running there?",
-                code="peer/unreachable",
-            ) from None
-        except httpx.DecodingError as exc:  # a content-encoding the body does not follow
-            raise MalformedAnswer(f"{self._what(method, path)} does not decode: {exc}") from None
+        with (
+            transport.map_transport_errors(self._target, f"{method} {path}"),
+            self._http.stream(method, path, **kwargs) as response,
+        ):
+            body = _read_capped(response, max_bytes if response.is_success else MAX_ERROR_BYTES)
         if response.is_success:
             if body is None:
                 raise MalformedAnswer(f"{self._what(method, path)} is over {max_bytes} bytes")
             return response, body
         error = None if body is None else ErrorAnswer.from_bytes(body)
-        status_exit = _EXIT_BY_STATUS.get(response.status_code, 6 if response.status_code >= 500 else 1)
+        status_exit = exit_code_for_status(response.status_code)
         if error is None:
             message = f"peer {self.url}: {response.status_code} {response.reason_phrase}"
-            raise RemoteError("peer/error", message, status_exit, None, {})
+            raise RemoteError("peer/error", message, exit_code=status_exit)
+        message = f"peer {self.url}: {error.message}"
         exit_code = error.exit_code or status_exit
-        body_fields = {**dict(error.extra), "exit_code": exit_code, **({"hint": error.hint} if error.hint else {})}
-        raise RemoteError(error.code, f"peer {self.url}: {error.message}", exit_code, error.hint, body_fields)
+        raise RemoteError(error.code, message, exit_code=exit_code, hint=error.hint, fields=dict(error.extra))
 
     def _what(self, method: str, path: str) -> str:
         return f"peer {self.url}'s answer to {method} {path}"
@@ -253,24 +230,18 @@ class HttpFeedTransport:
 def copy_dag(repo: Repo, client: PeerClient, root: str) -> int:
     """Copy every block under `root` from the peer into the local store (each checked against its CID); the number
     of blocks fetched. Blocks already held are not fetched again."""
-    fetched = 0
-    stack = [root]
-    seen: set[str] = set()
-    while stack:
-        cid = stack.pop()
-        if cid in seen:
-            continue
-        seen.add(cid)
-        if repo.store.has(cid):
-            block = repo.store.get_block(cid) if codec_of(cid) == DAG_PB else b""
-        else:
-            block = client.block(cid)
-            repo.store.put_block(cid, block)
-            fetched += 1
-        if codec_of(cid) == DAG_PB:
-            stack.extend(links_of(cid, block))
+    fetched: list[str] = []
+
+    def held_or_fetched(cid: str) -> bool:
+        if not repo.store.has(cid):
+            repo.store.put_block(cid, client.block(cid))
+            fetched.append(cid)
+        return True
+
+    for _ in walk(repo.store.get_block, [root], held=held_or_fetched, follow=lambda cid: codec_of(cid) == DAG_PB):
+        pass  # the walk fetches as it goes
     repo.store.flush_index()
-    return fetched
+    return len(fetched)
 
 
 def fetch_manifest(repo: Repo, client: PeerClient, ref: str, *, files: bool) -> Manifest:
@@ -362,13 +333,13 @@ at most: an author who names thousands of things nobody holds costs a few reques
 MAX_FETCHES_PER_SYNC = 512
 
 
-def _bounded(rows: list[Any], held: Callable[[str], bool]) -> Iterator[str]:
+def _bounded(rows: list[Named], held: Callable[[str], bool]) -> Iterator[str]:
     """The CIDs of `rows` (author, cid; newest first) not held here, at most `MAX_FETCHES_PER_AUTHOR` per author
     and `MAX_FETCHES_PER_SYNC` in all."""
     per_author: dict[str, int] = {}
     total = 0
     for row in rows:
-        author, cid = str(row["author"]), str(row["cid"])
+        author, cid = row
         if total >= MAX_FETCHES_PER_SYNC:
             return
         if per_author.get(author, 0) >= MAX_FETCHES_PER_AUTHOR or held(cid):
@@ -388,11 +359,7 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int, int]:
     the feeds were applied, and a peer must not be able to fail every sync by serving bad evidence.
     """
     manifests = proofs = refused = 0
-    uses = repo.ledger.conn.execute(
-        "SELECT author, manifest AS cid, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
-        "GROUP BY author, manifest ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(uses, repo.store.has):
+    for cid in _bounded(repo.ledger.used_manifests(), repo.store.has):
         try:
             fetch_manifest(repo, client, cid, files=False)
             manifests += 1
@@ -400,12 +367,7 @@ def fetch_evidence(repo: Repo, client: PeerClient) -> tuple[int, int, int]:
             continue
         except IntegrityError:
             refused += 1
-    receipts = repo.ledger.conn.execute(
-        "SELECT r.author AS author, r.detail AS cid, MAX(r.rowid) AS newest FROM entries r "
-        "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.peer AND u.peer = r.author "
-        "WHERE r.type = 'receipt' AND r.detail IS NOT NULL GROUP BY r.author, r.detail ORDER BY newest DESC"
-    ).fetchall()
-    for cid in _bounded(receipts, repo.store.has):
+    for cid in _bounded(repo.ledger.paired_receipt_proofs(), repo.store.has):
         try:
             copy_dag(repo, client, cid)
             proofs += 1
@@ -529,14 +491,12 @@ def prove_remote(
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
         if verdict.input != values:
-            raise ProofInvalid("the bundle proves another input than the one we sent", code="proof/input-mismatch")
+            raise ProofInputMismatch("the bundle proves another input than the one we sent")
         repo.store.put_file(staged)
         use = {"manifest": manifest.cid, "provider": manifest.author, "request": request.nonce}
         entry = repo.ledger.append(repo.identity, "use", use)
         out_path.parent.mkdir(parents=True, exist_ok=True)
-        target = out_path.with_name(f".{out_path.name}.{secrets.token_hex(4)}.tmp")
-        target.write_bytes(data)
-        os.replace(target, out_path)
+        atomic_write(out_path, data)
     finally:
         staged.unlink(missing_ok=True)
     return RemoteProof(out_path, answer.proof, answer.receipt, entry.cid, verdict.output, answer.decision.to_json())

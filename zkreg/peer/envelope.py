@@ -18,7 +18,14 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from zkreg.errors import BadSignature, IntegrityError, InvalidInput, MalformedObject
+from zkreg.errors import (
+    BadSignature,
+    InvalidInput,
+    MalformedObject,
+    MalformedRequest,
+    StaleRequest,
+    UnsignedRequest,
+)
 from zkreg.identity import Identity, verify_signature
 from zkreg.schemas import validate
 
@@ -29,24 +36,6 @@ MAX_REQUEST_AGE_MS = 120_000
 MAX_DEPTH = 8
 """Nesting a request body may have: the schema needs 3 (object, `input`, one input's numbers)."""
 MAX_INTEGER = 2**63
-
-
-class MalformedRequest(MalformedObject):
-    code = "request/malformed"
-
-
-class UnsignedRequest(BadSignature):
-    """No valid signature by the requester it names (unsigned, signed by another key, or edited after signing)."""
-
-    code = "request/bad-signature"
-
-
-class StaleRequest(IntegrityError):
-    code = "request/stale"
-
-
-class ReplayedRequest(IntegrityError):
-    code = "request/replayed"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from zkreg.errors import BackendUnavailable, InvalidInput, PolicyRefused
+from zkreg.errors import (
+    ServerBusy,
+    Throttled,
+)
 
 
 @dataclass(frozen=True)
@@ -39,38 +42,6 @@ class Limits:
     """Signed requests one key may make at once ..."""
     rate_per_s: float = 1.0
     """... and per second after that."""
-
-
-class RequestTooLarge(InvalidInput):
-    code = "request/too-large"
-
-
-class RequestTimeout(BackendUnavailable):
-    code = "request/timeout"
-
-
-class ProveTimeout(BackendUnavailable):
-    code = "serve/prove-timeout"
-
-
-class ServerBusy(BackendUnavailable):
-    """Every proving slot and queue place is taken; try again after `retry_after` seconds."""
-
-    code = "serve/busy"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, hint=f"retry in {retry_after} s")
-        self.retry_after = retry_after
-
-
-class Throttled(PolicyRefused):
-    """One key asked more often than its rate allows."""
-
-    code = "policy/throttled"
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, hint=f"retry in {retry_after} s")
-        self.retry_after = retry_after
 
 
 class ProvingGate:

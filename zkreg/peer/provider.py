@@ -1,8 +1,10 @@
 """The provider's side of `zkreg serve`: every check and workflow behind the HTTP routes.
 
 Each call opens the data dir (`Repo`, under 1 ms) in the calling thread, because SQLite connections belong to
-one thread and the HTTP server answers from a pool. What lives across calls is thread-safe: the proving gate,
-the per-key rate limiter and the set of public blocks.
+one thread and the HTTP server answers from a pool. A proof runs in that thread too, through the library
+(`Repo.prove` with a deadline): its heavy steps run in a child process group that is killed whole at the time
+limit. What lives across calls is thread-safe: the proving gate, the per-key rate limiter and the set of public
+blocks.
 
 Public artefacts only (`PublicArtefacts` has the rule): private weights are never in a manifest's files, and
 circuits and proving keys live outside the blockstore, so neither is ever reachable, even if their bytes were in
@@ -14,12 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import secrets
-import signal
-import sqlite3
-import subprocess
-import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,17 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkreg.app.proofs import scores
+from zkreg.app.proofs import ProveRequest, prove, scores
 from zkreg.app.repo import Repo
-from zkreg.errors import NotFound, ZkregError
-from zkreg.peer.envelope import MalformedRequest, SignedRequest, canonical_json, check_request
-from zkreg.peer.limits import Limits, ProveTimeout, ProvingGate, RateLimiter, RequestTooLarge
+from zkreg.errors import (
+    BlockNotFound,
+    FeedNotFound,
+    MalformedRequest,
+    ManifestNotFound,
+    ModelNotFound,
+    RequestTooLarge,
+    WrongAction,
+    ZkregError,
+)
+from zkreg.peer.envelope import SignedRequest, canonical_json, check_request
+from zkreg.peer.limits import Limits, ProvingGate, RateLimiter
 from zkreg.peer.store import PEER_DB, PeerStore
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, cid_to_str, codec_of, looks_like_cid
-from zkreg.registry.unixfs import node_links
+from zkreg.registry.car import car_stream
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, looks_like_cid
+from zkreg.registry.dag import walk
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
 from zkreg.reputation.policy import Policy, decide, unpaid_receipts
-from zkreg.reputation.sync import car_stream, read_car
+from zkreg.reputation.sync import read_car
+from zkreg.zk.documents import ProofBundle
+from zkreg.zk.runner import Deadline
 
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
@@ -106,38 +115,24 @@ class PublicArtefacts:
         return len(self._incomplete)
 
     def _refresh(self, repo: Repo) -> None:
-        blocks = repo.index.execute(
-            "SELECT rowid, cid FROM blocks WHERE rowid > ? ORDER BY rowid", (self._block_rowid,)
-        ).fetchall()
-        for row in blocks:
-            self._block_rowid = row["rowid"]
-            if codec_of(row["cid"]) == DAG_CBOR and self._is_manifest(repo, row["cid"]):
-                self._allowed.add(row["cid"])
+        blocks = repo.index.blocks_after(self._block_rowid)
+        for block in blocks:
+            self._block_rowid = block.position
+            if codec_of(block.cid) == DAG_CBOR and self._is_manifest(repo, block.cid):
+                self._allowed.add(block.cid)
         roots = set(self._incomplete) if blocks else set()
-        for row in repo.index.execute("SELECT id, cid FROM refs WHERE id > ? ORDER BY id", (self._ref_id,)):
-            self._ref_id = row["id"]
+        for ref in repo.index.refs_after(self._ref_id):
+            self._ref_id = ref.position
             try:
-                roots.add(repo.manifest(row["cid"]).tree)
+                roots.add(repo.manifest(ref.cid).tree)
             except ZkregError:
                 continue  # a ref whose manifest is gone or damaged opens nothing
-        try:
-            verdicts = repo.ledger.conn.execute(
-                "SELECT rowid, proof FROM proof_verdicts WHERE rowid > ? AND ok = 1 ORDER BY rowid",
-                (self._verdict_rowid,),
-            ).fetchall()
-        except sqlite3.OperationalError:  # no proof was ever judged here: the table is made on first use
-            verdicts = []
-        for row in verdicts:
-            self._verdict_rowid = row["rowid"]
-            roots.add(row["proof"])
-        receipts = repo.ledger.conn.execute(
-            "SELECT rowid, detail FROM entries WHERE rowid > ? AND author = ? AND type = 'receipt' "
-            "AND detail IS NOT NULL ORDER BY rowid",
-            (self._receipt_rowid, self._own_did),
-        ).fetchall()
-        for row in receipts:
-            self._receipt_rowid = row["rowid"]
-            roots.add(row["detail"])
+        for verified in repo.ledger.verified_proofs_after(self._verdict_rowid):
+            self._verdict_rowid = verified.position
+            roots.add(verified.cid)
+        for receipt in repo.ledger.receipts_by(self._own_did, self._receipt_rowid):
+            self._receipt_rowid = receipt.position
+            roots.add(receipt.cid)
         for root in roots:
             found, complete = self._walk(repo, root)
             self._allowed |= found
@@ -157,23 +152,16 @@ class PublicArtefacts:
     @staticmethod
     def _walk(repo: Repo, root: str) -> tuple[set[str], bool]:
         """The held blocks of the DAG under `root`, and whether all of it is held."""
-        found: set[str] = set()
-        complete = True
-        stack = [root]
-        while stack:
-            current = stack.pop()
-            if current in found:
-                continue
-            if not repo.store.has(current):
-                complete = False
-                continue
-            found.add(current)
-            if codec_of(current) == DAG_PB:
-                try:
-                    stack.extend(cid_to_str(link) for link in node_links(repo.store.get_block(current)))
-                except ZkregError:
-                    continue  # a node that does not decode links to nothing we could serve
-        return found, complete
+        missing: set[str] = set()
+        found = walk(
+            repo.store.get_block,
+            [root],
+            held=repo.store.has,
+            follow=lambda cid: codec_of(cid) == DAG_PB,
+            on_missing=missing.add,
+            on_broken=lambda cid: None,  # a node that does not decode links to nothing we could serve
+        )
+        return set(found), not missing
 
 
 class Provider:
@@ -207,7 +195,7 @@ class Provider:
         with self.repo() as repo:
             state = repo.ledger.state(author)
             if state.head is None:
-                raise NotFound(f"no feed of {author} here", code="not-found/feed")
+                raise FeedNotFound(f"no feed of {author} here")
             rows = list(repo.ledger.blocks(author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)))
             blocks = [(cid, block) for _, cid, block in rows]
             last = rows[-1][0] if rows else after
@@ -228,14 +216,14 @@ class Provider:
         with self.repo() as repo:
             cid = repo.resolve(ref)
             if codec_of(cid) != DAG_CBOR:
-                raise NotFound(f"{cid} is not a manifest", code="not-found/manifest")
+                raise ManifestNotFound(f"{cid} is not a manifest")
             repo.manifest(cid)
             return cid, repo.store.get_block(cid)
 
     def block(self, cid: str) -> bytes:
         with self.repo() as repo:
             if not looks_like_cid(cid) or not self.public.allows(repo, cid):
-                raise NotFound(f"block {cid} is not a public artefact of this peer", code="not-found/block")
+                raise BlockNotFound(f"block {cid} is not a public artefact of this peer")
             return repo.store.get_block(cid)
 
     # ---- signed requests -------------------------------------------------------------------------------------
@@ -254,11 +242,10 @@ class Provider:
             self.use_nonce(request)
             manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did:
-                raise NotFound(f"{request.manifest} is not an artefact this peer published", code="not-found/manifest")
+                raise ManifestNotFound(f"{request.manifest} is not an artefact this peer published")
             if manifest.zk is not None:
-                raise MalformedRequest(
+                raise WrongAction(
                     f"{manifest.name}@{manifest.version} is a zk model: ask for a proof instead",
-                    code="request/wrong-action",
                 )
             delivered = hashlib.sha256(manifest.tree.encode()).hexdigest()
             receipt = {"request": request.nonce, "consumer": request.requester, "proof": None, "output_hash": delivered}
@@ -285,69 +272,38 @@ class Provider:
             raise MalformedRequest("this endpoint takes prove requests")
         self.rate.take(request.requester)
         self.use_nonce(request)
-        with self.gate.slot():
-            with self.repo() as repo:
-                manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
-                if manifest is None or manifest.author != self.did or manifest.zk is None:
-                    raise NotFound(
-                        f"{request.manifest} is not a model this peer published with zk artefacts",
-                        code="not-found/model",
-                    )
-                balance = scores(repo).show(request.requester).balance
-                unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
-                price = self.policy.default_price if manifest.price is None else manifest.price
-                decision = decide(request.requester, balance, unpaid, price, self.policy)
-            bundle = self._prove_in_child(manifest.cid, request.input)
-            with self.repo() as repo:
-                proof = repo.store.put_file(bundle).cid
-                output = json.loads(bundle.read_bytes())["output"]
-                receipt = {
-                    "request": request.nonce,
-                    "consumer": request.requester,
-                    "proof": proof,
-                    "output_hash": hashlib.sha256(canonical_json({"output": output})).hexdigest(),
-                }
-                entry = repo.ledger.append(repo.identity, "receipt", receipt)
-                answer = {
-                    "proof": proof,
-                    "receipt": entry.cid,
-                    "bundle": base64.b64encode(bundle.read_bytes()).decode(),
-                    "decision": decision.to_json(),
-                }
-            bundle.unlink()
-            return answer
+        with self.gate.slot(), self.repo() as repo:
+            manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+            if manifest is None or manifest.author != self.did or manifest.zk is None:
+                raise ModelNotFound(f"{request.manifest} is not a model this peer published with zk artefacts")
+            balance = scores(repo).show(request.requester).balance
+            unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
+            price = self.policy.default_price if manifest.price is None else manifest.price
+            decision = decide(request.requester, balance, unpaid, price, self.policy)
+            proof, data = self._prove(repo, manifest.cid, request.input)
+            bundle = ProofBundle.from_bytes(data, what="the proof bundle this peer made")
+            receipt = {
+                "request": request.nonce,
+                "consumer": request.requester,
+                "proof": proof,
+                "output_hash": hashlib.sha256(canonical_json({"output": bundle.output})).hexdigest(),
+            }
+            entry = repo.ledger.append(repo.identity, "receipt", receipt)
+            return {
+                "proof": proof,
+                "receipt": entry.cid,
+                "bundle": base64.b64encode(data).decode(),
+                "decision": decision.to_json(),
+            }
 
-    def _prove_in_child(self, manifest: str, values: tuple[tuple[float, ...], ...]) -> Path:
-        """`zkreg prove` in its own process group, killed whole (with its ezkl child) at the time limit, so a
-        runaway proof frees its slot; the bundle file it wrote."""
+    def _prove(self, repo: Repo, manifest: str, values: tuple[tuple[float, ...], ...]) -> tuple[str, bytes]:
+        """A proof bundle of `manifest` on `values`, kept in the store: its CID and bytes. Proved through the
+        library: its proving child (with anything it started) is killed at the time limit, so a runaway proof frees
+        its slot; the library's own error otherwise."""
         work = self.home / "serve"
         work.mkdir(exist_ok=True)
-        token = secrets.token_hex(8)
-        input_path, bundle = work / f"{token}.input.json", work / f"{token}.proof.json"
-        input_path.write_text(json.dumps({"input_data": values}))
-        command = [sys.executable, "-m", "zkreg", "prove", manifest, "--input", str(input_path), "-o", str(bundle)]
-        env = {**os.environ, "ZKREG_HOME": str(self.home)}
-        proc = subprocess.Popen(
-            [*command, "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, start_new_session=True
-        )
-        try:
-            out, _ = proc.communicate(timeout=self.limits.prove_timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            bundle.unlink(missing_ok=True)
-            raise ProveTimeout(
-                f"the proof took longer than {self.limits.prove_timeout_s:g} s; it was stopped"
-            ) from None
-        finally:
-            input_path.unlink(missing_ok=True)
-        if proc.returncode != 0:
-            bundle.unlink(missing_ok=True)
-            try:
-                error = json.loads(out)["error"]
-                failure = ZkregError(error["message"], hint=error.get("hint"), code=error["code"])
-            except (ValueError, KeyError, TypeError):
-                failure = ZkregError(f"proving failed with exit status {proc.returncode}", code="zk/failed")
-            failure.exit_code = proc.returncode  # the prover's own verdict: bad input, not found, zk failure
-            raise failure
-        return bundle
+        with tempfile.TemporaryDirectory(prefix="prove-", dir=work) as folder:
+            input_path, bundle_path = Path(folder) / "input.json", Path(folder) / "proof.json"
+            input_path.write_text(json.dumps({"input_data": values}))
+            prove(repo, ProveRequest(manifest, input_path, bundle_path, Deadline.after(self.limits.prove_timeout_s)))
+            return repo.store.put_file(bundle_path).cid, bundle_path.read_bytes()

@@ -9,24 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from zkreg.peer.envelope import MAX_REQUEST_AGE_MS, ReplayedRequest
-from zkreg.registry.index import open_database, transaction
+from zkreg.errors import PeerStoreUnreadable, ReplayedRequest
+from zkreg.peer.envelope import MAX_REQUEST_AGE_MS
+from zkreg.storage import open_database, transaction
 
 PEER_DB = "peer.db"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nonces (
-    nonce TEXT PRIMARY KEY,
-    requester TEXT NOT NULL,
-    ts INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts);
-CREATE TABLE IF NOT EXISTS peers (
-    url TEXT PRIMARY KEY,
-    did TEXT NOT NULL,
-    added INTEGER NOT NULL
-);
-"""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, requester TEXT NOT NULL, ts INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS nonces_ts ON nonces (ts)",
+    "CREATE TABLE IF NOT EXISTS peers (url TEXT PRIMARY KEY, did TEXT NOT NULL, added INTEGER NOT NULL)",
+)
 
 
 @dataclass(frozen=True)
@@ -38,7 +31,7 @@ class Peer:
 
 class PeerStore:
     def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, _SCHEMA, what="the peer store", unreadable_code="peer/db-unreadable")
+        self.conn = open_database(path, _SCHEMA, what="the peer store", unreadable=PeerStoreUnreadable)
 
     def close(self) -> None:
         self.conn.close()

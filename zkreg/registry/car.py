@@ -10,25 +10,29 @@ stream, which is why importing reads a file twice: once to verify, once to store
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from typing import IO, Protocol
 
-import dag_cbor
-from multiformats import CID
-
-from zkreg.errors import IntegrityError, MalformedObject
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str, cid_to_str
-from zkreg.registry.unixfs import encode_varint, node_links
+from zkreg.codecs import dagcbor, varint
+from zkreg.errors import (
+    CarMalformed,
+    CarMissingBlock,
+    CarOversized,
+    CarRootMissing,
+    CarTruncated,
+    CidMismatch,
+    MalformedObject,
+)
+from zkreg.registry.cid import cid_from_binary, cid_from_str
+from zkreg.registry.dag import CODECS, GetBlock, links_of, walk
 
 MAX_HEADER_BYTES = 1024 * 1024
 MAX_BLOCK_BYTES = 4 * 1024 * 1024 + 1024
 """The largest block zkreg writes is a manifest (at most 4 MiB); chunks are 256 KiB."""
 _CID_BYTES = 36
 MAX_SECTION_BYTES = _CID_BYTES + MAX_BLOCK_BYTES
-_CODECS = (RAW, DAG_PB, DAG_CBOR)
-
-GetBlock = Callable[[str], bytes]
 
 
 class Readable(Protocol):
@@ -38,133 +42,111 @@ class Readable(Protocol):
 
 
 def _read_varint(stream: Readable) -> int | None:
-    """The next unsigned varint, or None at a clean end of stream."""
-    value = 0
-    for index in range(9):
+    """The next length prefix, or None at a clean end of stream."""
+    prefix = b""
+    while len(prefix) < varint.MAX_BYTES:
         byte = stream.read(1)
         if not byte:
-            if index == 0:
+            if not prefix:
                 return None
-            raise MalformedObject("CAR file ends inside a length prefix", code="integrity/car-truncated")
-        value |= (byte[0] & 0x7F) << (7 * index)
+            raise CarTruncated("CAR file ends inside a length prefix")
+        prefix += byte
         if byte[0] < 0x80:
-            return value
-    raise MalformedObject("CAR length prefix is longer than 9 bytes", code="integrity/car-malformed")
+            break
+    try:
+        return varint.decode(prefix)[0]
+    except MalformedObject as exc:
+        raise CarMalformed(f"CAR length prefix: {exc.message}") from exc
 
 
 def _read_exact(stream: Readable, size: int) -> bytes:
     data = stream.read(size)
     if len(data) != size:
-        raise MalformedObject(f"CAR file ends {size - len(data)} bytes early", code="integrity/car-truncated")
+        raise CarTruncated(f"CAR file ends {size - len(data)} bytes early")
     return data
-
-
-def links_of(cid: str, block: bytes) -> list[str]:
-    """The CIDs a block links to (dag-pb links, DAG-CBOR tag-42 links; raw blocks have none)."""
-    codec = cid_from_str(cid)[1]
-    if codec == RAW:
-        return []
-    if codec == DAG_PB:
-        return [_cid_text(binary) for binary in node_links(block)]
-    try:
-        decoded = dag_cbor.decode(block)
-    except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
-        raise MalformedObject(f"block {cid} is not valid DAG-CBOR: {exc}") from exc
-    found: list[str] = []
-    _collect_cbor_links(decoded, found)
-    return found
-
-
-def _collect_cbor_links(value: Any, found: list[str]) -> None:
-    if isinstance(value, CID):
-        found.append(_cid_text(bytes(value)))
-    elif isinstance(value, dict):
-        for item in value.values():
-            _collect_cbor_links(item, found)
-    elif isinstance(value, list):
-        for item in value:
-            _collect_cbor_links(item, found)
-
-
-def _cid_text(binary: bytes) -> str:
-    if len(binary) != _CID_BYTES or binary[0] != 1 or binary[1] not in _CODECS or binary[2:4] != b"\x12\x20":
-        raise MalformedObject(
-            f"unsupported CID {binary[:8].hex()}… (zkreg handles CIDv1 sha2-256 raw, dag-pb and dag-cbor)",
-            code="integrity/unsupported-cid",
-        )
-    return cid_to_str(binary)
 
 
 def walk_dag(get_block: GetBlock, roots: list[str], skip: set[str] | None = None) -> Iterator[tuple[str, bytes]]:
     """Every block reachable from `roots`, each once, parents before children (the order `dag export` uses);
     the DAGs under the CIDs in `skip` are left out."""
-    seen: set[str] = set(skip or ())
-    stack = list(reversed(roots))
-    while stack:
-        cid = stack.pop()
-        if cid in seen:
-            continue
-        seen.add(cid)
-        block = get_block(cid)
-        yield cid, block
-        stack.extend(reversed(links_of(cid, block)))
+    read: dict[str, bytes] = {}
+
+    def remembered(cid: str) -> bytes:  # the walk reads a node for its links just before yielding it
+        read.clear()
+        read[cid] = get_block(cid)
+        return read[cid]
+
+    for cid in walk(remembered, roots, skip=skip or ()):
+        yield cid, read.pop(cid) if cid in read else get_block(cid)
+
+
+def car_stream(roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
+    """The CARv1 encoding of `blocks` ((CID, block) pairs) under a header naming `roots`, piece by piece."""
+    header = dagcbor.encode({"roots": [dagcbor.link(root) for root in roots], "version": 1})
+    yield varint.encode(len(header)) + header
+    for cid, block in blocks:
+        binary = cid_from_str(cid)
+        yield varint.encode(len(binary) + len(block)) + binary + block
 
 
 def write_car(out: IO[bytes], roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> int:
     """Write a CARv1 stream; the number of blocks written."""
-    header = dag_cbor.encode({"roots": [CID.decode(root) for root in roots], "version": 1})
-    out.write(encode_varint(len(header)) + header)
+    pieces = car_stream(roots, blocks)
+    out.write(next(pieces))
     count = 0
-    for cid, block in blocks:
-        binary = cid_from_str(cid)
-        out.write(encode_varint(len(binary) + len(block)))
-        out.write(binary)
-        out.write(block)
+    for section in pieces:
+        out.write(section)
         count += 1
     return count
 
 
-def read_roots(stream: Readable) -> list[str]:
-    """Read and check the header; the stream is left at the first section."""
+def read_roots(stream: Readable, *, max_header: int = MAX_HEADER_BYTES, require_roots: bool = True) -> list[str]:
+    """Read and check the header; the stream is left at the first section. A feed file may name no roots."""
     length = _read_varint(stream)
     if length is None or length == 0:
-        raise MalformedObject("not a CAR file: no header", code="integrity/car-malformed")
-    if length > MAX_HEADER_BYTES:
-        raise MalformedObject(
-            f"CAR header of {length} bytes is over {MAX_HEADER_BYTES}", code="integrity/car-oversized"
-        )
+        raise CarMalformed("not a CAR file: no header")
+    if length > max_header:
+        raise CarOversized(f"CAR header of {length} bytes is over {max_header}")
+    data = _read_exact(stream, length)
     try:
-        header = dag_cbor.decode(_read_exact(stream, length))
-    except MalformedObject:
-        raise
-    except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
-        raise MalformedObject(f"CAR header is not DAG-CBOR: {exc}", code="integrity/car-malformed") from exc
+        header = dagcbor.decode(data, what="CAR header")
+    except MalformedObject as exc:
+        raise CarMalformed(exc.message) from exc
     roots = header.get("roots") if isinstance(header, dict) else None
     if not isinstance(header, dict) or header.get("version") != 1 or not isinstance(roots, list):
-        raise MalformedObject("not a CARv1 header ({version: 1, roots: [...]})", code="integrity/car-malformed")
-    if not roots or not all(isinstance(root, CID) for root in roots):
-        raise MalformedObject("CAR header names no roots, or a root that is not a CID", code="integrity/car-malformed")
-    return [_cid_text(bytes(root)) for root in roots if isinstance(root, CID)]
+        raise CarMalformed("not a CARv1 header ({version: 1, roots: [...]})")
+    if (require_roots and not roots) or not all(dagcbor.is_link(root) for root in roots):
+        raise CarMalformed("CAR header names no roots, or a root that is not a CID")
+    return [dagcbor.unlink(root) for root in roots]
 
 
-def read_blocks(stream: Readable) -> Iterator[tuple[str, bytes]]:
-    """The sections after the header, each checked against its CID before it is yielded."""
+def read_blocks(
+    stream: Readable,
+    *,
+    max_section: int = MAX_SECTION_BYTES,
+    max_bytes: int | None = None,
+    codecs: tuple[int, ...] = CODECS,
+) -> Iterator[tuple[str, bytes]]:
+    """The sections after the header, each checked against its CID (parsed once, from its binary form) before it
+    is yielded. A section's length is checked before its bytes are read; `max_bytes` caps all sections together;
+    a CID of another codec than `codecs` is refused."""
+    total = 0
     while True:
         length = _read_varint(stream)
         if length is None:
             return
-        if length > MAX_SECTION_BYTES:
-            raise MalformedObject(
-                f"CAR section of {length} bytes is over the {MAX_SECTION_BYTES}-byte limit",
-                code="integrity/car-oversized",
-            )
+        if length > max_section:
+            raise CarOversized(f"CAR section of {length} bytes is over the {max_section}-byte limit")
+        total += length
+        if max_bytes is not None and total > max_bytes:
+            raise CarOversized(f"CAR sections add up to more than the {max_bytes}-byte limit")
         if length < _CID_BYTES:
-            raise MalformedObject(
-                f"CAR section of {length} bytes is shorter than a CID", code="integrity/car-malformed"
-            )
-        cid = _cid_text(_read_exact(stream, _CID_BYTES))
+            raise CarMalformed(f"CAR section of {length} bytes is shorter than a CID")
+        binary = _read_exact(stream, _CID_BYTES)
+        cid = cid_from_binary(binary, codecs)
         block = _read_exact(stream, length - _CID_BYTES)
-        check_block(cid, block)
+        if hashlib.sha256(block).digest() != binary[4:]:
+            raise CidMismatch(f"block {cid} does not match its CID (tampered or truncated)")
         yield cid, block
 
 
@@ -197,11 +179,9 @@ def scan_car(stream: Readable, on_block: Callable[[str, bytes], None] | None = N
             summary.root_blocks[cid] = block
     for root in summary.roots:
         if root not in present:
-            raise IntegrityError(
-                f"CAR header names root {root}, which is not in the file", code="integrity/car-root-missing"
-            )
+            raise CarRootMissing(f"CAR header names root {root}, which is not in the file")
     missing = sorted(linked - present)
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise IntegrityError(f"CAR file lacks block {missing[0]}{more}", code="integrity/car-missing-block")
+        raise CarMissingBlock(f"CAR file lacks block {missing[0]}{more}")
     return summary

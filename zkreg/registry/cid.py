@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from zkreg.errors import CidMismatch, InvalidInput
+from zkreg.errors import BadCid, CidMismatch, InvalidInput, UnsupportedCid
 
 RAW = 0x55
 DAG_PB = 0x70
@@ -32,15 +32,25 @@ def cid_to_str(binary: bytes) -> str:
 def cid_from_str(text: str) -> bytes:
     """Parse a base32 CIDv1 string that zkreg could have made; anything else is an input error."""
     if not text.startswith("b") or len(text) != 59:
-        raise InvalidInput(f"not a zkreg CID (base32 CIDv1, sha2-256): {text!r}", code="input/bad-cid")
+        raise BadCid(f"not a zkreg CID (base32 CIDv1, sha2-256): {text!r}")
     try:
         body = text[1:].upper()
         binary = base64.b32decode(body + "=" * (-len(body) % 8))
     except ValueError as exc:
-        raise InvalidInput(f"not a base32 CID: {text!r}", code="input/bad-cid") from exc
+        raise BadCid(f"not a base32 CID: {text!r}") from exc
     if binary[:2] not in _CODEC_PREFIX.values() or binary[2:4] != _MULTIHASH_PREFIX:
-        raise InvalidInput(f"unsupported CID codec or hash: {text!r}", code="input/bad-cid")
+        raise BadCid(f"unsupported CID codec or hash: {text!r}")
     return binary
+
+
+def cid_from_binary(binary: bytes, codecs: tuple[int, ...] = (RAW, DAG_PB, DAG_CBOR)) -> str:
+    """The string of a binary CID read from foreign bytes (a CAR section, a link); one zkreg cannot handle, or of
+    another codec than `codecs`, is refused."""
+    if len(binary) != 36 or binary[0] != 1 or binary[1] not in codecs or binary[2:4] != _MULTIHASH_PREFIX:
+        raise UnsupportedCid(
+            f"unsupported CID {binary[:8].hex()}… (zkreg handles CIDv1 sha2-256 raw, dag-pb and dag-cbor)",
+        )
+    return cid_to_str(binary)
 
 
 def codec_of(cid: str) -> int:

@@ -23,10 +23,21 @@ from typing import IO, Any, BinaryIO
 
 import httpx
 
-from zkreg.errors import BackendUnavailable, CidMismatch, InvalidInput, NotFound
+from zkreg import transport
+from zkreg.errors import (
+    BadIpfsApi,
+    BadTimeout,
+    BlockNotFound,
+    CidMismatch,
+    FileChanged,
+    IpfsMalformedAnswer,
+    IpfsRefused,
+    NotFound,
+)
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of, read_blocks, read_roots
+from zkreg.registry.car import read_blocks, read_roots
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
+from zkreg.registry.dag import links_of
 from zkreg.registry.store import BlockStore, LocalStore
 from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
 
@@ -56,10 +67,9 @@ def api_url(address: str) -> str:
         scheme = "https" if parts[4:5] == ["https"] else "http"
         if port.isdigit() and parts[4:] in ([], ["http"], ["https"]):
             return f"{scheme}://{f'[{host}]' if parts[0] == 'ip6' else host}:{port}"
-    raise InvalidInput(
+    raise BadIpfsApi(
         f"not an IPFS API address: {address!r}",
         hint="use a multiaddr like /ip4/127.0.0.1/tcp/5001 or a URL like http://127.0.0.1:5001",
-        code="input/bad-ipfs-api",
     )
 
 
@@ -74,9 +84,7 @@ def _configured_timeout() -> float:
     try:
         return float(text)
     except ValueError as exc:
-        raise InvalidInput(
-            f"{TIMEOUT_ENV} must be a number of seconds, not {text!r}", code="input/bad-timeout"
-        ) from exc
+        raise BadTimeout(f"{TIMEOUT_ENV} must be a number of seconds, not {text!r}") from exc
 
 
 class IpfsStore(BlockStore):
@@ -97,6 +105,7 @@ class IpfsStore(BlockStore):
         self._block_wait = block_wait
         read_timeout = _configured_timeout() if timeout is None else timeout
         # The API is addressed directly: an HTTP(S)_PROXY meant for the web must not capture loopback traffic.
+        self._target = transport.IpfsApi(self.address, hint=f"is the node running? set {API_ENV} to its API address")
         self._http = httpx.Client(
             timeout=httpx.Timeout(read_timeout, connect=min(CONNECT_TIMEOUT_S, read_timeout)), trust_env=False
         )
@@ -112,33 +121,25 @@ class IpfsStore(BlockStore):
 
     # ---- transport ---------------------------------------------------------------------------------------
 
-    def _unavailable(self, what: str, exc: Exception) -> BackendUnavailable:
-        reason = "did not answer in time" if isinstance(exc, httpx.TimeoutException) else f"failed ({exc!r})"
-        return BackendUnavailable(
-            f"IPFS node at {self.address}: {what} {reason}",
-            hint=f"is the node running? set {API_ENV} to its API address",
-        )
-
     def _send(self, command: str, params: dict[str, Any], **request: Any) -> httpx.Response:
         """POST a command with the response streamed; connection failures are retried, nothing else is."""
         url = f"{self.base}/{command}"
         query = {**params, "cid-base": "base32"}
-        for attempt in range(RETRIES):
-            try:
-                req = self._http.build_request("POST", url, params=query, **request)
-                response = self._http.send(req, stream=True)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt == RETRIES - 1:
-                    raise self._unavailable(command, exc) from exc
-                time.sleep(BACKOFF_S * 2**attempt)
-                continue
-            except httpx.HTTPError as exc:
-                raise self._unavailable(command, exc) from exc
-            if response.status_code != 200:
-                message = self._error_message(response)
-                response.close()
-                raise _NodeRefused(command, message)
-            return response
+        with transport.map_transport_errors(self._target, command):
+            for attempt in range(RETRIES):
+                try:
+                    req = self._http.build_request("POST", url, params=query, **request)
+                    response = self._http.send(req, stream=True)
+                except (httpx.ConnectError, httpx.ConnectTimeout):
+                    if attempt == RETRIES - 1:
+                        raise
+                    time.sleep(BACKOFF_S * 2**attempt)
+                    continue
+                if response.status_code != 200:
+                    message = self._error_message(response)
+                    response.close()
+                    raise _NodeRefused(command, message)
+                return response
         raise AssertionError("unreachable")
 
     def _error_message(self, response: httpx.Response) -> str:
@@ -154,20 +155,17 @@ class IpfsStore(BlockStore):
     def _call(self, command: str, params: dict[str, Any] | None = None, **request: Any) -> list[Any]:
         """A command whose answer is one or more JSON documents (newline-delimited)."""
         try:
-            with closing(self._send(command, params or {}, **request)) as response:
+            with (
+                transport.map_transport_errors(self._target, command),
+                closing(self._send(command, params or {}, **request)) as response,
+            ):
                 body = response.read()
-        except httpx.HTTPError as exc:
-            raise self._unavailable(command, exc) from exc
         except _NodeRefused as refused:
-            raise BackendUnavailable(
-                f"IPFS node at {self.address} refused {command}: {refused.message}", code="backend/ipfs-refused"
-            ) from refused
+            raise IpfsRefused(f"IPFS node at {self.address} refused {command}: {refused.message}") from refused
         try:
             return [json.loads(line) for line in body.splitlines() if line.strip()]
         except ValueError as exc:
-            raise BackendUnavailable(
-                f"IPFS node at {self.address} sent a malformed answer to {command}", code="backend/ipfs-malformed"
-            ) from exc
+            raise IpfsMalformedAnswer(f"IPFS node at {self.address} sent a malformed answer to {command}") from exc
 
     # ---- node ----------------------------------------------------------------------------------------------
 
@@ -203,7 +201,10 @@ class IpfsStore(BlockStore):
     def _fetch_block(self, cid: str) -> bytes:
         cid_from_str(cid)
         try:
-            with closing(self._send("block/get", {"arg": cid, "timeout": f"{self._block_wait:g}s"})) as response:
+            with (
+                transport.map_transport_errors(self._target, f"block/get {cid}"),
+                closing(self._send("block/get", {"arg": cid, "timeout": f"{self._block_wait:g}s"})) as response,
+            ):
                 buffer = bytearray()
                 for piece in response.iter_bytes():
                     buffer += piece
@@ -212,22 +213,17 @@ class IpfsStore(BlockStore):
                             f"IPFS node at {self.address} sent more than {MAX_BLOCK_BYTES} bytes for {cid}"
                         )
                 return bytes(buffer)
-        except httpx.HTTPError as exc:
-            raise self._unavailable(f"block/get {cid}", exc) from exc
         except _NodeRefused as refused:
-            raise NotFound(
+            raise BlockNotFound(
                 f"block {cid} is neither local nor on the IPFS node at {self.address} ({refused.message})",
-                code="not-found/block",
             ) from refused
 
     def has(self, cid: str) -> bool:
         """Whether the node holds the block (asked of the node, not the cache)."""
         try:
             self._call("block/stat", {"arg": cid, "timeout": f"{self._block_wait:g}s"})
-        except BackendUnavailable as exc:
-            if exc.code == "backend/ipfs-refused":
-                return False
-            raise
+        except IpfsRefused:
+            return False
         return True
 
     def pin(self, cid: str) -> None:
@@ -238,10 +234,8 @@ class IpfsStore(BlockStore):
         """Whether `cid` is pinned recursively, which implies the node holds its whole DAG."""
         try:
             answer = self._call("pin/ls", {"arg": cid, "type": "recursive"})
-        except BackendUnavailable as exc:
-            if exc.code == "backend/ipfs-refused":
-                return False
-            raise
+        except IpfsRefused:
+            return False
         return any(cid in doc.get("Keys", {}) for doc in answer if isinstance(doc, dict))
 
     # ---- files ---------------------------------------------------------------------------------------------
@@ -273,9 +267,7 @@ class IpfsStore(BlockStore):
             answers = [json.loads(line) for line in answer_bytes.splitlines() if line.strip()]
             theirs = str(answers[-1]["Hash"])
         except (ValueError, KeyError, IndexError, TypeError) as exc:
-            raise BackendUnavailable(
-                f"IPFS node at {self.address} sent a malformed answer to add", code="backend/ipfs-malformed"
-            ) from exc
+            raise IpfsMalformedAnswer(f"IPFS node at {self.address} sent a malformed answer to add") from exc
         if theirs != ours.cid:
             raise CidMismatch(
                 f"IPFS node at {self.address} made {theirs} of {name}, zkreg computed {ours.cid}",
@@ -315,24 +307,21 @@ class IpfsStore(BlockStore):
             "Content-Type": f"multipart/form-data; boundary={boundary}",
             "Content-Length": str(len(head) + size + len(tail)),
         }
-        try:
-            # One attempt only: a retry would re-read a stream the importer has already consumed.
+        # One attempt only: a retry would re-read a stream the importer has already consumed.
+        with transport.map_transport_errors(self._target, f"add {name}"):
             req = self._http.build_request(
                 "POST", f"{self.base}/add", params={**params, "cid-base": "base32"}, content=body(), headers=headers
             )
             with closing(self._http.send(req, stream=True)) as response:
                 answer_bytes = response.read()
                 status = response.status_code
-        except httpx.HTTPError as exc:
-            raise self._unavailable(f"add {name}", exc) from exc
         if status != 200:
-            raise BackendUnavailable(
+            raise IpfsRefused(
                 f"IPFS node at {self.address} refused add {name}: {answer_bytes[:300].decode(errors='replace')}",
-                code="backend/ipfs-refused",
             )
         ours = importer.finish()
         if ours.size != size:
-            raise InvalidInput(f"{name} changed while it was being published", code="input/file-changed")
+            raise FileChanged(f"{name} changed while it was being published")
         return ours, answer_bytes
 
     def iter_file(self, cid: str, size: int | None = None) -> Iterator[bytes]:
@@ -341,9 +330,7 @@ class IpfsStore(BlockStore):
         if self.cache is not None and not self.cache.has(cid):
             # Asked first because a node exporting a DAG it lacks waits for it instead of failing.
             if not self.has(cid):
-                raise NotFound(
-                    f"file {cid} is neither local nor on the IPFS node at {self.address}", code="not-found/block"
-                )
+                raise BlockNotFound(f"file {cid} is neither local nor on the IPFS node at {self.address}")
             self._prefetch(cid, self.cache)
         yield from super().iter_file(cid, size)
 
@@ -352,7 +339,10 @@ class IpfsStore(BlockStore):
         hash to its CID and be linked from a block already received (the export is parents-first)."""
         wanted = {root}
         try:
-            with closing(self._send("dag/export", {"arg": root})) as response:
+            with (
+                transport.map_transport_errors(self._target, f"dag/export {root}"),
+                closing(self._send("dag/export", {"arg": root})) as response,
+            ):
                 stream = _ChunkReader(response.iter_bytes())
                 read_roots(stream)
                 for cid, block in read_blocks(stream):
@@ -361,8 +351,6 @@ class IpfsStore(BlockStore):
                     wanted.discard(cid)
                     wanted.update(links_of(cid, block))
                     cache.put_block(cid, block)
-        except httpx.HTTPError as exc:
-            raise self._unavailable(f"dag/export {root}", exc) from exc
         except _NodeRefused as refused:
             raise NotFound(f"IPFS node at {self.address} cannot export {root}: {refused.message}") from refused
         finally:
@@ -379,9 +367,8 @@ class IpfsStore(BlockStore):
             root = doc.get("Root") if isinstance(doc, dict) else None
             if root:
                 if root.get("PinErrorMsg"):
-                    raise BackendUnavailable(
+                    raise IpfsRefused(
                         f"IPFS node at {self.address} could not pin {root['Cid']['/']}: {root['PinErrorMsg']}",
-                        code="backend/ipfs-refused",
                     )
                 roots.append(str(root["Cid"]["/"]))
         return roots
@@ -390,12 +377,13 @@ class IpfsStore(BlockStore):
         """`dag/export` the DAG under `cid` into `out`, streamed; the bytes written."""
         written = 0
         try:
-            with closing(self._send("dag/export", {"arg": cid})) as response:
+            with (
+                transport.map_transport_errors(self._target, f"dag/export {cid}"),
+                closing(self._send("dag/export", {"arg": cid})) as response,
+            ):
                 for piece in response.iter_bytes():
                     out.write(piece)
                     written += len(piece)
-        except httpx.HTTPError as exc:
-            raise self._unavailable(f"dag/export {cid}", exc) from exc
         except _NodeRefused as refused:
             raise NotFound(f"IPFS node at {self.address} cannot export {cid}: {refused.message}") from refused
         return written

@@ -11,9 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import dag_cbor
-from multiformats import CID
-
+from zkreg.codecs import dagcbor
 from zkreg.errors import MalformedObject
 from zkreg.identity import Identity, verify_signature
 from zkreg.registry.cid import DAG_CBOR, check_block, compute
@@ -68,14 +66,10 @@ class Manifest:
         }
 
 
-def _link(cid: str) -> Any:
-    return CID.decode(cid)
-
-
 def _unlink(value: Any) -> str:
-    if not isinstance(value, CID):
+    if not dagcbor.is_link(value):
         raise MalformedObject("manifest field that should be a CID link is not one")
-    return str(value.set(base="base32"))
+    return dagcbor.unlink(value)
 
 
 def build_and_sign(
@@ -102,22 +96,22 @@ def build_and_sign(
         "version": version,
         "created": created,
         "author": identity.did,
-        "files": {path: {"cid": _link(cid), "size": size} for path, (cid, size) in files.items()},
-        "tree": _link(tree),
-        "parents": [_link(parent) for parent in parents],
+        "files": {path: {"cid": dagcbor.link(cid), "size": size} for path, (cid, size) in files.items()},
+        "tree": dagcbor.link(tree),
+        "parents": [dagcbor.link(parent) for parent in parents],
         "weights": weights,
         "metrics": {},
     }
     if dataset is not None:
-        body["dataset"] = _link(dataset)
+        body["dataset"] = dagcbor.link(dataset)
     if message:
         body["message"] = message
     if zk is not None:
-        body["zk"] = {key: _link(value) if key in ZK_LINKS else value for key, value in zk.items()}
+        body["zk"] = {key: dagcbor.link(value) if key in ZK_LINKS else value for key, value in zk.items()}
     if price is not None:
         body["price"] = price
-    signature = identity.sign(dag_cbor.encode(body))
-    block = dag_cbor.encode({**body, "sig": signature})
+    signature = identity.sign(dagcbor.encode(body))
+    block = dagcbor.encode({**body, "sig": signature})
     return compute(DAG_CBOR, block), block
 
 
@@ -126,15 +120,12 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
     if len(block) > MAX_MANIFEST_BYTES:
         raise MalformedObject(f"manifest {cid} is larger than {MAX_MANIFEST_BYTES} bytes")
     check_block(cid, block)
-    try:
-        decoded: Any = dag_cbor.decode(block)
-    except Exception as exc:  # dag_cbor raises several unrelated types for malformed input
-        raise MalformedObject(f"manifest {cid} is not valid DAG-CBOR: {exc}") from exc
-    if not isinstance(decoded, dict) or dag_cbor.encode(decoded) != block:
-        raise MalformedObject(f"manifest {cid} is not canonical DAG-CBOR")
+    decoded: Any = dagcbor.decode(block, what=f"manifest {cid}")
+    if not isinstance(decoded, dict):
+        raise MalformedObject(f"manifest {cid} is not a DAG-CBOR map")
     validate("manifest.v1", _jsonable(decoded), what=f"manifest {cid}")
     signature = decoded.pop("sig")
-    verify_signature(decoded["author"], dag_cbor.encode(decoded), signature)
+    verify_signature(decoded["author"], dagcbor.encode(decoded), signature)
     files = decoded["files"]
     dataset = decoded.get("dataset")
     return Manifest(
@@ -151,7 +142,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         weights=decoded["weights"],
         dataset=None if dataset is None else _unlink(dataset),
         message=decoded.get("message"),
-        metrics=dict(decoded["metrics"]),
+        metrics=_jsonable(decoded["metrics"]),
         zk=_unlink_zk(decoded.get("zk")),
         price=decoded.get("price"),
     )
@@ -165,8 +156,8 @@ def _unlink_zk(section: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _jsonable(value: Any) -> Any:
     """The JSON data model view of decoded DAG-CBOR, for schema validation (links as {"/": cid})."""
-    if isinstance(value, CID):
-        return {"/": str(value.set(base="base32"))}
+    if dagcbor.is_link(value):
+        return {"/": dagcbor.unlink(value)}
     if isinstance(value, bytes):
         return {"/": {"bytes": value.hex()}}
     if isinstance(value, dict):

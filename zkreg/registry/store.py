@@ -10,17 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from zkreg.errors import MalformedObject, NotFound
+from zkreg.errors import BlockNotFound, MalformedObject, SizeMismatch
+from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import links_of
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
-from zkreg.registry.index import transaction
+from zkreg.registry.dag import walk
+from zkreg.registry.index import Index
 from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
 
 _MAX_DEPTH = 16  # far beyond any real file (174^16 chunks); stops a hostile self-referencing DAG early
@@ -85,26 +85,23 @@ class BlockStore(ABC):
         """Write the file to `dest` via a temporary file in the same folder, renamed only once all of it verified.
         With `size`, writing stops as soon as the bytes would run past it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(4)}.incomplete")
         progress.begin(f"fetching {dest.name}", size)
-        written = 0
+
+        def checked() -> Iterator[bytes]:
+            written = 0
+            for chunk in self.iter_file(cid, size):
+                written += len(chunk)
+                if size is not None and written > size:
+                    raise SizeMismatch(
+                        f"file {cid} holds more than the {size} bytes declared for it",
+                    )
+                yield chunk
+                progress.advance(len(chunk))
+
         try:
-            with tmp.open("wb") as out:
-                for chunk in self.iter_file(cid, size):
-                    written += len(chunk)
-                    if size is not None and written > size:
-                        raise MalformedObject(
-                            f"file {cid} holds more than the {size} bytes declared for it",
-                            code="integrity/size-mismatch",
-                        )
-                    out.write(chunk)
-                    progress.advance(len(chunk))
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, dest)
+            atomic_write(dest, checked())
         finally:
             progress.end()
-            tmp.unlink(missing_ok=True)
 
     def verify_file(self, cid: str, size: int | None = None, progress: Progress = SILENT) -> int:
         """Re-hash every block of a file; the number of bytes it holds."""
@@ -136,7 +133,7 @@ class LocalStore(BlockStore):
     the SQLite index (sizes, for listing) is updated in one transaction per imported file.
     """
 
-    def __init__(self, root: Path, index: sqlite3.Connection) -> None:
+    def __init__(self, root: Path, index: Index) -> None:
         self.root = root
         self.index = index
         self._tmp = root / ".tmp"
@@ -156,13 +153,7 @@ class LocalStore(BlockStore):
             os.utime(path)  # a block stored again is new to `gc`, which leaves blocks touched since it began
         except FileNotFoundError:
             path.parent.mkdir(exist_ok=True)
-            tmp = self._tmp / f"{cid}.{os.getpid()}.{secrets.token_hex(4)}"
-            try:
-                with tmp.open("wb") as out:
-                    out.write(data)
-                os.replace(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
+            atomic_write(path, data, durable=False, tmp_folder=self._tmp)
             if self._record is not None:
                 self._record.added.add(cid)
         if self._record is not None:
@@ -214,17 +205,8 @@ class LocalStore(BlockStore):
     def reachable(self, roots: Iterable[str]) -> set[str]:
         """Every CID linked from `roots` (manifests, directories, file nodes), held or not. Raw leaves have no links,
         so they are never read: the walk costs the manifests and dag-pb nodes only."""
-        seen: set[str] = set()
-        stack = list(roots)
-        while stack:
-            cid = stack.pop()
-            if cid in seen:
-                continue
-            seen.add(cid)
-            if cid_from_str(cid)[1] == RAW or not self.has(cid):
-                continue
-            stack.extend(links_of(cid, self.get_block(cid)))
-        return seen
+        missing: set[str] = set()
+        return set(walk(self.get_block, roots, held=self.has, on_missing=missing.add)) | missing
 
     def remove_blocks(self, cids: Iterable[str]) -> None:
         """Delete blocks and their index rows; the caller holds the index transaction and knows nothing reaches them."""
@@ -232,13 +214,13 @@ class LocalStore(BlockStore):
         for cid in doomed:
             self._path(cid).unlink(missing_ok=True)
         self._unindexed = [(cid, size) for cid, size in self._unindexed if cid not in doomed]
-        self.index.executemany("DELETE FROM blocks WHERE cid = ?", ((cid,) for cid in doomed))
+        self.index.remove_blocks(doomed)
 
     def get_block(self, cid: str) -> bytes:
         try:
             data = self._path(cid).read_bytes()
         except FileNotFoundError as exc:
-            raise NotFound(f"block {cid} is not in the local store", code="not-found/block") from exc
+            raise BlockNotFound(f"block {cid} is not in the local store") from exc
         check_block(cid, data)
         return data
 
@@ -247,8 +229,8 @@ class LocalStore(BlockStore):
         if not self._unindexed:
             return
         rows, self._unindexed = self._unindexed, []
-        with transaction(self.index) as conn:
-            conn.executemany("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", rows)
+        with self.index.transaction() as index:
+            index.add_blocks(rows)
 
     def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
         imported = super().put_file(path, progress)
@@ -258,7 +240,8 @@ class LocalStore(BlockStore):
     def remove_stale_temporaries(self) -> None:
         """Temporary block files left by a killed process (its pid is gone); a live writer's are kept."""
         for tmp in self._tmp.iterdir():
-            pid = tmp.name.split(".")[1] if tmp.name.count(".") >= 2 else ""
+            parts = tmp.name.lstrip(".").split(".")  # {cid}.{pid}.…, after `atomic_write`'s leading dot
+            pid = parts[1] if len(parts) >= 3 else ""
             if pid.isdigit() and not pid_alive(int(pid)):
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()

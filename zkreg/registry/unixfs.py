@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from zkreg.codecs import varint
 from zkreg.errors import MalformedObject
 from zkreg.registry.cid import DAG_PB, RAW, cid_bytes, cid_from_str, cid_to_str
 
@@ -45,22 +46,12 @@ class ImportedFile:
     """Bytes of every block of the file's DAG: what a parent directory's link records."""
 
 
-def encode_varint(value: int) -> bytes:
-    """An unsigned LEB128 varint, as protobuf, multiformats and CAR sections use."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
 def _field_bytes(field: int, payload: bytes) -> bytes:
-    return encode_varint(field << 3 | 2) + encode_varint(len(payload)) + payload
+    return varint.encode(field << 3 | 2) + varint.encode(len(payload)) + payload
 
 
 def _field_varint(field: int, value: int) -> bytes:
-    return encode_varint(field << 3) + encode_varint(value)
+    return varint.encode(field << 3) + varint.encode(value)
 
 
 def encode_node(links: list[Link], data: bytes) -> bytes:
@@ -188,30 +179,16 @@ def directory_node(entries: dict[str, tuple[str, int]]) -> bytes:
 # Decoding: a strict reader for the subset above, used to walk a file's DAG when reading it back.
 
 
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = 0
-    shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise MalformedObject("truncated or oversized varint in dag-pb block")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
 def _fields(buf: bytes) -> Iterator[tuple[int, int | bytes]]:
     pos = 0
     while pos < len(buf):
-        key, pos = _read_varint(buf, pos)
+        key, pos = varint.decode(buf, pos)
         field, wire = key >> 3, key & 7
         if wire == 0:
-            value, pos = _read_varint(buf, pos)
+            value, pos = varint.decode(buf, pos)
             yield field, value
         elif wire == 2:
-            length, pos = _read_varint(buf, pos)
+            length, pos = varint.decode(buf, pos)
             if pos + length > len(buf):
                 raise MalformedObject("dag-pb field runs past the end of the block")
             yield field, buf[pos : pos + length]

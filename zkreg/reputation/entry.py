@@ -8,9 +8,9 @@ Decoding is strict, because every peer must derive the same id and verdict from 
 then the bytes must re-encode to themselves (canonical DAG-CBOR: sorted keys, minimal integers, no duplicate keys,
 no trailing bytes, only tag 42), then match `zkreg/schemas/ledger-entry.v1.json`.
 
-The hot path uses cbor2's C codec in canonical mode, whose output for this schema (maps, text, byte strings,
-integers, null, tag-42 links; no floats) is byte-for-byte DAG-CBOR; a test checks it against `dag_cbor`. The pure
-Python `dag_cbor` decoder costs ~6x an Ed25519 verify per entry, which would make feed sync signature-bound no more.
+Encoding is `zkreg.codecs.dagcbor`'s (cbor2's C codec in canonical mode, checked against golden vectors from the
+independent `dag_cbor`); decoding uses cbor2 with the checks below, specialised to entries: the pure Python
+`dag_cbor` decoder costs ~6x an Ed25519 verify per entry, which would make feed sync signature-bound no more.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import cbor2
-import fastjsonschema
 
-from zkreg.errors import MalformedObject
+from zkreg.codecs import dagcbor
+from zkreg.errors import MalformedEntry
 from zkreg.identity import Identity
-from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_from_str, cid_to_str
+from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_to_str
+from zkreg.schemas import compile_schema, mismatch
 from zkreg.schemas import load as load_schema
 
 SCHEMA_NAME = "ledger-entry.v1"
@@ -40,14 +41,7 @@ LINK_FIELDS: dict[str, tuple[str, ...]] = {
     "revoke": ("manifest",),
     "rotate": (),
 }
-_CID_TAG = 42
 _KNOWN_CID_PREFIXES = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20", b"\x01\x70\x12\x20")
-
-
-class MalformedEntry(MalformedObject):
-    """Bytes that are not a well-formed ledger entry (size, CBOR, canonical form, schema)."""
-
-    code = "feed/malformed-entry"
 
 
 @dataclass(frozen=True)
@@ -86,21 +80,15 @@ class Entry:
         }
 
 
-def _encode(value: Any) -> bytes:
-    return cbor2.dumps(value, canonical=True)
-
-
-def _link(cid: str) -> cbor2.CBORTag:
-    return cbor2.CBORTag(_CID_TAG, b"\x00" + cid_from_str(cid))
-
-
 def _wire_map(author: str, seq: int, prev: str | None, ts: int, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     links = LINK_FIELDS.get(type_, ())
-    wire_body = {key: _link(value) if key in links and value is not None else value for key, value in body.items()}
+    wire_body = {
+        key: dagcbor.link(value) if key in links and value is not None else value for key, value in body.items()
+    }
     return {
         "author": author,
         "seq": seq,
-        "prev": None if prev is None else _link(prev),
+        "prev": None if prev is None else dagcbor.link(prev),
         "ts": ts,
         "type": type_,
         "body": wire_body,
@@ -121,8 +109,8 @@ def sign_entry(
     after a key rotation (the feed keeps its first key's name; later entries are signed by the rotated key)."""
     feed = author or identity.did
     unsigned = _wire_map(feed, seq, prev, ts, type_, body)
-    sig = identity.sign(_encode(unsigned))
-    block = _encode({**unsigned, "sig": sig})
+    sig = identity.sign(dagcbor.encode(unsigned))
+    block = dagcbor.encode({**unsigned, "sig": sig})
     entry = decode_entry(block)  # what we write must be exactly what every reader accepts
     return entry
 
@@ -135,12 +123,12 @@ def _schema_check(type_: object) -> Any:
     if type_ in ENTRY_TYPES:
         del schema["allOf"]
         schema["properties"]["body"] = {"$ref": f"#/definitions/bodies/{type_}"}
-    return fastjsonschema.compile(schema)
+    return compile_schema(schema)
 
 
 _LINK_PLACEHOLDER = {"/": "b" + "a" * 58}
 _SIG_PLACEHOLDER = {"/": {"bytes": "0" * 128}}
-_SIG_KEY = cbor2.dumps("sig")
+_SIG_KEY = dagcbor.encode("sig")
 
 
 @lru_cache(maxsize=65536)
@@ -154,7 +142,7 @@ def _encoded_length(value: Any) -> int:
     """Length of a CBOR-encoded unsigned integer in canonical form (the encoder's answer for anything else)."""
     if type(value) is int and 0 <= value < 2**64:
         return 1 if value < 24 else 2 if value < 2**8 else 3 if value < 2**16 else 5 if value < 2**32 else 9
-    return len(_encode(value))
+    return len(dagcbor.encode(value))
 
 
 def _unlink(tag: cbor2.CBORTag) -> str:
@@ -175,7 +163,7 @@ def _schema_view(value: Any) -> Any:
         return {key: _schema_view(item) for key, item in value.items()}
     if isinstance(value, cbor2.CBORTag):
         link = value.value
-        if value.tag != _CID_TAG or not isinstance(link, bytes) or len(link) != 37 or link[:1] != b"\x00":
+        if value.tag != dagcbor.CID_TAG or not isinstance(link, bytes) or len(link) != 37 or link[:1] != b"\x00":
             raise MalformedEntry(f"unsupported CBOR tag {value.tag} in a ledger entry")
         if link[1:5] not in _KNOWN_CID_PREFIXES:
             raise MalformedEntry("a link in a ledger entry is not a sha2-256 CIDv1 zkreg knows")
@@ -201,7 +189,7 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
     try:
         decoded = cbor2.loads(block)
         sig = decoded.pop("sig", None) if isinstance(decoded, dict) else None
-        payload = _encode(decoded) if isinstance(sig, bytes) else b""
+        payload = dagcbor.encode(decoded) if isinstance(sig, bytes) else b""
     except Exception as exc:  # cbor2 raises several unrelated types for hostile input
         raise MalformedEntry(f"ledger entry {cid} is not valid CBOR: {exc}") from exc
     # One encoding gives both the signed payload and the canonical-form check: with `sig` put back in its
@@ -210,16 +198,15 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
     if not payload or not 0xA0 <= payload[0] < 0xB7:
         raise MalformedEntry(f"ledger entry {cid} is not canonical DAG-CBOR (not a map with a byte-string sig)")
     split = 1 + sum(len(key) + 1 + _encoded_length(decoded[key]) for key in ("ts", "seq") if key in decoded)
-    rebuilt = bytes([payload[0] + 1]) + payload[1:split] + _SIG_KEY + _encode(sig) + payload[split:]
+    rebuilt = bytes([payload[0] + 1]) + payload[1:split] + _SIG_KEY + dagcbor.encode(sig) + payload[split:]
     if rebuilt != block:
         raise MalformedEntry(f"ledger entry {cid} is not canonical DAG-CBOR (key order, duplicates, extra bytes)")
     assert isinstance(sig, bytes)  # checked above: `payload` is empty otherwise
     decoded["sig"] = sig
-    try:
-        type_ = decoded.get("type")
-        _schema_check(type_ if isinstance(type_, str) else None)(_schema_view(decoded))
-    except fastjsonschema.JsonSchemaException as exc:
-        raise MalformedEntry(f"ledger entry {cid} does not match schema {SCHEMA_NAME}: {exc}") from exc
+    type_ = decoded.get("type")
+    problem = mismatch(_schema_check(type_ if isinstance(type_, str) else None), _schema_view(decoded))
+    if problem is not None:
+        raise MalformedEntry(f"ledger entry {cid} does not match schema {SCHEMA_NAME}: {problem}")
     prev = decoded["prev"]
     return Entry(
         author=decoded["author"],

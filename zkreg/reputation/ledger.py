@@ -4,8 +4,11 @@ WAL mode, `synchronous=FULL`, and one `BEGIN IMMEDIATE` transaction per appended
 crash (even `kill -9`) leaves every acknowledged entry in place and nothing half-written, and two processes
 appending to the same feed serialise instead of forking it. `UNIQUE(author, seq)` is the last line of defence.
 
-Each entry is stored as its exact signed block plus a few columns extracted from it for scoring queries; the
-verdict about a block always comes from `zkreg.reputation.verify`, never from the columns.
+Each entry is stored as its exact signed block plus a few columns extracted from it for scoring queries, each
+named for what it holds (an entry type fills only its own); the verdict about a block always comes from
+`zkreg.reputation.verify`, never from the columns. The same database caches proof verdicts (`proof_verdicts`, see
+`zkreg.reputation.proofs`). Every SQL statement about it is here; schema versions and the opener are
+`zkreg.storage`'s.
 """
 
 from __future__ import annotations
@@ -13,60 +16,96 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from zkreg.errors import IntegrityError, MalformedObject
+from zkreg.errors import (
+    FeedRejected,
+    FeedsRejected,
+    ForkedFeed,
+    LedgerDamaged,
+    LedgerUnreadable,
+    MalformedEntry,
+    MalformedObject,
+)
 from zkreg.identity import Identity, public_key_from_did
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.index import open_database, transaction
-from zkreg.reputation.entry import Entry, MalformedEntry, decode_entry, sign_entry
+from zkreg.reputation.entry import Entry, decode_entry, sign_entry
 from zkreg.reputation.pipeline import decoded_batches
-from zkreg.reputation.verify import FeedRejected, FeedState, FeedVerifier, ForkedFeed, classify, verify_chain
+from zkreg.reputation.verify import FeedState, FeedVerifier, classify, verify_chain
+from zkreg.storage import Migration, open_database, transaction
 
 IMPORT_BATCH = 2000
 """Entries per import transaction: large enough to amortise the fsync, small enough to lose little on a crash."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    cid TEXT NOT NULL,
-    author TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    prev TEXT,
-    ts INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    manifest TEXT,
-    peer TEXT,
-    request TEXT,
-    detail TEXT,
-    weight INTEGER,
-    block BLOB NOT NULL,
-    UNIQUE (author, seq)
-);
-CREATE INDEX IF NOT EXISTS entries_type ON entries (type, manifest);
-CREATE INDEX IF NOT EXISTS entries_request ON entries (request) WHERE request IS NOT NULL;
-CREATE TABLE IF NOT EXISTS feeds (
-    author TEXT PRIMARY KEY,
-    seq INTEGER NOT NULL,
-    head TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    keys TEXT NOT NULL DEFAULT '[]',
-    forked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS evidence (
-    cid TEXT PRIMARY KEY,
-    author TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    held TEXT NOT NULL,
-    block BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS trust_roots (
-    did TEXT PRIMARY KEY,
-    added INTEGER NOT NULL
-);
-"""
+_ENTRIES = (
+    "CREATE TABLE entries (cid TEXT NOT NULL, author TEXT NOT NULL, seq INTEGER NOT NULL, prev TEXT, "
+    "ts INTEGER NOT NULL, type TEXT NOT NULL, manifest TEXT, provider TEXT, consumer TEXT, request TEXT, "
+    "proof TEXT, verdict TEXT, endorsed TEXT, weight INTEGER, new_key TEXT, block BLOB NOT NULL, "
+    "UNIQUE (author, seq))",
+    "CREATE INDEX entries_type ON entries (type, manifest)",
+    "CREATE INDEX entries_request ON entries (request) WHERE request IS NOT NULL",
+)
+_PROOF_VERDICTS = (
+    "CREATE TABLE IF NOT EXISTS proof_verdicts (proof TEXT PRIMARY KEY, ok INTEGER NOT NULL, manifest TEXT, "
+    "prover TEXT, reason TEXT)",
+)
+_SCHEMA = (
+    *_ENTRIES,
+    "CREATE TABLE feeds (author TEXT PRIMARY KEY, seq INTEGER NOT NULL, head TEXT NOT NULL, ts INTEGER NOT NULL, "
+    "keys TEXT NOT NULL DEFAULT '[]', forked INTEGER NOT NULL DEFAULT 0)",
+    "CREATE TABLE evidence (cid TEXT PRIMARY KEY, author TEXT NOT NULL, seq INTEGER NOT NULL, held TEXT NOT NULL, "
+    "block BLOB NOT NULL)",
+    "CREATE TABLE trust_roots (did TEXT PRIMARY KEY, added INTEGER NOT NULL)",
+    *_PROOF_VERDICTS,
+)
+
+
+def _add_proof_verdicts(conn: sqlite3.Connection) -> None:
+    """Version 1: the proof-verdict cache, which older versions created on first use (so it may exist)."""
+    for statement in _PROOF_VERDICTS:
+        conn.execute(statement)
+
+
+_INSERT_ENTRY = (
+    "INSERT INTO entries (cid, author, seq, prev, ts, type, manifest, provider, consumer, request, proof, verdict, "
+    "endorsed, weight, new_key, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_SELECT_V0_ENTRIES = (
+    "SELECT rowid, cid, author, seq, prev, ts, type, block, manifest, CASE type WHEN 'use' THEN peer END, "
+    "CASE type WHEN 'receipt' THEN peer END, request, CASE type WHEN 'receipt' THEN detail END, "
+    "CASE type WHEN 'attest' THEN detail END, CASE type WHEN 'endorse' THEN peer END, weight, "
+    "CASE type WHEN 'rotate' THEN peer END FROM entries_v0 ORDER BY rowid"
+)
+"""Version 0's entries with its shared columns (`peer`, `detail`) mapped to the named ones (see `_columns`)."""
+
+
+def _name_columns(conn: sqlite3.Connection) -> None:
+    """Version 2: columns named for what they hold, re-extracted from each stored block. A block that no longer
+    decodes keeps what its old columns said (mapped by type), so the ledger still opens and `ledger verify` can
+    name it."""
+    conn.execute("ALTER TABLE entries RENAME TO entries_v0")
+    conn.execute("DROP INDEX IF EXISTS entries_type")
+    conn.execute("DROP INDEX IF EXISTS entries_request")
+    for statement in _ENTRIES:
+        conn.execute(statement)
+    for row in conn.execute(_SELECT_V0_ENTRIES).fetchall():
+        try:
+            columns = _columns(decode_entry(bytes(row["block"]), expected_cid=row["cid"]))
+        except MalformedEntry:
+            columns = tuple(row)[8:]
+        conn.execute(
+            "INSERT INTO entries (rowid, cid, author, seq, prev, ts, type, manifest, provider, consumer, request, "
+            "proof, verdict, endorsed, weight, new_key, block) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*tuple(row)[:7], *columns, row["block"]),
+        )
+    conn.execute("DROP TABLE entries_v0")
+
+
+_MIGRATIONS: Sequence[Migration] = (_add_proof_verdicts, _name_columns)
 
 
 def now_ms() -> int:
@@ -101,30 +140,6 @@ class ImportReport:
         }
 
 
-class FeedsRejected(IntegrityError):
-    """An import that contained entries which do not verify (the valid extensions before them were kept)."""
-
-    code = "feed/rejected"
-
-    def __init__(self, report: ImportReport) -> None:
-        first = report.rejected[0]
-        super().__init__(
-            f"{len(report.rejected)} feed(s) did not verify; first: {first.message} "
-            f"({report.accepted} valid entries accepted, nothing past a bad entry applied)",
-            code=first.code,
-        )
-        self.report = report
-        self.author = first.author
-        self.seq = first.seq
-
-    def to_json(self) -> dict[str, object]:
-        document = super().to_json()
-        body = document["error"]
-        assert isinstance(body, dict)
-        body.update(author=self.author, seq=self.seq, report=self.report.to_json())
-        return document
-
-
 @dataclass(frozen=True)
 class EvidenceRecord:
     author: str
@@ -133,26 +148,67 @@ class EvidenceRecord:
     other: str
 
 
-def _columns(entry: Entry) -> tuple[str | None, str | None, str | None, str | None, int | None]:
-    """(manifest, peer, request, detail, weight) of an entry, for the scoring queries."""
-    body = entry.body
-    if entry.type in ("publish", "revoke"):
-        return body["manifest"], None, None, None, None
-    if entry.type == "use":
-        return body["manifest"], body["provider"], body["request"], None, None
-    if entry.type == "receipt":
-        return None, body["consumer"], body["request"], body["proof"], None
-    if entry.type == "attest":
-        return body["subject"], None, None, body["verdict"], None
-    if entry.type == "endorse":
-        return None, body["peer"], None, None, body["weight"]
-    return None, body["new_key"], None, None, None
+def _columns(entry: Entry) -> tuple[Any, ...]:
+    """(manifest, provider, consumer, request, proof, verdict, endorsed, weight, new_key) of an entry, for the
+    scoring queries: `manifest` is the manifest a publish, use or revoke names, or an attest's subject; `endorsed`
+    the peer an endorse names; a column another entry type fills is None."""
+    body, type_ = entry.body, entry.type
+    if type_ == "use":
+        return body["manifest"], body["provider"], None, body["request"], None, None, None, None, None
+    if type_ == "receipt":
+        return None, None, body["consumer"], body["request"], body["proof"], None, None, None, None
+    if type_ in ("publish", "revoke"):
+        return body["manifest"], None, None, None, None, None, None, None, None
+    if type_ == "attest":
+        return body["subject"], None, None, None, None, body["verdict"], None, None, None
+    if type_ == "endorse":
+        return None, None, None, None, None, None, body["peer"], body["weight"], None
+    return None, None, None, None, None, None, None, None, body["new_key"]
+
+
+class CachedVerdict(NamedTuple):
+    """A proof bundle's cached verdict: whether it verifies, what it binds to if it does, why not if not."""
+
+    ok: bool
+    manifest: str | None
+    prover: str | None
+    reason: str | None
+
+
+class Mark(NamedTuple):
+    """A row's rowid and the CID it holds: for scanning what arrived since."""
+
+    position: int
+    cid: str
+
+
+class Named(NamedTuple):
+    """A CID an author's entries name."""
+
+    author: str
+    cid: str
+
+
+class PairedUse(NamedTuple):
+    """A consumer's `use` and the provider's `receipt` for the same request."""
+
+    consumer: str
+    provider: str
+    request: str
+    manifest: str
+    proof: str | None
+
+
+class Vouch(NamedTuple):
+    source: str
+    target: str
+    weight: int
 
 
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.conn = open_database(path, _SCHEMA, what="the ledger", unreadable_code="feed/db-unreadable")
+        self.conn = open_database(path, _SCHEMA, what="the ledger", unreadable=LedgerUnreadable, migrations=_MIGRATIONS)
 
     def close(self) -> None:
         self.conn.close()
@@ -176,8 +232,7 @@ class Ledger:
 
     def _insert(self, entries: Iterable[Entry]) -> None:
         self.conn.executemany(
-            "INSERT INTO entries (cid, author, seq, prev, ts, type, manifest, peer, request, detail, weight, block) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            _INSERT_ENTRY,
             ((e.cid, e.author, e.seq, e.prev, e.ts, e.type, *_columns(e), e.block) for e in entries),
         )
 
@@ -247,9 +302,9 @@ class Ledger:
                         if verifier.state.head is not None:
                             self._save_state(verifier.state)
                 progress.advance(len(entries))
-        except MalformedObject as exc:  # bytes that do not parse end the import; say what was kept
-            exc.message += f" (import stopped there; {report.accepted} valid entries before it were kept)"
-            raise
+        except MalformedObject as exc:  # bytes that do not parse end the import; say what was kept (same class)
+            kept = f" (import stopped there; {report.accepted} valid entries before it were kept)"
+            raise type(exc)(exc.message + kept, hint=exc.hint) from exc
         finally:
             progress.end()
         if report.rejected:
@@ -365,6 +420,114 @@ class Ledger:
     def evidence_blocks(self, author: str | None = None) -> list[bytes]:
         return [bytes(row["block"]) for row in self._evidence_rows(author)]
 
+    def integrity_check(self) -> str:
+        return str(self.conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    # ---- scoring and fetching --------------------------------------------------------------------------------
+
+    def paired_uses(self) -> list[PairedUse]:
+        """Every `use` of another's manifest that the provider's receipt for the same request pairs with."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT u.author, u.provider, u.request, u.manifest, r.proof FROM entries u "
+            "JOIN entries r ON r.request = u.request AND r.type = 'receipt' AND r.author = u.provider "
+            "AND r.consumer = u.author WHERE u.type = 'use' AND u.author != u.provider "
+            "ORDER BY u.author, u.provider, u.request"
+        )
+        return [PairedUse(*row) for row in rows]
+
+    def attest_vouches(self) -> list[Vouch]:
+        """(attester, publisher, how many of the publisher's manifests the attester attested `ok`)."""
+        rows = self.conn.execute(
+            "SELECT a.author, p.author, count(DISTINCT a.manifest) FROM entries a "
+            "JOIN entries p ON p.type = 'publish' AND p.manifest = a.manifest "
+            "WHERE a.type = 'attest' AND a.verdict = 'ok' AND a.author != p.author GROUP BY a.author, p.author"
+        )
+        return [Vouch(*row) for row in rows]
+
+    def endorsements(self) -> list[Vouch]:
+        """(endorser, endorsed, weight) of each endorser's latest endorsement of each other peer."""
+        # SQLite takes the bare column `weight` from the row that holds max(seq): the latest endorsement counts.
+        rows = self.conn.execute(
+            "SELECT author, endorsed, weight, max(seq) FROM entries "
+            "WHERE type = 'endorse' AND author != endorsed GROUP BY author, endorsed"
+        )
+        return [Vouch(row[0], row[1], row[2]) for row in rows]
+
+    def unpaid_receipts(self, provider: str, consumer: str) -> int:
+        """Receipts `provider` signed for `consumer` with no `use` by `consumer` for the same request."""
+        row = self.conn.execute(
+            "SELECT count(*) FROM entries r WHERE r.type = 'receipt' AND r.author = ? AND r.consumer = ? "
+            "AND NOT EXISTS (SELECT 1 FROM entries u WHERE u.type = 'use' AND u.request = r.request "
+            "AND u.author = r.consumer)",
+            (provider, consumer),
+        ).fetchone()
+        return int(row[0])
+
+    def used_manifests(self) -> list[Named]:
+        """(author, manifest) of every `use`, the most recently stored first."""
+        rows = self.conn.execute(
+            "SELECT author, manifest, MAX(rowid) AS newest FROM entries WHERE type = 'use' "
+            "GROUP BY author, manifest ORDER BY newest DESC"
+        )
+        return [Named(row[0], row[1]) for row in rows]
+
+    def paired_receipt_proofs(self) -> list[Named]:
+        """(provider, proof) of every receipt that names a proof and pairs with a `use`, most recent first."""
+        rows = self.conn.execute(
+            "SELECT r.author, r.proof, MAX(r.rowid) AS newest FROM entries r "
+            "JOIN entries u ON u.request = r.request AND u.type = 'use' AND u.author = r.consumer "
+            "AND u.provider = r.author WHERE r.type = 'receipt' AND r.proof IS NOT NULL "
+            "GROUP BY r.author, r.proof ORDER BY newest DESC"
+        )
+        return [Named(row[0], row[1]) for row in rows]
+
+    def receipt_proofs(self) -> set[str]:
+        """Every proof bundle a receipt names."""
+        rows = self.conn.execute("SELECT DISTINCT proof FROM entries WHERE type = 'receipt' AND proof IS NOT NULL")
+        return {str(row[0]) for row in rows}
+
+    def receipts_by(self, author: str, after_rowid: int) -> list[Mark]:
+        """(rowid, proof) of `author`'s receipts stored after `after_rowid` that name a proof, in order."""
+        rows = self.conn.execute(
+            "SELECT rowid, proof FROM entries WHERE rowid > ? AND author = ? AND type = 'receipt' "
+            "AND proof IS NOT NULL ORDER BY rowid",
+            (after_rowid, author),
+        )
+        return [Mark(*row) for row in rows]
+
+    # ---- proof verdicts --------------------------------------------------------------------------------------
+
+    def proof_verdict(self, proof: str) -> CachedVerdict | None:
+        """The cached verdict on the proof bundle `proof` (a CID); None if it was never judged here."""
+        row = self.conn.execute(
+            "SELECT ok, manifest, prover, reason FROM proof_verdicts WHERE proof = ?", (proof,)
+        ).fetchone()
+        return None if row is None else CachedVerdict(bool(row[0]), row[1], row[2], row[3])
+
+    def record_proof_verdict(self, proof: str, verdict: CachedVerdict) -> None:
+        """Cache `verdict` on `proof`, replacing any earlier one, in its own transaction."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT OR REPLACE INTO proof_verdicts (proof, ok, manifest, prover, reason) VALUES (?, ?, ?, ?, ?)",
+                (proof, int(verdict.ok), verdict.manifest, verdict.prover, verdict.reason),
+            )
+
+    def proof_verdicts(self) -> dict[str, CachedVerdict]:
+        """Every cached verdict, by proof CID."""
+        rows = self.conn.execute("SELECT proof, ok, manifest, prover, reason FROM proof_verdicts")
+        return {row[0]: CachedVerdict(bool(row[1]), row[2], row[3], row[4]) for row in rows}
+
+    def failed_proofs(self) -> set[str]:
+        """The proofs judged here not to verify."""
+        return {str(row[0]) for row in self.conn.execute("SELECT proof FROM proof_verdicts WHERE ok = 0")}
+
+    def verified_proofs_after(self, rowid: int) -> list[Mark]:
+        """(rowid, proof) of the proofs judged to verify since `rowid`, in order: the only proofs a peer serves."""
+        rows = self.conn.execute(
+            "SELECT rowid, proof FROM proof_verdicts WHERE rowid > ? AND ok = 1 ORDER BY rowid", (rowid,)
+        )
+        return [Mark(*row) for row in rows]
+
     def heads(self, author: str | None = None) -> list[FeedState]:
         return [self.state(did) for did in ([author] if author else self.authors())]
 
@@ -378,7 +541,7 @@ class Ledger:
         """
         check = self.conn.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
-            raise IntegrityError(f"ledger database {self.path} is damaged: {check}", code="feed/db-damaged")
+            raise LedgerDamaged(f"ledger database {self.path} is damaged: {check}")
         clock = clock_ms if clock_ms is not None else now_ms()
         checked = 0
         progress.begin("verifying feeds", self.count())

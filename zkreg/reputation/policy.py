@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zkreg.errors import PolicyRefused
+from zkreg.errors import Refused
 from zkreg.reputation.ledger import Ledger
 
 DEFAULT_PRICE = 1
@@ -51,27 +51,6 @@ class Decision:
         }
 
 
-class Refused(PolicyRefused):
-    """Not enough reputation for the price; carries the numbers so the requester can see how far off it is."""
-
-    code = "policy/refused"
-
-    def __init__(self, decision: Decision) -> None:
-        super().__init__(
-            f"refused: {decision.requester} has balance {decision.balance:.3f} ({decision.unpaid} unpaid receipt(s), "
-            f"free quota {decision.free_quota:g}); the price is {decision.price}",
-            hint="contribute: publish artefacts others use, then `zkreg sync` with this peer",
-        )
-        self.decision = decision
-
-    def to_json(self) -> dict[str, object]:
-        document = super().to_json()
-        body = document["error"]
-        assert isinstance(body, dict)
-        body.update(self.decision.to_json())
-        return document
-
-
 def decide(requester: str, balance: float, unpaid: int, price: int, policy: Policy) -> Decision:
     """The decision for one request; raises `Refused` if the requester cannot afford the price."""
     decision = Decision(requester, balance, unpaid, policy.free_quota, price)
@@ -82,9 +61,4 @@ def decide(requester: str, balance: float, unpaid: int, price: int, policy: Poli
 
 def unpaid_receipts(ledger: Ledger, provider: str, consumer: str) -> int:
     """Receipts `provider` signed for `consumer` with no `use` by `consumer` for the same request in the ledger."""
-    row = ledger.conn.execute(
-        "SELECT count(*) FROM entries r WHERE r.type = 'receipt' AND r.author = ? AND r.peer = ? AND NOT EXISTS "
-        "(SELECT 1 FROM entries u WHERE u.type = 'use' AND u.request = r.request AND u.author = r.peer)",
-        (provider, consumer),
-    ).fetchone()
-    return int(row[0])
+    return ledger.unpaid_receipts(provider, consumer)

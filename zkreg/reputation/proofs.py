@@ -7,7 +7,7 @@ A bilateral pair (the consumer's `use`, the provider's `receipt` for the same re
   * for anything else (a dataset, public files delivered over `/v1/blocks` and checked by CID by the consumer):
     the receipt names no proof.
 Verifying a proof costs far more than a lookup, so verdicts are cached by proof CID in the ledger database
-(`proof_verdicts`); a proof that cannot be checked yet (bundle or artefacts not held) is not cached, so it counts
+(`Ledger.proof_verdict`); a proof that cannot be checked yet (bundle or artefacts not held) is not cached, so it counts
 once they arrive (`zkreg sync` fetches them).
 
 The bundle, the manifest's settings and the artefacts are foreign data, often from a hostile peer. This module
@@ -19,28 +19,16 @@ again. Only a local fault (`OSError`: disk full, permissions) leaves the proof u
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from zkreg.errors import NotFound, ZkregError
-from zkreg.registry.index import transaction
-from zkreg.reputation.ledger import Ledger
+from zkreg.reputation.ledger import CachedVerdict, Ledger
 from zkreg.reputation.score import Receipt
 
 if TYPE_CHECKING:
     from zkreg.zk.documents import ZkSection
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS proof_verdicts (
-    proof TEXT PRIMARY KEY,
-    ok INTEGER NOT NULL,
-    manifest TEXT,
-    prover TEXT,
-    reason TEXT
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -51,14 +39,6 @@ class BundleVerdict:
     prover: str
 
 
-@dataclass(frozen=True)
-class CachedVerdict:
-    ok: bool
-    manifest: str | None
-    prover: str | None
-    reason: str | None
-
-
 ZkSectionOf = Callable[[str], "ZkSection | None"]
 """manifest CID -> its zk section (None for none); raises `NotFound` if the manifest is not held."""
 VerifyProof = Callable[[str], BundleVerdict]
@@ -66,21 +46,11 @@ VerifyProof = Callable[[str], BundleVerdict]
 else if it does not verify."""
 
 
-def proof_verified(conn: sqlite3.Connection, proof: str) -> bool:
-    """Whether the proof bundle `proof` (a CID) is cached here as verified: the only proofs a peer serves."""
-    try:
-        row = conn.execute("SELECT ok FROM proof_verdicts WHERE proof = ?", (proof,)).fetchone()
-    except sqlite3.OperationalError:  # no table yet: nothing was ever judged here
-        return False
-    return row is not None and bool(row[0])
-
-
 class ProofGatedCredit:
     def __init__(self, ledger: Ledger, zk_section_of: ZkSectionOf, verify_proof: VerifyProof) -> None:
         self._ledger = ledger
         self._zk_section_of = zk_section_of
         self._verify_proof = verify_proof
-        ledger.conn.executescript(_SCHEMA)
 
     def __call__(self, receipt: Receipt) -> bool:
         try:
@@ -104,9 +74,9 @@ class ProofGatedCredit:
 
     def verdict(self, proof: str) -> CachedVerdict | None:
         """The proof's verdict, from the cache or by verifying it now; None if it cannot be checked yet."""
-        row = self._ledger.conn.execute("SELECT * FROM proof_verdicts WHERE proof = ?", (proof,)).fetchone()
-        if row is not None:
-            return CachedVerdict(bool(row["ok"]), row["manifest"], row["prover"], row["reason"])
+        cached = self._ledger.proof_verdict(proof)
+        if cached is not None:
+            return cached
         try:
             bound = self._verify_proof(proof)
             verdict = CachedVerdict(True, bound.manifest, bound.prover, None)
@@ -120,9 +90,5 @@ class ProofGatedCredit:
             verdict = CachedVerdict(False, None, None, f"proof/unjudgeable: {type(exc).__name__}: {exc}"[:2048])
         if verdict.reason is not None:  # from foreign text: may hold what SQLite cannot store (a lone surrogate)
             verdict = CachedVerdict(False, None, None, verdict.reason.encode(errors="backslashreplace").decode())
-        with transaction(self._ledger.conn):
-            self._ledger.conn.execute(
-                "INSERT OR REPLACE INTO proof_verdicts (proof, ok, manifest, prover, reason) VALUES (?, ?, ?, ?, ?)",
-                (proof, int(verdict.ok), verdict.manifest, verdict.prover, verdict.reason),
-            )
+        self._ledger.record_proof_verdict(proof, verdict)
         return verdict

@@ -145,36 +145,18 @@ class Scores:
 
 
 def _counted_uses(ledger: Ledger, receipt_proof_ok: ProofHook) -> dict[tuple[str, str], int]:
-    rows = ledger.conn.execute(
-        "SELECT DISTINCT u.author AS consumer, u.peer AS provider, u.request AS request, u.manifest AS manifest, "
-        "r.detail AS proof FROM entries u JOIN entries r ON r.request = u.request AND r.type = 'receipt' "
-        "AND r.author = u.peer AND r.peer = u.author WHERE u.type = 'use' AND u.author != u.peer "
-        "ORDER BY consumer, provider, request"
-    )
     uses: dict[tuple[str, str], int] = defaultdict(int)
-    for row in rows:
-        receipt = Receipt(row["provider"], row["consumer"], row["request"], row["proof"], row["manifest"])
+    for pair in ledger.paired_uses():
+        receipt = Receipt(pair.provider, pair.consumer, pair.request, pair.proof, pair.manifest)
         if receipt_proof_ok(receipt):
-            uses[(row["consumer"], row["provider"])] += 1
+            uses[(pair.consumer, pair.provider)] += 1
     return dict(uses)
 
 
 def _vouches(ledger: Ledger) -> dict[tuple[str, str], float]:
     weights: dict[tuple[str, str], float] = defaultdict(float)
-    attests = ledger.conn.execute(
-        "SELECT a.author AS source, p.author AS target, count(DISTINCT a.manifest) AS n FROM entries a "
-        "JOIN entries p ON p.type = 'publish' AND p.manifest = a.manifest "
-        "WHERE a.type = 'attest' AND a.detail = 'ok' AND a.author != p.author GROUP BY a.author, p.author"
-    )
-    for row in attests:
-        weights[(row["source"], row["target"])] += row["n"]
-    # SQLite takes the bare column `weight` from the row that holds max(seq): the latest endorsement counts.
-    endorsements = ledger.conn.execute(
-        "SELECT author AS source, peer AS target, weight, max(seq) FROM entries "
-        "WHERE type = 'endorse' AND author != peer GROUP BY author, peer"
-    )
-    for row in endorsements:
-        weights[(row["source"], row["target"])] += row["weight"]
+    for vouch in (*ledger.attest_vouches(), *ledger.endorsements()):
+        weights[(vouch.source, vouch.target)] += vouch.weight
     return weights
 
 

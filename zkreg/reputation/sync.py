@@ -11,19 +11,24 @@ against `zkreg serve`'s `/v1/feeds` (`zkreg.peer.client.HttpFeedTransport`, whic
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Iterable, Iterator
+import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import cbor2
-from multiformats import varint
-
-from zkreg.errors import MalformedObject, NotFound
+from zkreg.errors import (
+    CarOversized,
+    FeedFileNotFound,
+    FeedNotFound,
+    IntegrityError,
+    MalformedCar,
+    OversizedImport,
+)
+from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_CBOR, cid_bytes, cid_from_str, cid_to_str
+from zkreg.registry.car import car_stream, read_blocks, read_roots
+from zkreg.registry.cid import DAG_CBOR
 from zkreg.reputation.entry import MAX_ENTRY_BYTES
 from zkreg.reputation.ledger import ImportReport, Ledger
 
@@ -40,48 +45,6 @@ class FeedTransport(Protocol):
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]: ...
 
 
-class OversizedImport(MalformedObject):
-    code = "feed/oversized-import"
-
-
-class MalformedCar(MalformedObject):
-    code = "feed/malformed-car"
-
-
-def _varint(value: int) -> bytes:
-    return bytes(varint.encode(value))
-
-
-def _read_varint(data: memoryview, offset: int) -> tuple[int, int]:
-    """An unsigned LEB128 varint, minimal and at most 9 bytes (the multiformats rules), read in place: it runs
-    once per block, and `multiformats.varint.decode_raw`'s runtime type checks cost a third of a sync."""
-    value = shift = 0
-    for position in range(offset, min(offset + 9, len(data))):
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            if byte == 0 and position > offset:
-                break  # a trailing zero byte: not minimal
-            return value, position + 1
-        shift += 7
-    raise MalformedCar(f"bad varint at byte {offset} of the feed file")
-
-
-def _section(cid: str, block: bytes) -> bytes:
-    binary = cid_from_str(cid)
-    return _varint(len(binary) + len(block)) + binary + block
-
-
-def car_stream(roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
-    """The CARv1 encoding of `blocks` ((CID, block) pairs) under a header naming `roots`, piece by piece."""
-    header = cbor2.dumps(
-        {"roots": [cbor2.CBORTag(42, b"\x00" + cid_from_str(root)) for root in roots], "version": 1}, canonical=True
-    )
-    yield _varint(len(header)) + header
-    for cid, block in blocks:
-        yield _section(cid, block)
-
-
 @dataclass(frozen=True)
 class ExportResult:
     path: Path
@@ -91,59 +54,43 @@ class ExportResult:
 
 
 def export_car(ledger: Ledger, path: Path, author: str | None = None) -> ExportResult:
-    """Write the feeds (one, with `author`) and their evidence to `path`, atomically (temp file + rename)."""
+    """Write the feeds (one, with `author`) and their evidence to `path`, atomically (`atomic_write`)."""
     heads = [state for state in ledger.heads(author) if state.head is not None]
     if author is not None and not heads:
-        raise NotFound(f"no feed of {author} in the ledger", code="not-found/feed")
-    header = cbor2.dumps(
-        {"roots": [cbor2.CBORTag(42, b"\x00" + cid_from_str(str(s.head))) for s in heads], "version": 1},
-        canonical=True,
-    )
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    entries = evidence = 0
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(_varint(len(header)) + header)
-            for state in heads:
-                for _, cid, block in ledger.blocks(state.author):
-                    handle.write(_section(cid, block))
-                    entries += 1
-            for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):
-                handle.write(_section(record.other, block))
-                evidence += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return ExportResult(path, len(heads), entries, evidence)
+        raise FeedNotFound(f"no feed of {author} in the ledger")
+    counts = {"entries": 0, "evidence": 0}
+
+    def sections() -> Iterator[tuple[str, bytes]]:
+        for state in heads:
+            for _, cid, block in ledger.blocks(state.author):
+                yield cid, block
+                counts["entries"] += 1
+        for record, block in zip(ledger.evidence(author), ledger.evidence_blocks(author), strict=True):
+            yield record.other, block
+            counts["evidence"] += 1
+
+    atomic_write(path, car_stream([str(state.head) for state in heads], sections()))
+    return ExportResult(path, len(heads), counts["entries"], counts["evidence"])
 
 
 def read_car(data: bytes) -> Iterator[bytes]:
     """The entry blocks of a feed file, each checked against its claimed CID; raises on anything malformed."""
-    view = memoryview(data)
-    header_length, offset = _read_varint(view, 0)
-    if header_length > _MAX_HEADER_BYTES or offset + header_length > len(data):
-        raise MalformedCar("feed file header is truncated or too large")
+    stream = io.BytesIO(data)
     try:
-        header = cbor2.loads(bytes(view[offset : offset + header_length]))
-    except Exception as exc:  # cbor2 raises several unrelated types for hostile input
-        raise MalformedCar(f"feed file header is not CBOR: {exc}") from exc
-    if not isinstance(header, dict) or header.get("version") != 1 or not isinstance(header.get("roots"), list):
-        raise MalformedCar("not a CARv1 feed file (header must be {roots, version: 1})")
-    offset += header_length
-    while offset < len(data):
-        length, offset = _read_varint(view, offset)
-        if length > _CID_LENGTH + MAX_ENTRY_BYTES:
-            raise OversizedImport(f"a block of {length} bytes exceeds the {MAX_ENTRY_BYTES}-byte entry cap")
-        if length <= _CID_LENGTH or offset + length > len(data):
-            raise MalformedCar(f"truncated block at byte {offset} of the feed file")
-        claimed = bytes(view[offset : offset + _CID_LENGTH])
-        block = bytes(view[offset + _CID_LENGTH : offset + length])
-        if claimed != cid_bytes(DAG_CBOR, hashlib.sha256(block).digest()):
-            raise MalformedCar(f"block at byte {offset} does not match its CID {cid_to_str(claimed)}")
-        offset += length
-        yield block
+        read_roots(stream, max_header=_MAX_HEADER_BYTES, require_roots=False)
+        sections = read_blocks(
+            stream, max_section=_CID_LENGTH + MAX_ENTRY_BYTES, max_bytes=MAX_IMPORT_BYTES, codecs=(DAG_CBOR,)
+        )
+        for _, block in sections:
+            if not block:
+                raise MalformedCar("an empty block in the feed file")
+            yield block
+    except CarOversized as exc:
+        raise OversizedImport(f"feed file: {exc.message} (the entry cap is {MAX_ENTRY_BYTES} bytes)") from exc
+    except IntegrityError as exc:
+        if isinstance(exc, MalformedCar):
+            raise
+        raise MalformedCar(f"feed file: {exc.message}") from exc
 
 
 class CarFileTransport:
@@ -153,7 +100,7 @@ class CarFileTransport:
         try:
             size = path.stat().st_size
         except FileNotFoundError as exc:
-            raise NotFound(f"no such feed file: {path}", code="not-found/feed-file") from exc
+            raise FeedFileNotFound(f"no such feed file: {path}") from exc
         if size > max_bytes:
             raise OversizedImport(f"feed file {path} is {size} bytes; the cap is {max_bytes}")
         self.path = path

@@ -15,7 +15,16 @@ from typing import Literal
 import nacl.exceptions
 import nacl.signing
 
-from zkreg.errors import IntegrityError, InvalidInput
+from zkreg.errors import (
+    BrokenChain,
+    ForgedSignature,
+    ForkedFeed,
+    ImplausibleTimestamp,
+    InvalidInput,
+    RevokedKeyUsed,
+    SeqGap,
+    UnsupportedKey,
+)
 from zkreg.identity import public_key_from_did
 from zkreg.reputation.entry import Entry
 
@@ -23,67 +32,6 @@ MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 """An entry may claim a time at most this far ahead of the verifier's clock."""
 EARLIEST_TS_MS = 1_577_836_800_000
 """2020-01-01T00:00:00Z: no zkreg entry can be older."""
-
-
-class FeedRejected(IntegrityError):
-    """An entry that does not verify in its feed. Names the (author, seq) that failed."""
-
-    code = "feed/invalid"
-
-    def __init__(self, author: str, seq: int, reason: str) -> None:
-        super().__init__(f"feed {author} entry {seq}: {reason}")
-        self.author = author
-        self.seq = seq
-
-    def to_json(self) -> dict[str, object]:
-        document = super().to_json()
-        body = document["error"]
-        assert isinstance(body, dict)
-        body.update(author=self.author, seq=self.seq)
-        return document
-
-
-class ForgedSignature(FeedRejected):
-    """Not signed by the key the feed had at that seq (a wrong key, or a byte changed after signing)."""
-
-    code = "feed/bad-signature"
-
-
-class RevokedKeyUsed(FeedRejected):
-    """Signed by a key the feed had rotated away from before this seq."""
-
-    code = "feed/rotated-key"
-
-
-class SeqGap(FeedRejected):
-    """An entry that is not head + 1: reordered, or something in between was dropped."""
-
-    code = "feed/seq-gap"
-
-
-class BrokenChain(FeedRejected):
-    """`prev` does not name the previous entry: spliced in from another feed or another branch."""
-
-    code = "feed/broken-chain"
-
-
-class ImplausibleTimestamp(FeedRejected):
-    """A time before zkreg existed, in the future, or earlier than the previous entry."""
-
-    code = "feed/bad-timestamp"
-
-
-class UnsupportedKey(FeedRejected):
-    """An author or `rotate.new_key` that looks like a did:key but is not an Ed25519 one (another multicodec, a
-    wrong length): nothing it signs can verify, so its feed stops there like any other forgery."""
-
-    code = "feed/unsupported-key"
-
-
-class ForkedFeed(FeedRejected):
-    """The author signed two different entries with the same seq; nothing more of that feed is accepted."""
-
-    code = "feed/forked"
 
 
 @lru_cache(maxsize=65536)

@@ -1,13 +1,25 @@
-"""JSON Schemas: the versioned wire contract. `validate` turns a mismatch into a `MalformedObject`."""
+"""JSON Schemas: the versioned wire contract, in one dialect (draft-07), checked by one validator (fastjsonschema).
+
+Draft-07 because fastjsonschema compiles it to Python: a manifest is checked in ~11 µs against ~140 µs with
+`jsonschema`'s Draft 2020-12 validator, and the ledger checks every entry of a sync. The schemas need nothing
+2020-12 added (`$defs` is `definitions`; `if`/`then`/`else`, `const`, `propertyNames` are draft-07).
+`validate` turns a mismatch into a `MalformedObject`; `mismatch` gives callers with their own error the reason.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
+import fastjsonschema
+
 from zkreg.errors import MalformedObject
+
+DIALECT = "http://json-schema.org/draft-07/schema#"
+Validator = Callable[[Any], Any]
 
 
 def load(name: str) -> dict[str, Any]:
@@ -16,13 +28,20 @@ def load(name: str) -> dict[str, Any]:
     return schema
 
 
-@cache
-def _validator(name: str) -> Any:
-    import jsonschema  # local: ~0.15 s to import; the signature worker imports this module
+def compile_schema(schema: dict[str, Any]) -> Validator:
+    """A validator for a draft-07 schema (the only dialect: a schema naming another one is a programming error)."""
+    dialect = schema.get("$schema", DIALECT)
+    if dialect != DIALECT:
+        raise ValueError(f"schema {schema.get('$id', '')!r} is in dialect {dialect}, not {DIALECT}")
+    return fastjsonschema.compile(schema)
 
+
+@cache
+def _validator(name: str, prop: str | None) -> Validator:
     schema = load(name)
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
+    if prop is not None:  # one top-level property, with the schema's definitions
+        schema = {"$schema": DIALECT, "definitions": schema.get("definitions", {}), **schema["properties"][prop]}
+    return compile_schema(schema)
 
 
 MAX_DEPTH = 64
@@ -40,25 +59,22 @@ def _nested_too_deep(instance: object) -> bool:
     return False
 
 
-@cache
-def _property_validator(name: str, prop: str) -> Any:
-    """A validator for one top-level property of schema `name`, with the schema's `$defs`."""
-    import jsonschema  # local: ~0.15 s to import; the signature worker imports this module
-
-    schema = load(name)
-    part = {"$schema": schema["$schema"], "$defs": schema.get("$defs", {}), **schema["properties"][prop]}
-    jsonschema.Draft202012Validator.check_schema(part)
-    return jsonschema.Draft202012Validator(part)
+def mismatch(validator: Validator, instance: object) -> str | None:
+    """Why `instance` fails `validator` ("where: what", at most ~300 characters), or None if it passes. The
+    caller bounds the depth first (`validate` does; peer answers and entries are depth-checked as they are read)."""
+    try:
+        validator(instance)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        where = "/".join(str(part) for part in (exc.path or [])[1:]) or "(root)"
+        message = exc.message if len(exc.message) <= 300 else exc.message[:300] + "…"
+        return f"{where}: {message}"
+    return None
 
 
 def validate(name: str, instance: object, *, what: str, prop: str | None = None) -> None:
     """Check `instance` against schema `name` (or against its top-level property `prop`)."""
     if _nested_too_deep(instance):
         raise MalformedObject(f"{what} is nested more than {MAX_DEPTH} levels deep (schema {name})")
-    validator = _validator(name) if prop is None else _property_validator(name, prop)
-    errors = sorted(validator.iter_errors(instance), key=lambda error: list(error.absolute_path))
-    if errors:
-        first = errors[0]
-        where = "/".join(str(part) for part in first.absolute_path) or "(root)"
-        message = first.message if len(first.message) <= 300 else first.message[:300] + "…"
-        raise MalformedObject(f"{what} does not match schema {name}: {where}: {message}")
+    problem = mismatch(_validator(name, prop), instance)
+    if problem is not None:
+        raise MalformedObject(f"{what} does not match schema {name}: {problem}")

@@ -17,9 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 import zkreg
-from zkreg.errors import ZkregError
+from zkreg.errors import RequestTimeout, RequestTooLarge, ServerBusy, Throttled, ZkregError
 from zkreg.peer.envelope import parse_body
-from zkreg.peer.limits import RequestTimeout, RequestTooLarge, ServerBusy, Throttled
 from zkreg.schemas import load as load_schema
 
 if TYPE_CHECKING:
@@ -49,19 +48,6 @@ ERROR_SCHEMA: dict[str, Any] = {
     },
 }
 
-_STATUS_BY_EXIT = {1: 500, 2: 400, 3: 404, 4: 422, 5: 403, 6: 503}
-_STATUS_BY_CODE = {
-    "request/bad-signature": 401,
-    "request/stale": 401,
-    "request/replayed": 409,
-    "request/too-large": 413,
-    "request/timeout": 408,
-    "policy/throttled": 429,
-    "serve/prove-timeout": 504,
-    "input/bad-cid": 400,
-    "input/bad-did": 400,
-}
-
 
 def _request_schema() -> dict[str, Any]:
     schema = load_schema("request.v1")
@@ -73,9 +59,7 @@ def error_response(error: ZkregError) -> JSONResponse:
     details = body["error"]
     assert isinstance(details, dict)
     details["exit_code"] = error.exit_code
-    status = _STATUS_BY_CODE.get(error.code, _STATUS_BY_EXIT.get(error.exit_code, 500))
-    if error.exit_code == 1 and error.code.startswith("input/"):
-        status = 400
+    status = type(error).http_status
     headers = {}
     if isinstance(error, ServerBusy | Throttled):
         headers["Retry-After"] = str(error.retry_after)

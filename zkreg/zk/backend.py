@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from zkreg.zk.documents import CircuitSettings
+    from zkreg.zk.runner import Deadline
 
 MODES = ("fixed", "hashed")
 """How the weights bind: `fixed` bakes them into the circuit (the vk is the commitment); `hashed` keeps the vk
@@ -26,23 +27,42 @@ class PublicValues:
 
 
 class ProofBackend(Protocol):
+    """A step given a `deadline` is stopped when it passes (its processes killed) with `ProveTimeout`."""
+
     name: str
     version: str
 
     def make_settings(self, model: Path, calibration: Path, mode: str, out: Path) -> int:
         """Write calibrated circuit settings for `model`; the circuit's size as log2(rows)."""
 
-    def compile(self, model: Path, settings: Path, out: Path) -> None: ...
+    def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None: ...
 
     def gen_dev_srs(self, out: Path, logrows: int) -> None:
         """An insecure structured reference string, for development: whoever made it can forge proofs."""
 
-    def setup(self, circuit: Path, srs: Path, vk_out: Path, pk_out: Path, memory_limit: int | None) -> None: ...
+    def setup(
+        self,
+        circuit: Path,
+        srs: Path,
+        vk_out: Path,
+        pk_out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None: ...
 
     def params_commitment(self, circuit: Path, data: Path) -> list[str]:
         """The public commitment to the weights the circuit holds (empty when the weights are fixed)."""
 
-    def prove(self, circuit: Path, pk: Path, srs: Path, data: Path, out: Path, memory_limit: int | None) -> None: ...
+    def prove(
+        self,
+        circuit: Path,
+        pk: Path,
+        srs: Path,
+        data: Path,
+        out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None: ...
 
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
         """None if the proof verifies, else the reason it does not."""

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import ZkregError
+from zkreg.errors import ZkCacheDamaged
+from zkreg.fsutil import atomic_write
 from zkreg.registry.store import pid_alive
 
 ENTRY_FILES = ("model.onnx", "settings.json", "circuit.ezkl", "vk.key", "pk.key", "meta.json")
@@ -65,16 +66,15 @@ class ArtefactCache:
         except (OSError, ValueError) as exc:
             meta = exc
         if not isinstance(meta, dict):
-            raise ZkregError(
+            raise ZkCacheDamaged(
                 f"the private zk cache entry {folder} is damaged (unreadable meta.json)",
                 hint=f"remove {folder}; with the model's ONNX file at hand, publish or prove rebuilds it",
-                code="zk/cache-damaged",
             )
         return CacheEntry(folder, meta)
 
     def commit(self, staging: Path, meta: dict[str, Any]) -> CacheEntry:
         """Move a complete staging folder into place as the entry for its model and settings."""
-        (staging / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        atomic_write(staging / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
         missing = [name for name in ENTRY_FILES if not (staging / name).is_file()]
         if missing:
             raise RuntimeError(f"cache entry is missing {missing}")  # a bug, not a user error

@@ -18,7 +18,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import BadCircuitSettings, MalformedObject, NotFound, ZkregError
+from zkreg.errors import BadCircuitSettings, MalformedObject, PathNotFound, ZkregError
 from zkreg.identity import verify_signature
 from zkreg.registry.manifest import ZK_LINKS
 from zkreg.schemas import validate
@@ -76,23 +76,22 @@ def parse_json(
     what: str,
     max_bytes: int,
     error: type[ZkregError],
-    code: str | None = None,
-    number_code: str | None = None,
+    number_error: type[ZkregError] | None = None,
 ) -> Any:
-    """`data` as JSON, or `error` (with `code`; `number_code` for a non-finite or giant number): at most
+    """`data` as JSON, or `error` (`number_error` for a non-finite or giant number, if given): at most
     `max_bytes`, nested at most `MAX_DEPTH` deep, finite numbers only, Unicode strings only."""
     if len(data) > max_bytes:
-        raise error(f"{what} is larger than {max_bytes} bytes", code=code)
+        raise error(f"{what} is larger than {max_bytes} bytes")
     if _depth(data) > MAX_DEPTH:  # (json.loads's RecursionError stays caught below, for encodings the scan misreads)
-        raise error(f"{what} is nested deeper than {MAX_DEPTH} levels", code=code)
+        raise error(f"{what} is nested deeper than {MAX_DEPTH} levels")
     try:
         document = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
     except _NotANumberWeTake as exc:
-        raise error(f"{what} holds a number that is not finite or too long: {exc}", code=number_code or code) from None
+        raise (number_error or error)(f"{what} holds a number that is not finite or too long: {exc}") from None
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise error(f"{what} is not JSON with finite numbers: {str(exc)[:200]}", code=code) from None
+        raise error(f"{what} is not JSON with finite numbers: {str(exc)[:200]}") from None
     if _SURROGATE_ESCAPE.search(data) and _holds_lone_surrogate(document):
-        raise error(f"{what} holds a string that is not Unicode text (a lone surrogate)", code=code)
+        raise error(f"{what} holds a string that is not Unicode text (a lone surrogate)")
     return document
 
 
@@ -115,37 +114,33 @@ def _holds_lone_surrogate(document: Any) -> bool:
     return False
 
 
-def read_bounded(path: Path, *, what: str, max_bytes: int, error: type[ZkregError], code: str | None = None) -> bytes:
+def read_bounded(path: Path, *, what: str, max_bytes: int, error: type[ZkregError]) -> bytes:
     """The bytes of the regular file `path`, refused past `max_bytes`; at most `max_bytes` + 1 are ever read (the
     file may grow after a size check, so the read itself is bounded)."""
     if not path.is_file():
-        raise NotFound(f"no such {what}: {path}", code="not-found/path")
+        raise PathNotFound(f"no such {what}: {path}")
     with path.open("rb") as stream:
         data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise error(f"{what} {path.name} is larger than {max_bytes} bytes", code=code)
+        raise error(f"{what} {path.name} is larger than {max_bytes} bytes")
     return data
 
 
-def join_bounded(
-    chunks: Iterable[bytes], *, what: str, max_bytes: int, error: type[ZkregError], code: str | None = None
-) -> bytes:
+def join_bounded(chunks: Iterable[bytes], *, what: str, max_bytes: int, error: type[ZkregError]) -> bytes:
     """The chunks (a file streamed from the store) joined, refused as soon as they pass `max_bytes`."""
     data = bytearray()
     for chunk in chunks:
         data += chunk
         if len(data) > max_bytes:
-            raise error(f"{what} is larger than {max_bytes} bytes", code=code)
+            raise error(f"{what} is larger than {max_bytes} bytes")
     return bytes(data)
 
 
-def _validate(
-    schema: str, document: Any, what: str, error: type[ZkregError], code: str | None, prop: str | None = None
-) -> None:
+def _validate(schema: str, document: Any, what: str, error: type[ZkregError], prop: str | None = None) -> None:
     try:
         validate(schema, document, what=what, prop=prop)
     except MalformedObject as exc:
-        raise error(exc.message, code=code) from None
+        raise error(exc.message) from None
 
 
 # ---- the manifest's zk section ---------------------------------------------------------------------------------
@@ -171,7 +166,7 @@ class ZkSection:
         if not isinstance(section, dict):
             raise MalformedObject(f"{what}: the zk section is not an object")
         linked = {key: {"/": value} if key in ZK_LINKS else value for key, value in section.items()}
-        _validate("manifest.v1", linked, f"{what}'s zk section", MalformedObject, None, prop="zk")
+        _validate("manifest.v1", linked, f"{what}'s zk section", MalformedObject, prop="zk")
         return cls(
             backend=section["backend"],
             version=section["version"],
@@ -210,7 +205,7 @@ class CircuitSettings:
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str = "circuit settings") -> CircuitSettings:
         document = parse_json(data, what=what, max_bytes=MAX_SETTINGS_BYTES, error=BadCircuitSettings)
-        _validate("circuit-settings.v1", document, what, BadCircuitSettings, None)
+        _validate("circuit-settings.v1", document, what, BadCircuitSettings)
         shapes = tuple(tuple(shape) for shape in document["model_instance_shapes"])
         inputs, outputs = tuple(document["model_input_scales"]), tuple(document["model_output_scales"])
         if len(inputs) + len(outputs) != len(shapes):
@@ -254,7 +249,7 @@ class ProofBundle:
     @classmethod
     def from_bytes(cls, data: bytes, *, what: str = "proof bundle") -> ProofBundle:
         document = parse_json(data, what=what, max_bytes=MAX_BUNDLE_BYTES, error=MalformedObject)
-        _validate("proof-bundle.v1", document, what, MalformedObject, None)
+        _validate("proof-bundle.v1", document, what, MalformedObject)
         body = {key: value for key, value in document.items() if key != "signature"}
         verify_signature(document["prover"], canonical(body), bytes.fromhex(document["signature"]))
         return cls(

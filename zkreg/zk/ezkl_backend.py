@@ -10,9 +10,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.errors import ProofInvalid
+from zkreg.errors import ProofInputMismatch, ProofInstancesMalformed, ProofInstancesShape
 from zkreg.zk.backend import PublicValues
-from zkreg.zk.runner import run_steps
+from zkreg.zk.runner import Deadline, run_steps
 
 if TYPE_CHECKING:
     from zkreg.zk.documents import CircuitSettings
@@ -31,11 +31,12 @@ def installed_version() -> str:
     return version("ezkl")
 
 
-def _run(step: str, memory_limit: int | None = None, **args: Any) -> Any:
+def _run(step: str, memory_limit: int | None = None, deadline: Deadline | None = None, **args: Any) -> Any:
     return run_steps(
         CHILD,
         [(step, {key: str(value) if isinstance(value, Path) else value for key, value in args.items()})],
         memory_limit=memory_limit,
+        deadline=deadline,
     )[0]
 
 
@@ -49,20 +50,37 @@ class EzklBackend:
         logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
         return logrows
 
-    def compile(self, model: Path, settings: Path, out: Path) -> None:
-        _run("compile", model=model, settings=settings, out=out)
+    def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None:
+        _run("compile", deadline=deadline, model=model, settings=settings, out=out)
 
     def gen_dev_srs(self, out: Path, logrows: int) -> None:
         _run("gen_srs", out=out, logrows=logrows)
 
-    def setup(self, circuit: Path, srs: Path, vk_out: Path, pk_out: Path, memory_limit: int | None) -> None:
-        _run("setup", memory_limit, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
+    def setup(
+        self,
+        circuit: Path,
+        srs: Path,
+        vk_out: Path,
+        pk_out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        _run("setup", memory_limit, deadline, circuit=circuit, srs=srs, vk=vk_out, pk=pk_out)
 
     def params_commitment(self, circuit: Path, data: Path) -> list[str]:
         hashes: list[str] = _run("witness", data=data, circuit=circuit, out=data.with_suffix(".witness.json"))
         return hashes
 
-    def prove(self, circuit: Path, pk: Path, srs: Path, data: Path, out: Path, memory_limit: int | None) -> None:
+    def prove(
+        self,
+        circuit: Path,
+        pk: Path,
+        srs: Path,
+        data: Path,
+        out: Path,
+        memory_limit: int | None,
+        deadline: Deadline | None = None,
+    ) -> None:
         witness = out.with_name(out.name + ".witness.json")
         run_steps(
             CHILD,
@@ -74,6 +92,7 @@ class EzklBackend:
                 ),
             ],
             memory_limit=memory_limit,
+            deadline=deadline,
         )
 
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
@@ -88,9 +107,8 @@ class EzklBackend:
         column = instances[0] if len(instances) == 1 else None
         hashed = 1 if mode == "hashed" else 0
         if column is None or len(column) != hashed + sum(sizes):
-            raise ProofInvalid(
+            raise ProofInstancesShape(
                 f"the proof's public instances do not have the shape the settings give ({hashed + sum(sizes)} values)",
-                code="proof/instances-shape",
             )
         commitment, rest = column[:hashed], column[hashed:]
         chunks: list[list[str]] = []
@@ -114,9 +132,7 @@ class EzklBackend:
         except BaseException as exc:  # a malformed field element panics inside the library
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
-            raise ProofInvalid(
-                f"a public instance is not a field element: {exc}", code="proof/instances-malformed"
-            ) from None
+            raise ProofInstancesMalformed(f"a public instance is not a field element: {exc}") from None
 
     def encode_inputs(self, values: list[list[float]], settings: CircuitSettings) -> list[list[str]]:
         ezkl = untyped_ezkl()
@@ -136,6 +152,4 @@ class EzklBackend:
         except BaseException as exc:  # a value out of the quantisable range: OSError, or a panic
             if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
                 raise
-            raise ProofInvalid(
-                f"an input value cannot be encoded at the circuit's scale: {exc}", code="proof/input-mismatch"
-            ) from None
+            raise ProofInputMismatch(f"an input value cannot be encoded at the circuit's scale: {exc}") from None

@@ -8,49 +8,41 @@ import math
 from pathlib import Path
 from typing import Any
 
-from zkreg.errors import InvalidInput
+from zkreg.errors import InputBadShape, InputNotJson, InputNotNumeric, InputTooLarge
 from zkreg.zk.documents import parse_json, read_bounded
 
 MAX_INPUT_BYTES = 1 << 20
 
 
 def load_input(path: Path, shapes: list[list[int]]) -> list[list[float]]:
-    data = read_bounded(path, what="input file", max_bytes=MAX_INPUT_BYTES, error=InvalidInput, code="input/too-large")
+    data = read_bounded(path, what="input file", max_bytes=MAX_INPUT_BYTES, error=InputTooLarge)
     document: Any = parse_json(
         data,
         what=f"input {path.name}",
         max_bytes=MAX_INPUT_BYTES,
-        error=InvalidInput,
-        code="input/not-json",
-        number_code="input/not-numeric",
+        error=InputNotJson,
+        number_error=InputNotNumeric,
     )
     if isinstance(document, dict) and set(document) == {"input_data"}:
         document = document["input_data"]
     elif isinstance(document, list) and all(not isinstance(item, list) for item in document):
         document = [document]
     if not isinstance(document, list) or not all(isinstance(item, list) for item in document):
-        raise InvalidInput(
-            f'input {path.name} must be a list of numbers or {{"input_data": [[numbers]]}}', code="input/bad-shape"
-        )
+        raise InputBadShape(f'input {path.name} must be a list of numbers or {{"input_data": [[numbers]]}}')
     return check_values(document, shapes, path.name)
 
 
 def check_values(document: list[Any], shapes: list[list[int]], what: str) -> list[list[float]]:
     if len(document) != len(shapes):
-        raise InvalidInput(
-            f"{what}: the model takes {len(shapes)} input(s), got {len(document)}", code="input/bad-shape"
-        )
+        raise InputBadShape(f"{what}: the model takes {len(shapes)} input(s), got {len(document)}")
     values: list[list[float]] = []
     for index, (items, shape) in enumerate(zip(document, shapes, strict=True)):
         if len(items) != math.prod(shape):
-            raise InvalidInput(
+            raise InputBadShape(
                 f"{what}: input {index} needs {math.prod(shape)} values (shape {shape}), got {len(items)}",
-                code="input/bad-shape",
             )
         for item in items:
             if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-                raise InvalidInput(
-                    f"{what}: input {index} holds a non-numeric value {item!r}", code="input/not-numeric"
-                )
+                raise InputNotNumeric(f"{what}: input {index} holds a non-numeric value {item!r}")
         values.append([float(item) for item in items])
     return values

@@ -14,17 +14,16 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, convert_model_from_external_data
 
-from zkreg.errors import InvalidInput
+from zkreg.errors import InvalidInput, OnnxExternalData, OnnxInvalid, ZkUnsupportedModel
 
 UNSUPPORTED_OPS = frozenset({"Mod", "If", "Loop", "Scan"})
 EXPLICIT_ATTRIBUTES = {"Conv": ("strides", "pads", "dilations"), "ConvTranspose": ("strides", "pads", "dilations")}
 
 
 def _refuse(message: str) -> InvalidInput:
-    return InvalidInput(
+    return ZkUnsupportedModel(
         message,
         hint="export the model without it, or publish with --weights public and no --zk",
-        code="input/zk-unsupported-model",
     )
 
 
@@ -48,7 +47,7 @@ TensorSpan = tuple[str, int, int]
 
 
 def _refuse_external(message: str) -> InvalidInput:
-    return InvalidInput(message, code="input/onnx-external-data")
+    return OnnxExternalData(message)
 
 
 def external_locations(path: Path, model: onnx.ModelProto | None = None) -> dict[PurePosixPath, list[TensorSpan]]:
@@ -112,7 +111,7 @@ def _load_graph(path: Path) -> onnx.ModelProto:
     try:
         return onnx.load(str(path), load_external_data=False)
     except (DecodeError, ValueError, OSError, RuntimeError) as exc:
-        raise InvalidInput(f"{path.name} is not a valid ONNX model: {exc}", code="input/onnx-invalid") from None
+        raise OnnxInvalid(f"{path.name} is not a valid ONNX model: {exc}") from None
 
 
 def check_provable(path: Path) -> ProvableModel:

@@ -13,7 +13,8 @@ import os
 import secrets
 from pathlib import Path
 
-from zkreg.errors import IntegrityError, InvalidInput
+from zkreg.errors import SrsMissing, SrsTooSmall, SrsUnknown
+from zkreg.fsutil import atomic_replace
 from zkreg.zk.backend import ProofBackend
 
 CEREMONY_SRS_SHA256: dict[int, str] = {
@@ -60,19 +61,17 @@ def sha256_file(path: Path) -> str:
 def check_ceremony_srs(path: Path, logrows: int) -> int:
     """The SRS file's size (log2 rows) if its hash is a known ceremony file large enough for `logrows`."""
     if not path.is_file():
-        raise InvalidInput(f"--srs {path}: no such file", code="input/srs-missing")
+        raise SrsMissing(f"--srs {path}: no such file")
     digest = sha256_file(path)
     size = next((k for k, known in CEREMONY_SRS_SHA256.items() if known == digest), None)
     if size is None:
-        raise IntegrityError(
+        raise SrsUnknown(
             f"--srs {path.name}: SHA-256 {digest} is not a known KZG ceremony file",
             hint="use a file from ezkl's ceremony (kzg<k>.srs), or omit --srs for an insecure dev SRS",
-            code="integrity/srs-unknown",
         )
     if size < logrows:
-        raise InvalidInput(
+        raise SrsTooSmall(
             f"--srs {path.name} is the ceremony file for logrows {size}; this circuit needs {logrows}",
-            code="input/srs-too-small",
         )
     return size
 
@@ -86,7 +85,7 @@ def dev_srs(folder: Path, backend: ProofBackend, logrows: int) -> Path:
     tmp = folder / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
         backend.gen_dev_srs(tmp, logrows)
-        os.replace(tmp, path)
+        atomic_replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path

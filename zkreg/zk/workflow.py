@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import secrets
 import shutil
 import tempfile
 import time
@@ -20,7 +19,25 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from zkreg.errors import InvalidInput, NotFound, ProofInvalid, ZkFailed
+from zkreg.errors import (
+    BadEnv,
+    BadZkMode,
+    InvalidInput,
+    NotProvable,
+    ProofArtefactMismatch,
+    ProofCommitmentMismatch,
+    ProofDoesNotVerify,
+    ProofInputMismatch,
+    ProofNotZk,
+    ProofOutputMismatch,
+    ProofVersionMismatch,
+    ProvingKeyNotFound,
+    ZkExternalDataMissing,
+    ZkTooLarge,
+    ZkVersionMismatch,
+    ZkVkMismatch,
+)
+from zkreg.fsutil import atomic_write
 from zkreg.identity import Identity
 from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
@@ -32,6 +49,7 @@ from zkreg.zk.cache import ArtefactCache, CacheEntry
 from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
 from zkreg.zk.ezkl_backend import EzklBackend
 from zkreg.zk.inputs import check_values, load_input
+from zkreg.zk.runner import Deadline
 from zkreg.zk.srs import check_ceremony_srs, dev_srs
 
 GB = 1 << 30
@@ -76,7 +94,7 @@ def memory_budget() -> int:
         try:
             return int(float(override) * GB)
         except ValueError:
-            raise InvalidInput(f"ZKREG_ZK_MEMORY_GB={override!r} is not a number", code="input/bad-env") from None
+            raise BadEnv(f"ZKREG_ZK_MEMORY_GB={override!r} is not a number") from None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -157,7 +175,7 @@ class ZkWorkspace:
         from zkreg.zk.model_check import check_provable, write_self_contained  # local: onnx takes ~0.7 s
 
         if mode not in MODES:
-            raise InvalidInput(f"--zk must be one of {', '.join(MODES)}", code="input/bad-zk-mode")
+            raise BadZkMode(f"--zk must be one of {', '.join(MODES)}")
         checked = check_provable(model)
         shapes = checked.input_shapes
         model_cid = file_cid(model)
@@ -183,11 +201,10 @@ class ZkWorkspace:
             cost = estimate(logrows, mode, dev_needed)
             budget = memory_budget()
             if cost.peak_bytes > budget:
-                raise ZkFailed(
+                raise ZkTooLarge(
                     f"setup would need ~{cost.peak_bytes / GB:.1f} GB ({cost.describe()}); "
                     f"only {budget / GB:.1f} GB is available",
                     hint="use --zk fixed, a smaller model, or a machine with more memory",
-                    code="zk/too-large",
                 )
             if srs is not None:
                 check_ceremony_srs(srs, logrows)
@@ -258,14 +275,15 @@ class ZkWorkspace:
 
     def _check_version(self, zk: ZkSection) -> None:
         if zk.backend != self.backend.name or zk.version != self.backend.version:
-            raise ZkFailed(
+            raise ZkVersionMismatch(
                 f"this model was set up with {zk.backend} {zk.version}; installed is "
                 f"{self.backend.name} {self.backend.version}, whose keys and proofs are not compatible",
                 hint=f"install {zk.backend}=={zk.version}",
-                code="zk/version-mismatch",
             )
 
-    def _entry_for(self, manifest: Manifest, zk: ZkSection, progress: Progress) -> tuple[CacheEntry, bool]:
+    def _entry_for(
+        self, manifest: Manifest, zk: ZkSection, progress: Progress, deadline: Deadline | None
+    ) -> tuple[CacheEntry, bool]:
         """The cached circuit and keys for this manifest, built (and cached) first if needed; True if built."""
         onnx_files = [name for name in manifest.files if name.endswith(".onnx")]
         public_model = manifest.files[onnx_files[0]] if manifest.weights == "public" and len(onnx_files) == 1 else None
@@ -276,10 +294,9 @@ class ZkWorkspace:
         if entry is not None:
             return entry, False
         if public_model is None:
-            raise NotFound(
+            raise ProvingKeyNotFound(
                 f"no proving key for {manifest.name}@{manifest.version}: its weights are private to its owner",
                 hint="only the owner (with the cache made at publish) can prove this model",
-                code="not-found/proving-key",
             )
         staging = self.cache.new_staging()
         try:
@@ -287,19 +304,19 @@ class ZkWorkspace:
             fetched = staging / "fetched"
             self._fetch_model(manifest, onnx_files[0], fetched, staging / "model.onnx")
             shutil.copyfile(self.settings_of(zk, fetched)[0], staging / "settings.json")
-            self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl")
+            self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl", deadline)
             self.backend.setup(
                 staging / "circuit.ezkl",
                 self.fetch(zk.srs, fetched),
                 staging / "vk.key",
                 staging / "pk.key",
                 memory_fence(),
+                deadline,
             )
             shutil.rmtree(fetched)
             if file_cid(staging / "vk.key") != zk.vk:
-                raise ZkFailed(
+                raise ZkVkMismatch(
                     "the rebuilt verifying key is not the published one; refusing to prove with it",
-                    code="zk/vk-mismatch",
                 )
             meta = {
                 "backend": self.backend.name,
@@ -327,10 +344,9 @@ class ZkWorkspace:
         for location in locations:
             published = str(PurePosixPath(onnx_name).parent / location)
             if published not in manifest.files:
-                raise ZkFailed(
+                raise ZkExternalDataMissing(
                     f"{onnx_name} reads external data {str(location)!r}, which {manifest.name}@{manifest.version} "
                     "does not publish",
-                    code="zk/external-data-missing",
                 )
             (fetched / location).parent.mkdir(parents=True, exist_ok=True)
             self.store.get_file(manifest.files[published], fetched / location)
@@ -340,22 +356,30 @@ class ZkWorkspace:
             shutil.copyfile(model, out)
 
     def prove(
-        self, manifest: Manifest, identity: Identity, input_path: Path, out_path: Path, progress: Progress
+        self,
+        manifest: Manifest,
+        identity: Identity,
+        input_path: Path,
+        out_path: Path,
+        progress: Progress,
+        deadline: Deadline | None = None,
     ) -> ProveResult:
+        """Prove `manifest`'s model on the input file and write the signed bundle to `out_path`. With `deadline`,
+        every child step (a cold start's compile and setup, then the proof) gets the time left, and the one running
+        when it passes is killed with its processes: `ProveTimeout`, nothing cached or written."""
         started = time.perf_counter()
         zk = zk_section(manifest)
         if zk is None:
-            raise InvalidInput(
+            raise NotProvable(
                 f"{manifest.name}@{manifest.version} was published without zk artefacts",
                 hint="publish it with --weights private, or --zk fixed|hashed",
-                code="input/not-provable",
             )
         self._check_version(zk)
         self._work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="prove-", dir=self._work) as folder:
             settings = self.settings_of(zk, Path(folder))[1]
             values = load_input(input_path, settings.input_shapes)
-            entry, cold = self._entry_for(manifest, zk, progress)
+            entry, cold = self._entry_for(manifest, zk, progress, deadline)
             data = Path(folder) / "input.json"
             data.write_text(json.dumps({"input_data": values}))
             proof_file = Path(folder) / "proof.json"
@@ -368,6 +392,7 @@ class ZkWorkspace:
                     data,
                     proof_file,
                     memory_fence(),
+                    deadline,
                 )
             finally:
                 progress.end()
@@ -401,22 +426,20 @@ class ZkWorkspace:
         manifest = load_manifest(bundle.manifest)
         zk = zk_section(manifest)
         if zk is None:
-            raise ProofInvalid(f"manifest {manifest.cid} has no zk section to verify against", code="proof/not-zk")
+            raise ProofNotZk(f"manifest {manifest.cid} has no zk section to verify against")
         for key, named, published in (
             ("settings", bundle.settings, zk.settings),
             ("vk", bundle.vk, zk.vk),
             ("srs", bundle.srs, zk.srs),
         ):
             if named != published:
-                raise ProofInvalid(
+                raise ProofArtefactMismatch(
                     f"the bundle's {key} {named} is not the one manifest {manifest.cid} published ({published})",
-                    code="proof/artefact-mismatch",
                 )
         if (bundle.backend_name, bundle.backend_version) != (zk.backend, zk.version):
-            raise ProofInvalid(
+            raise ProofVersionMismatch(
                 f"the bundle was made with {bundle.backend_name} {bundle.backend_version}, the model "
                 f"was set up with {zk.backend} {zk.version}",
-                code="proof/version-mismatch",
             )
         self._check_version(zk)
         self._work.mkdir(parents=True, exist_ok=True)
@@ -427,26 +450,22 @@ class ZkWorkspace:
             proof_file.write_text(json.dumps(bundle.proof))
             reason = self.backend.verify(proof_file, settings_file, vk_file, srs_file)
         if reason is not None:
-            raise ProofInvalid(
+            raise ProofDoesNotVerify(
                 f"the proof does not verify against {manifest.name}@{manifest.version}'s vk: {reason}",
-                code="proof/does-not-verify",
             )
         decoded = self.backend.decode(bundle.instances, settings, zk.mode)
         if zk.mode == "hashed" and tuple(decoded.params_commitment) != zk.params_commitment:
-            raise ProofInvalid(
+            raise ProofCommitmentMismatch(
                 "the proof was made with weights whose hash is not the published params commitment",
-                code="proof/commitment-mismatch",
             )
         try:
             claimed_input = check_values(bundle.input, settings.input_shapes, "the bundle's input")
         except InvalidInput as exc:
-            raise ProofInvalid(exc.message, code="proof/input-mismatch") from None
+            raise ProofInputMismatch(exc.message) from None
         if self.backend.encode_inputs(claimed_input, settings) != decoded.input_elements:
-            raise ProofInvalid(
-                "the bundle's input is not the input the proof was made for", code="proof/input-mismatch"
-            )
+            raise ProofInputMismatch("the bundle's input is not the input the proof was made for")
         if bundle.output != decoded.outputs:
-            raise ProofInvalid("the bundle's output is not the output the proof attests", code="proof/output-mismatch")
+            raise ProofOutputMismatch("the bundle's output is not the output the proof attests")
         return ProofVerdict(manifest, bundle.prover, zk.mode, zk.srs_kind, claimed_input, decoded.outputs)
 
 
@@ -459,9 +478,4 @@ def _count(shape: list[int]) -> int:
 
 def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, text.encode())

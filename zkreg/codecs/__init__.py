@@ -1,0 +1,1 @@
+"""The wire codecs, each implemented once: unsigned varints, canonical DAG-CBOR."""
