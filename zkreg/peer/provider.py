@@ -2,8 +2,8 @@
 
 Each call opens the data dir (`Repo`, under 1 ms) in the calling thread, because SQLite connections belong to
 one thread and the HTTP server answers from a pool. A proof runs in that thread too, through the library
-(`Repo.prove` with a deadline): its heavy steps run in a child process group that is killed whole at the time
-limit. What lives across calls is thread-safe: the proving gate, the per-key rate limiter and the set of public
+(`zkreg.app.proofs.prove` with a deadline): its heavy steps run in a child process group that is killed whole at
+the time limit. What lives across calls is thread-safe: the proving gate, the per-key rate limiter and the set of public
 blocks.
 
 Public artefacts only (`PublicArtefacts` has the rule): private weights are never in a manifest's files, and
