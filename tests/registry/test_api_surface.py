@@ -34,6 +34,6 @@ def test_repo_as_context_manager_runs_the_workflows_and_closes_index_and_ledger(
         ledger = repo.ledger
     assert (tmp_path / "out" / "rows.csv").read_text() == "a,b\n1,2\n"
     with pytest.raises(sqlite3.ProgrammingError):
-        repo.index.execute("SELECT 1")
+        repo.index.integrity_check()
     with pytest.raises(sqlite3.ProgrammingError):
-        ledger.conn.execute("SELECT 1")
+        ledger.authors()
