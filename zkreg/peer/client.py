@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from zkreg import transport
+from zkreg.app.proofs import VerifyProofRequest, verify_proof
+from zkreg.app.pull import PullRequest, pull
 from zkreg.errors import (
     BadCircuitSettings,
     CidMismatch,
@@ -66,7 +68,8 @@ from zkreg.zk.inputs import load_input
 from zkreg.zk.workflow import zk_section
 
 if TYPE_CHECKING:
-    from zkreg.api import PullResult, Repo
+    from zkreg.app.pull import PullResult
+    from zkreg.app.repo import Repo
     from zkreg.peer.store import Peer
     from zkreg.registry.manifest import Manifest
 
@@ -433,11 +436,11 @@ class RemotePull:
 def pull_remote(repo: Repo, url: str, ref: str, out_dir: Path | None = None, *, force: bool = False) -> RemotePull:
     """Fetch an artefact from the peer that published it, verify every block, write its files, record `use` and
     get the provider's signed receipt for the same request (a bilateral, countable use). `force` replaces existing
-    files (see `Repo.pull`)."""
+    files (see `zkreg.app.pull`)."""
     with PeerClient(url) as client:
         manifest = fetch_manifest(repo, client, ref, files=True)
         request = sign_request(repo.identity, "receipt", manifest.cid, [], now_ms())
-        result = repo.pull(manifest.cid, out_dir, request=request.nonce, force=force)
+        result = pull(repo, PullRequest(manifest.cid, out_dir, request_id=request.nonce, force=force))
         answer = client.receipt(request.document)
     return RemotePull(result, answer.receipt)
 
@@ -484,7 +487,7 @@ def prove_remote(
     try:
         if file_cid(staged) != answer.proof:
             raise ProofInvalid("the bundle received is not the one the provider's receipt names")
-        verdict = repo.verify_proof(staged)
+        verdict = verify_proof(repo, VerifyProofRequest(staged))
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
         if verdict.input != values:
