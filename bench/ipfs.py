@@ -1,8 +1,9 @@
 """IPFS backend throughput, each figure a ratio against a baseline measured in the same run.
 
-- publish of a 100 MiB model through the node (`Repo.publish(store="ipfs")`: upload via /add, our CID in the same
-  pass, local copy, manifest, recursive pin) vs the node's own `/add` of a same-size file with its default
-  `pin=true` (target >= 0.9x); and the upload alone (`IpfsStore.put_file`, local copy included) vs `/add?pin=false`;
+- publish of a 100 MiB model through the node (`publish(repo, PublishRequest(..., store="ipfs"))`: upload via
+  /add, our CID in the same pass, local copy, manifest, recursive pin) vs the node's own `/add` of a same-size file
+  with its default `pin=true` (target >= 0.9x); and the upload alone (`IpfsStore.put_file`, local copy included)
+  vs `/add?pin=false`;
 - our offline CID (UnixFS import, no storage) vs `hashlib.sha256` over the same bytes;
 - pull into a fresh data dir through the node vs the node's own `/cat` of the file;
 - CAR export and import (MiB/s) vs copying the same bytes with `shutil.copyfile`.
@@ -28,7 +29,17 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.ipfs.node import IpfsNode, start_node
-from zkreg.api import Repo
+from zkreg.api import (
+    ExportCarRequest,
+    ImportCarRequest,
+    PublishRequest,
+    PullRequest,
+    Repo,
+    export_car,
+    import_car,
+    publish,
+    pull,
+)
 from zkreg.registry.ipfs import IpfsStore
 from zkreg.registry.unixfs import CHUNK_SIZE, import_stream
 
@@ -98,7 +109,9 @@ def run(node: IpfsNode, tmp: Path, size: int) -> None:
         model = tmp / f"publish-{round_index}"
         model.mkdir()
         fresh[1].rename(model / "model.bin")
-        times["publish"].append(timed(lambda r=repo, m=model: r.publish([m], name="bench", store="ipfs")))
+        times["publish"].append(
+            timed(lambda r=repo, m=model: publish(r, PublishRequest([m], name="bench", store="ipfs")))
+        )
         times["add-no-pin"].append(timed(lambda f=fresh[2]: node_add(node, f, pin=False)))
         with IpfsStore(node.api, cache=repo.store) as store:
             times["upload"].append(timed(lambda s=store, f=fresh[3]: s.put_file(f)))
@@ -122,7 +135,7 @@ def run(node: IpfsNode, tmp: Path, size: int) -> None:
     cat_s = timed(lambda: node_cat(node, file_cid))
     puller = Repo.init(tmp / "home-pull")
     puller.ipfs_api = node.api
-    pull_s = timed(lambda: puller.pull(cid, tmp / "pulled", store="ipfs"))
+    pull_s = timed(lambda: pull(puller, PullRequest(cid, tmp / "pulled", store="ipfs")))
     puller.close()
     print(
         f"pull via node      {mib / pull_s:8.1f} MiB/s   node's own /cat {mib / cat_s:8.1f} MiB/s   "
@@ -141,9 +154,9 @@ def run(node: IpfsNode, tmp: Path, size: int) -> None:
 
     repo = Repo.open(tmp / "home-0")
     car = tmp / "bench.car"
-    export_s = timed(lambda: repo.export_car(cid, car))
+    export_s = timed(lambda: export_car(repo, ExportCarRequest(cid, car)))
     importer = Repo.init(tmp / "home-import")
-    import_s = timed(lambda: importer.import_car(car))
+    import_s = timed(lambda: import_car(importer, ImportCarRequest(car)))
     copy_s = timed(lambda: shutil.copyfile(car, tmp / "copy.car"))
     car_mib = car.stat().st_size / MIB
     print(

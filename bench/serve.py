@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 import nacl.signing
 
-from zkreg.api import Repo
+from zkreg.api import ProveRequest, PublishRequest, Repo, prove, publish
 from zkreg.app.sync import SyncRequest, sync
 from zkreg.identity import Identity
 from zkreg.reputation.ledger import Ledger
@@ -111,13 +111,15 @@ def measure_prove(rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         alice = Repo.init(folder / "alice")
-        model = alice.publish([build_mlp(folder / "mlp.onnx")], name="mlp", weights="private", zk="fixed").cid
+        model = publish(
+            alice, PublishRequest([build_mlp(folder / "mlp.onnx")], name="mlp", weights="private", zk="fixed")
+        ).cid
         (folder / "input.json").write_text(json.dumps([0.5, -0.25, 0.75, 0.1]))
-        alice.prove(model, folder / "input.json", folder / "warm.json")  # both sides then run warm
+        prove(alice, ProveRequest(model, folder / "input.json", folder / "warm.json"))  # both sides then run warm
         local = []
         for n in range(rounds):
             started = time.perf_counter()
-            alice.prove(model, folder / "input.json", folder / f"local{n}.json")
+            prove(alice, ProveRequest(model, folder / "input.json", folder / f"local{n}.json"))
             local.append(time.perf_counter() - started)
         alice.close()
         bob = Repo.init(folder / "bob")

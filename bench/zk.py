@@ -36,7 +36,7 @@ def _timed(action):  # type: ignore[no-untyped-def]
 
 def run_one(name: str) -> dict[str, object]:
     from tests.zk.models import build_conv, build_mlp
-    from zkreg.api import Repo
+    from zkreg.api import ProveRequest, PublishRequest, Repo, VerifyProofRequest, prove, publish, verify_proof
     from zkreg.zk.ezkl_backend import untyped_ezkl
 
     kind, mode = name.split("-")
@@ -46,7 +46,7 @@ def run_one(name: str) -> dict[str, object]:
     values = [0.1] * (4 if kind == "mlp" else 16)
     data = folder / "input.json"
     data.write_text(json.dumps(values))
-    published, publish_s = _timed(lambda: repo.publish([model], name=name, weights="public", zk=mode))
+    published, publish_s = _timed(lambda: publish(repo, PublishRequest([model], name=name, weights="public", zk=mode)))
     manifest = repo.show(name)
     assert manifest.zk is not None
     workspace = repo.zk_workspace()
@@ -60,10 +60,10 @@ def run_one(name: str) -> dict[str, object]:
         entry = workspace.cache.get(*key)
         assert entry is not None
         workspace.cache.remove(entry)
-        return repo.prove(name, data, folder / "cold.json").seconds
+        return prove(repo, ProveRequest(name, data, folder / "cold.json")).seconds
 
     def api() -> float:
-        return repo.prove(name, data, folder / "warm.json").seconds
+        return prove(repo, ProveRequest(name, data, folder / "warm.json")).seconds
 
     def cli() -> float:
         command = [sys.executable, "-m", "zkreg", "prove", name, "--input", str(data), "-o", str(folder / "cli.json")]
@@ -85,7 +85,7 @@ def run_one(name: str) -> dict[str, object]:
         for label, action in (("cold", cold), ("api", api), ("cli", cli), ("bare", bare)):
             runs[label].append(action())
     best = {label: min(times) for label, times in runs.items()}
-    verify_s = min(_timed(lambda: repo.verify_proof(folder / "warm.json"))[1] for _ in range(3))
+    verify_s = min(_timed(lambda: verify_proof(repo, VerifyProofRequest(folder / "warm.json")))[1] for _ in range(3))
     child_peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     bundle = json.loads((folder / "warm.json").read_text())
     entry = workspace.cache.get(*key)

@@ -20,7 +20,8 @@ from tests.reputation.ledger_helpers import identity
 from tests.serve.conftest import StartPeer, start_peer  # noqa: F401  (the fixture, used by name)
 from tests.zk.helpers import resign
 from tests.zk.models import build_mlp
-from zkreg.api import Repo
+from zkreg.api import ExportCarRequest, Repo, export_car
+from zkreg.app.publish import put_tree
 from zkreg.identity import Identity
 from zkreg.peer.envelope import sign_request
 from zkreg.registry.index import Ref
@@ -50,7 +51,7 @@ def crafted_zk_model(repo: Repo, name: str, settings: bytes) -> tuple[str, dict[
         path = folder / file_name.replace("/", "_")
         path.write_bytes(data)
         imported[file_name] = repo.store.put_file(path)
-    tree = repo._put_tree({file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
+    tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
     zk = {
         "backend": "ezkl",
         "version": EZKL,
@@ -206,7 +207,7 @@ def hostile_car(tmp_path: Path) -> tuple[Path, dict[str, str], dict[str, dict[st
     cars = tmp_path / "cars"
     cars.mkdir()
     for name in models:
-        mallory.export_car(name, cars / f"{name}.car")
+        export_car(mallory, ExportCarRequest(name, cars / f"{name}.car"))
     who = mallory.identity
     mallory.close()
     return cars, models, sections, who

@@ -20,7 +20,8 @@ import pytest
 from tests import vectors
 from tests.serve.conftest import StartPeer, start_peer  # noqa: F401  (the fixture that runs a real peer)
 from tests.serve.test_requests import publish_dataset
-from zkreg.api import Repo
+from zkreg.api import PublishRequest, Repo, publish
+from zkreg.app.publish import put_tree
 from zkreg.registry.car import walk_dag, write_car
 from zkreg.registry.cid import DAG_PB, RAW, cid_from_str, compute
 from zkreg.registry.index import Ref
@@ -99,7 +100,7 @@ def test_ctrl_c_during_pull_exits_130_and_leaves_no_file(cli: Cli, tmp_path: Pat
     assert cli("init").code == 0
     big = big_sparse_file(tmp_path / "big.bin", 2 * 1024**3)
     with opened(cli.home) as repo:
-        repo.publish([big], name="big")
+        publish(repo, PublishRequest([big], name="big"))
     big.unlink()
     out_dir = tmp_path / "out"
     proc = start(cli, "pull", "big", "-o", str(out_dir))
@@ -118,7 +119,7 @@ def test_reader_closing_the_pipe_is_a_quiet_exit_141(cli: Cli, tmp_path: Path) -
     assert cli("init").code == 0
     (tmp_path / "data.txt").write_text("rows")
     with opened(cli.home) as repo:
-        cid = repo.publish([tmp_path / "data.txt"], name="rows").cid
+        cid = publish(repo, PublishRequest([tmp_path / "data.txt"], name="rows")).cid
         attest = {"subject": cid, "verdict": "ok", "details": "x" * 200}
         repo.ledger.append_batch(repo.identity, [("attest", attest)] * 3000)
     proc = start(cli, "ledger", "log")
@@ -332,8 +333,8 @@ def test_staging_folder_of_a_killed_pull_is_removed_by_the_next_pull(cli: Cli, t
     small = tmp_path / "small.txt"
     small.write_text("small")
     with opened(cli.home) as repo:
-        repo.publish([big], name="big")
-        repo.publish([small], name="small")
+        publish(repo, PublishRequest([big], name="big"))
+        publish(repo, PublishRequest([small], name="small"))
     big.unlink()
     out_dir = tmp_path / "out"
     proc = start(cli, "pull", "big", "-o", str(out_dir))
@@ -358,7 +359,7 @@ def test_republish_repairs_a_ref_left_without_its_publish_entry(cli: Cli, tmp_pa
     data.write_bytes(vectors.content(400_000, seed=5))
     with opened(cli.home) as repo:
         imported = repo.store.put_file(data)
-        tree = repo._put_tree({"data.bin": (imported.cid, imported.tsize)})
+        tree = put_tree(repo.store, {"data.bin": (imported.cid, imported.tsize)})
         cid, block = build_and_sign(
             repo.identity,
             kind="dataset",

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from zkreg.api import Repo
+from zkreg.api import ProveRequest, PublishRequest, Repo, prove, publish
 from zkreg.peer.store import PEER_DB, PeerStore
 
 ALICE_DID = "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
@@ -111,8 +111,8 @@ def published(tmp_path: Path) -> Published:
         first, second = tmp_path / "a.txt", tmp_path / "b.txt"
         first.write_bytes(b"the artefact asked for\n" * 100)
         second.write_bytes(b"another artefact\n" * 100)
-        cid = author.publish([first], name="wanted", kind="dataset").cid
-        other = author.publish([second], name="other", kind="dataset").cid
+        cid = publish(author, PublishRequest([first], name="wanted", kind="dataset")).cid
+        other = publish(author, PublishRequest([second], name="other", kind="dataset")).cid
         return Published(cid, author.store.get_block(cid), other, author.store.get_block(other))
     finally:
         author.close()
@@ -326,13 +326,15 @@ def zk_author(tmp_path_factory: pytest.TempPathFactory) -> ZkAuthor:
     folder = tmp_path_factory.mktemp("zk-author")
     repo = Repo.init(folder / "home")
     try:
-        cid = repo.publish([build_mlp(folder / "mlp.onnx", seed=5)], name="mlp", weights="private", zk="fixed").cid
+        cid = publish(
+            repo, PublishRequest([build_mlp(folder / "mlp.onnx", seed=5)], name="mlp", weights="private", zk="fixed")
+        ).cid
         manifest = repo.manifest(cid)
         assert manifest.zk is not None
         roots = [str(manifest.zk[key]) for key in ("settings", "vk", "srs")]
         blocks = {cid: repo.store.get_block(cid), **dict(walk_dag(repo.store.get_block, roots))}
         (folder / "input.json").write_text(json.dumps(PROVED_INPUT))
-        repo.prove(cid, folder / "input.json", folder / "proof.json")
+        prove(repo, ProveRequest(cid, folder / "input.json", folder / "proof.json"))
         return ZkAuthor(cid, blocks, (folder / "proof.json").read_bytes())
     finally:
         repo.close()

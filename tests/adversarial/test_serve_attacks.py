@@ -20,7 +20,17 @@ import nacl.signing
 import pytest
 
 from tests.serve.conftest import RunningPeer, StartPeer
-from zkreg.api import Repo
+from zkreg.api import (
+    ExportCarRequest,
+    GcRequest,
+    ImportCarRequest,
+    PublishRequest,
+    Repo,
+    export_car,
+    gc,
+    import_car,
+    publish,
+)
 from zkreg.app.sync import SyncRequest, push
 from zkreg.app.sync import sync as sync_with
 from zkreg.identity import Identity
@@ -45,7 +55,7 @@ def publish_dataset(peer: RunningPeer, folder: Path, name: str = "flowers") -> s
     (folder / "data.csv").write_text("sepal,petal\n1,2\n3,4\n" * 50)
     repo = peer.repo()
     try:
-        return repo.publish([folder / "data.csv"], name=name, kind="dataset").cid
+        return publish(repo, PublishRequest([folder / "data.csv"], name=name, kind="dataset")).cid
     finally:
         repo.close()
 
@@ -96,7 +106,7 @@ def test_unlinked_blocks_of_a_car_import_are_not_served(start_peer: StartPeer, t
     manifest = publish_dataset(alice, tmp_path / "data")
     car = tmp_path / "flowers.car"
     repo = alice.repo()
-    repo.export_car(manifest, car)
+    export_car(repo, ExportCarRequest(manifest, car))
     repo.close()
     # A CAR holding the artefact plus a block no root links to, imported into a fresh data dir that serves.
     bob_home = tmp_path / "bob"
@@ -110,7 +120,7 @@ def test_unlinked_blocks_of_a_car_import_are_not_served(start_peer: StartPeer, t
     with crafted.open("wb") as stream:
         write_car(stream, roots, iter([*blocks, (unlinked_cid, unlinked)]))
     bob_repo = Repo.open(bob_home)
-    bob_repo.import_car(crafted)
+    import_car(bob_repo, ImportCarRequest(crafted))
     assert bob_repo.store.has(unlinked_cid)
     bob_repo.close()
     bob = start_peer("bob")
@@ -160,7 +170,7 @@ def test_gc_leaves_blocks_written_after_it_started(tmp_path: Path) -> None:
     Repo.init(home).close()
     root, leaves = store_secret(home, tmp_path / "secret.bin")
     repo = Repo.open(home)
-    plan = repo.gc(dry_run=True)
+    plan = gc(repo, GcRequest(dry_run=True))
     assert plan.blocks == 1 + len(leaves)
     # A publish starts and stores the same bytes again (as a retry of the failed publish would).
     other = Repo.open(home)
@@ -168,7 +178,7 @@ def test_gc_leaves_blocks_written_after_it_started(tmp_path: Path) -> None:
         other.store.put_block(cid, other.store.get_block(cid))
     other.store.flush_index()
     other.close()
-    result = repo.gc(dry_run=False, started_ns=plan.started_ns)
+    result = gc(repo, GcRequest(dry_run=False, started_ns=plan.started_ns))
     assert result.blocks == 0
     assert all(repo.store.has(cid) for cid in (root, *leaves))
     repo.close()

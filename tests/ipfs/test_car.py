@@ -13,7 +13,17 @@ from hypothesis import strategies as st
 
 from tests.ipfs.helpers import random_file
 from tests.ipfs.node import IpfsNode
-from zkreg.api import Repo
+from zkreg.api import (
+    ExportCarRequest,
+    ImportCarRequest,
+    PublishRequest,
+    Repo,
+    VerifyRequest,
+    export_car,
+    import_car,
+    publish,
+    verify,
+)
 from zkreg.codecs.varint import encode as encode_varint
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, InvalidInput, MalformedObject
 from zkreg.registry.car import (
@@ -33,7 +43,7 @@ def published(repo: Repo, tmp_path: Path) -> tuple[Repo, str]:
     folder.mkdir()
     random_file(folder / "weights.bin", 900_000, seed=20)
     (folder / "card.md").write_text("a model card\n")
-    return repo, repo.publish([folder], name="carmodel").cid
+    return repo, publish(repo, PublishRequest([folder], name="carmodel")).cid
 
 
 @pytest.fixture
@@ -63,7 +73,7 @@ def test_export_then_import_into_another_data_dir_registers_the_ref(
 ) -> None:
     repo, cid = published
     car = tmp_path / "carmodel.car"
-    assert repo.export_car(cid, car) == len(blocks_of(repo, cid))
+    assert export_car(repo, ExportCarRequest(cid, car)) == len(blocks_of(repo, cid))
     other_home = tmp_path / "cli-other"
     assert cli("init", home_dir=other_home).code == 0
     imported = cli("import", str(car), "--json", home_dir=other_home)
@@ -83,19 +93,19 @@ def test_cli_export_writes_a_car_of_the_whole_history(
 ) -> None:
     repo, first = published
     random_file(tmp_path / "model" / "weights.bin", 800_000, seed=21)
-    second = repo.publish([tmp_path / "model"], name="carmodel").cid
+    second = publish(repo, PublishRequest([tmp_path / "model"], name="carmodel")).cid
     car = tmp_path / "history.car"
     exported = cli("export", "carmodel", "-o", str(car), "--json", home_dir=repo.home)
     assert exported.code == 0, exported.stderr
     assert exported.json()["cid"] == second
-    other.import_car(car)
+    import_car(other, ImportCarRequest(car))
     assert [manifest.cid for manifest in other.log(second)] == [second, first]
 
 
 def test_zkreg_car_imports_into_the_node(published: tuple[Repo, str], ipfs_node: IpfsNode, tmp_path: Path) -> None:
     repo, cid = published
     car = tmp_path / "to-node.car"
-    repo.export_car(cid, car)
+    export_car(repo, ExportCarRequest(cid, car))
     with IpfsStore(ipfs_node.api) as node:
         assert node.import_car(car) == [cid]
         assert node.pinned(cid)
@@ -108,13 +118,15 @@ def test_node_car_imports_into_zkreg(
 ) -> None:
     repo, cid = published
     repo.ipfs_api = ipfs_node.api
-    repo.publish([tmp_path / "model"], name="carmodel", store="ipfs")  # unchanged: puts the DAG on the node
+    publish(
+        repo, PublishRequest([tmp_path / "model"], name="carmodel", store="ipfs")
+    )  # unchanged: puts the DAG on the node
     car = tmp_path / "from-node.car"
     with IpfsStore(ipfs_node.api) as node, car.open("wb") as out:
         node.export_car(cid, out)
-    result = other.import_car(car)
+    result = import_car(other, ImportCarRequest(car))
     assert (result.roots, result.refs) == ([cid], ["carmodel@1"])
-    assert other.verify("carmodel@1").bytes == 900_000 + len("a model card\n")
+    assert verify(other, VerifyRequest("carmodel@1")).bytes == 900_000 + len("a model card\n")
 
 
 def test_node_car_of_a_plain_file_imports_without_a_ref(ipfs_node: IpfsNode, other: Repo, tmp_path: Path) -> None:
@@ -122,7 +134,7 @@ def test_node_car_of_a_plain_file_imports_without_a_ref(ipfs_node: IpfsNode, oth
         imported = node.put_file(random_file(tmp_path / "plain.bin", 700_000, seed=22))
         with (tmp_path / "plain.car").open("wb") as out:
             node.export_car(imported.cid, out)
-    result = other.import_car(tmp_path / "plain.car")
+    result = import_car(other, ImportCarRequest(tmp_path / "plain.car"))
     assert (result.roots, result.refs, result.blocks) == ([imported.cid], [], 4)  # 3 chunks and their parent
     assert other.store.verify_file(imported.cid) == 700_000
 
@@ -137,7 +149,7 @@ def test_car_with_a_block_whose_bytes_do_not_match_its_cid_is_refused_whole(
     car = tmp_path / "tampered.car"
     car.write_bytes(car_bytes([cid], tampered))
     with pytest.raises(CidMismatch, match=last_cid):
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert_nothing_imported(other, blocks)
     result = cli("import", str(car), home_dir=other.home)
     assert result.code == 4
@@ -153,7 +165,7 @@ def test_car_with_a_missing_block_is_refused_naming_it(
     car = tmp_path / "incomplete.car"
     car.write_bytes(car_bytes([cid], [(c, b) for c, b in blocks if c != missing]))
     with pytest.raises(IntegrityError, match=missing) as raised:
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert raised.value.code == "integrity/car-missing-block"
     assert_nothing_imported(other, blocks)
 
@@ -167,7 +179,7 @@ def test_car_header_naming_a_root_not_in_the_file_is_refused(
     car = tmp_path / "rootless.car"
     car.write_bytes(car_bytes([absent_root], blocks))
     with pytest.raises(IntegrityError, match=absent_root) as raised:
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert raised.value.code == "integrity/car-root-missing"
     assert_nothing_imported(other, blocks)
 
@@ -179,7 +191,7 @@ def test_oversized_car_section_is_refused_before_it_is_read(other: Repo, tmp_pat
     car = tmp_path / "oversized.car"
     car.write_bytes(header_and_small_block + encode_varint(claimed) + b"\x00" * 64)
     with pytest.raises(MalformedObject, match=str(MAX_SECTION_BYTES)) as raised:
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert raised.value.code == "integrity/car-oversized"
     assert_nothing_imported(other, [(root, b"x")])
 
@@ -190,7 +202,7 @@ def test_truncated_car_is_refused(published: tuple[Repo, str], other: Repo, tmp_
     car = tmp_path / "truncated.car"
     car.write_bytes(data[: len(data) - 1000])
     with pytest.raises(MalformedObject) as raised:
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert raised.value.code == "integrity/car-truncated"
 
 
@@ -206,7 +218,7 @@ def test_car_whose_manifest_was_altered_and_rehashed_is_refused_by_its_signature
     car = tmp_path / "forged.car"
     car.write_bytes(car_bytes([forged_cid], [(forged_cid, forged), *blocks[1:]]))
     with pytest.raises(BadSignature):
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert_nothing_imported(other, blocks)
 
 
@@ -215,11 +227,11 @@ def test_car_claiming_a_name_version_held_by_another_manifest_is_refused(
 ) -> None:
     repo, cid = published
     car = tmp_path / "clash.car"
-    repo.export_car(cid, car)
+    export_car(repo, ExportCarRequest(cid, car))
     (tmp_path / "mine.txt").write_text("mine\n")
-    other.publish([tmp_path / "mine.txt"], name="carmodel")
+    publish(other, PublishRequest([tmp_path / "mine.txt"], name="carmodel"))
     with pytest.raises(InvalidInput, match="carmodel@1"):
-        other.import_car(car)
+        import_car(other, ImportCarRequest(car))
     assert not other.store.has(cid)
 
 

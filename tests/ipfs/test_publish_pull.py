@@ -13,7 +13,7 @@ import pytest
 from tests.ipfs.helpers import free_port, random_file
 from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
-from zkreg.api import Repo
+from zkreg.api import PublishRequest, PullRequest, Repo, publish, pull
 from zkreg.registry.car import read_blocks, read_roots
 from zkreg.registry.ipfs import IpfsStore
 
@@ -54,30 +54,30 @@ def node_dag_get(node: IpfsNode, path: str) -> str:
 def test_publish_to_node_then_pull_into_fresh_data_dir_through_node(
     node_repo: Repo, fresh_repo: Repo, ipfs_node: IpfsNode, artefact: Path, tmp_path: Path
 ) -> None:
-    published = node_repo.publish([artefact], name="digits", store="ipfs")
+    published = publish(node_repo, PublishRequest([artefact], name="digits", store="ipfs"))
     with IpfsStore(ipfs_node.api) as node:
         assert node.pinned(published.cid)
     assert node_dag_get(ipfs_node, f"{published.cid}/name") == "digits"
     assert node_dag_get(ipfs_node, f"{published.cid}/version") == "1"
 
-    pulled = fresh_repo.pull(published.cid, tmp_path / "out", store="ipfs")
+    pulled = pull(fresh_repo, PullRequest(published.cid, tmp_path / "out", store="ipfs"))
     for entry in pulled.files:
         assert (tmp_path / "out" / entry.path).read_bytes() == (artefact.parent / entry.path).read_bytes()
         assert fresh_repo.store.has(entry.cid)  # cached: the next pull needs no node
-    assert fresh_repo.pull(published.cid, tmp_path / "again", store="local").manifest.cid == published.cid
+    assert pull(fresh_repo, PullRequest(published.cid, tmp_path / "again", store="local")).manifest.cid == published.cid
 
 
 def test_file_gets_the_same_cid_in_the_local_store_and_on_the_node(
     node_repo: Repo, fresh_repo: Repo, artefact: Path
 ) -> None:
-    on_node = node_repo.show(node_repo.publish([artefact], name="a", store="ipfs").cid)
-    local_only = fresh_repo.show(fresh_repo.publish([artefact], name="a", store="local").cid)
+    on_node = node_repo.show(publish(node_repo, PublishRequest([artefact], name="a", store="ipfs")).cid)
+    local_only = fresh_repo.show(publish(fresh_repo, PublishRequest([artefact], name="a", store="local")).cid)
     assert on_node.files == local_only.files
     assert on_node.tree == local_only.tree
 
 
 def test_no_pin_leaves_the_dag_unpinned(node_repo: Repo, ipfs_node: IpfsNode, artefact: Path) -> None:
-    published = node_repo.publish([artefact], name="unpinned", store="ipfs", pin=False)
+    published = publish(node_repo, PublishRequest([artefact], name="unpinned", store="ipfs", pin=False))
     with IpfsStore(ipfs_node.api) as node:
         assert node.has(published.cid)
         assert not node.pinned(published.cid)
@@ -86,20 +86,22 @@ def test_no_pin_leaves_the_dag_unpinned(node_repo: Repo, ipfs_node: IpfsNode, ar
 def test_history_published_locally_reaches_the_node_with_the_next_version(
     node_repo: Repo, fresh_repo: Repo, artefact: Path, tmp_path: Path
 ) -> None:
-    first = node_repo.publish([artefact], name="hist", store="local")
+    first = publish(node_repo, PublishRequest([artefact], name="hist", store="local"))
     random_file(artefact / "weights.bin", 1_000_000, seed=12)
-    second = node_repo.publish([artefact], name="hist", store="ipfs")  # pinning needs v1's whole DAG on the node
-    assert fresh_repo.pull(first.cid, tmp_path / "v1", store="ipfs").manifest.version == "1"
-    assert fresh_repo.pull(second.cid, tmp_path / "v2", store="ipfs").manifest.parents == [first.cid]
+    second = publish(
+        node_repo, PublishRequest([artefact], name="hist", store="ipfs")
+    )  # pinning needs v1's whole DAG on the node
+    assert pull(fresh_repo, PullRequest(first.cid, tmp_path / "v1", store="ipfs")).manifest.version == "1"
+    assert pull(fresh_repo, PullRequest(second.cid, tmp_path / "v2", store="ipfs")).manifest.parents == [first.cid]
 
 
 def test_republishing_unchanged_content_to_the_node_puts_it_there(
     node_repo: Repo, fresh_repo: Repo, artefact: Path, tmp_path: Path
 ) -> None:
-    local = node_repo.publish([artefact], name="late", store="local")
-    again = node_repo.publish([artefact], name="late", store="ipfs")
+    local = publish(node_repo, PublishRequest([artefact], name="late", store="local"))
+    again = publish(node_repo, PublishRequest([artefact], name="late", store="ipfs"))
     assert (again.cid, again.created) == (local.cid, False)
-    assert fresh_repo.pull(local.cid, tmp_path / "out", store="ipfs").manifest.name == "late"
+    assert pull(fresh_repo, PullRequest(local.cid, tmp_path / "out", store="ipfs")).manifest.name == "late"
 
 
 def test_cli_publish_and_pull_through_the_node(cli: Any, ipfs_node: IpfsNode, artefact: Path, tmp_path: Path) -> None:
@@ -120,7 +122,7 @@ def test_cli_pull_from_node_that_flips_a_byte_exits_4_and_caches_nothing(
     cli: Any, node_repo: Repo, ipfs_node: IpfsNode, artefact: Path, tmp_path: Path
 ) -> None:
     """Pull streams each file's DAG as the node's CAR export; the proxy flips the middle byte of that stream."""
-    published = node_repo.publish([artefact], name="lied-about", store="ipfs")
+    published = publish(node_repo, PublishRequest([artefact], name="lied-about", store="ipfs"))
     weights = node_repo.show(published.cid).files["artefact/weights.bin"]
     flipped_block = _block_holding_the_middle_byte(ipfs_node, weights)
     proxy = FaultProxy(ipfs_node.url)
@@ -204,7 +206,7 @@ def test_node_killed_mid_upload_exits_6_and_rerunning_publish_completes(
 def test_cli_pull_from_a_node_too_slow_to_answer_exits_6(
     cli: Any, node_repo: Repo, ipfs_node: IpfsNode, artefact: Path, tmp_path: Path
 ) -> None:
-    published = node_repo.publish([artefact], name="slow", store="ipfs")
+    published = publish(node_repo, PublishRequest([artefact], name="slow", store="ipfs"))
     proxy = FaultProxy(ipfs_node.url)
     proxy.delay_s = 5.0
     try:

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests import vectors
+from zkreg.api import PublishRequest, publish
 from zkreg.errors import CidMismatch, MalformedObject
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, compute
 from zkreg.registry.unixfs import (
@@ -49,7 +50,7 @@ def test_file_cid_matches_golden_vector(name: str) -> None:
 
 def test_directory_cid_matches_golden_vector(tmp_path: Path, repo) -> None:  # type: ignore[no-untyped-def]
     folder = vectors.write_directory(tmp_path / "dir")
-    manifest = repo.show(repo.publish([folder], name="dir-vector", kind="dataset").cid)
+    manifest = repo.show(publish(repo, PublishRequest([folder], name="dir-vector", kind="dataset")).cid)
     tree = repo.store.get_block(manifest.tree)
     # The published tree wraps the folder: its single link is the folder's own UnixFS directory node.
     (link,) = _links(tree)

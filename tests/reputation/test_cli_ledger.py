@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from zkreg.api import Repo
+from zkreg.api import PublishRequest, PullRequest, Repo, VerifyRequest, publish, pull, verify
 from zkreg.errors import IntegrityError
 from zkreg.identity import KEY_FILE, create_identity
 
@@ -26,16 +26,16 @@ def _peer_of(repo: Repo, home: Path) -> Repo:
 
 def test_workflows_append_publish_use_and_attest_entries(repo: Repo, tmp_path: Path) -> None:
     (tmp_path / "data.csv").write_text("x,y\n1,2\n")
-    published = repo.publish([tmp_path / "data.csv"], name="table")
+    published = publish(repo, PublishRequest([tmp_path / "data.csv"], name="table"))
     [entry] = repo.ledger.entries(repo.identity.did)
     assert (entry.type, entry.body) == ("publish", {"manifest": published.cid})
 
-    repo.pull("table", tmp_path / "own")  # one's own artefact: no `use`
+    pull(repo, PullRequest("table", tmp_path / "own"))  # one's own artefact: no `use`
     assert repo.ledger.state(repo.identity.did).seq == 1
 
     consumer = _peer_of(repo, tmp_path / "consumer")
-    consumer.pull("table", tmp_path / "theirs")
-    consumer.verify("table", attest=True)
+    pull(consumer, PullRequest("table", tmp_path / "theirs"))
+    verify(consumer, VerifyRequest("table", attest=True))
     use, attest = consumer.ledger.entries(consumer.identity.did)
     assert use.type == "use"
     assert use.body["manifest"] == published.cid
@@ -47,7 +47,7 @@ def test_workflows_append_publish_use_and_attest_entries(repo: Repo, tmp_path: P
     [block_path] = (consumer.home / "blocks").rglob(file_cid)
     block_path.write_bytes(b"x,y\n1,3\n")
     with pytest.raises(IntegrityError):
-        consumer.verify("table", attest=True)
+        verify(consumer, VerifyRequest("table", attest=True))
     failed = list(consumer.ledger.entries(consumer.identity.did))[-1]
     assert (failed.type, failed.body["verdict"]) == ("attest", "fail")
     assert consumer.ledger.verify_all() == 1 + 3  # the publisher's feed came along with the copy

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from zkreg.errors import ZkregError
+from zkreg.errors import FeedRejected, ZkregError
 from zkreg.reputation.entry import Entry
 from zkreg.reputation.ledger import CachedVerdict, Ledger
 from zkreg.reputation.score import compute_scores
-from zkreg.reputation.verify import FeedRejected, verify_chain
+from zkreg.reputation.verify import verify_chain
 
 from .ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid
 

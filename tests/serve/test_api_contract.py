@@ -14,6 +14,7 @@ from schemathesis.checks import not_a_server_error
 
 from tests.serve.conftest import RunningPeer, StartPeer
 from tests.serve.test_requests import publish_dataset
+from zkreg.api import VerifyRequest, verify
 from zkreg.serve.openapi import render
 
 ROOT = Path(__file__).parents[2]
@@ -40,7 +41,7 @@ def fuzzed_peer(start_peer: StartPeer, tmp_path: Path) -> Iterator[RunningPeer]:
     try:
         repo.ledger.verify_all()  # state intact: every stored entry still verifies, heads match
         assert repo.index.integrity_check() == "ok"
-        assert repo.verify("flowers").files == 1
+        assert verify(repo, VerifyRequest("flowers")).files == 1
     finally:
         repo.close()
 

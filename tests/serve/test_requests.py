@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.serve.conftest import RunningPeer, StartPeer
-from zkreg.api import Repo
+from zkreg.api import PublishRequest, Repo, publish
 from zkreg.app.remote import RemotePullRequest, pull_remote
 from zkreg.identity import Identity
 from zkreg.peer.envelope import canonical_json, sign_request
@@ -30,7 +30,7 @@ def publish_dataset(peer: RunningPeer, folder: Path, name: str = "flowers") -> s
     (folder / "data.csv").write_text("sepal,petal\n1,2\n3,4\n" * 50)
     repo = peer.repo()
     try:
-        return repo.publish([folder / "data.csv"], name=name, kind="dataset").cid
+        return publish(repo, PublishRequest([folder / "data.csv"], name=name, kind="dataset")).cid
     finally:
         repo.close()
 

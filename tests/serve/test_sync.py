@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import CliResult
 from tests.reputation.ledger_helpers import endorse, feed, identity
 from tests.serve.conftest import StartPeer
-from zkreg.api import Repo
+from zkreg.api import Repo, scores
 from zkreg.app import provider as provider_module
 from zkreg.app.sync import SyncRequest, push, sync
 from zkreg.peer.client import HttpFeedTransport, PeerClient
@@ -85,7 +85,7 @@ def test_an_equivocating_third_peer_is_detected_by_both_peers_after_sync(start_p
     assert report.pulled.forks == [(carol.did, 2)]
     alice_repo = alice.repo()
     for repo in (alice_repo, bob_repo):
-        reputation = repo.scores().show(carol.did)
+        reputation = scores(repo).show(carol.did)
         assert reputation.forked
         assert reputation.trust == 0.0
         assert [item["seq"] for item in reputation.forked["evidence"]] == [2]

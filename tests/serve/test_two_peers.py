@@ -27,7 +27,7 @@ from tests.reputation.ledger_helpers import endorse, feed, identity
 from tests.serve.conftest import StartPeer
 from tests.serve.test_requests import publish_dataset
 from tests.zk.models import build_mlp
-from zkreg.api import Repo
+from zkreg.api import PublishRequest, Repo, VerifyProofRequest, publish, scores, trust_peer, verify_proof
 from zkreg.app.remote import RemoteProveRequest, RemotePullRequest, prove_remote, pull_remote
 from zkreg.app.sync import SyncRequest, sync
 from zkreg.errors import ProofInvalid
@@ -56,8 +56,8 @@ def alice_template(tmp_path_factory: pytest.TempPathFactory) -> AliceTemplate:
     folder = tmp_path_factory.mktemp("alice-template")
     repo = Repo.init(folder / "home")
     model = build_mlp(folder / "mlp.onnx", seed=3)
-    cid = repo.publish([model], name="mlp", weights="private", zk="fixed").cid
-    dear = repo.publish([model], name="mlp-dear", weights="private", zk="fixed", price=5).cid
+    cid = publish(repo, PublishRequest([model], name="mlp", weights="private", zk="fixed")).cid
+    dear = publish(repo, PublishRequest([model], name="mlp-dear", weights="private", zk="fixed", price=5)).cid
     repo.close()
     return AliceTemplate(folder / "home", cid, dear)
 
@@ -166,12 +166,12 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     dataset = publish_dataset(bob_peer, tmp_path / "bob-data", name="bob-data")
     alice_repo = alice.repo()
     sync(bob, SyncRequest(alice.url))  # Alice learns of Bob's two uses: his debit, no longer "unpaid"
-    before = alice_repo.scores().show(bob.identity.did).balance
+    before = scores(alice_repo).show(bob.identity.did).balance
     assert before == -2.0
     pull_remote(alice_repo, RemotePullRequest(bob_peer.url, dataset, tmp_path / "alice-pulled"))
     sync(alice_repo, SyncRequest(bob_peer.url))
     sync(bob, SyncRequest(alice.url))
-    after = alice_repo.scores().show(bob.identity.did).balance
+    after = scores(alice_repo).show(bob.identity.did).balance
     assert after > before
 
     # ... and he is served again.
@@ -181,9 +181,9 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     # After sync (and the same trust roots), both peers compute the same scores.
     sync(bob, SyncRequest(alice.url))
     for repo in (alice_repo, bob):
-        repo.trust_peer(alice.did)
-        repo.trust_peer(bob.identity.did)
-    seen_by_alice, seen_by_bob = alice_repo.scores(), bob.scores()
+        trust_peer(repo, alice.did)
+        trust_peer(repo, bob.identity.did)
+    seen_by_alice, seen_by_bob = scores(alice_repo), scores(bob)
     assert seen_by_alice.trust == seen_by_bob.trust
     assert seen_by_alice.credit == seen_by_bob.credit
     assert seen_by_alice.debit == seen_by_bob.debit
@@ -199,7 +199,7 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     sync(alice_repo, SyncRequest(bob_peer.url))
     bob_served = bob_peer.repo()
     for repo in (alice_repo, bob_served):
-        assert repo.scores().show(carol.did).forked
+        assert scores(repo).show(carol.did).forked
     bob_served.close()
     alice_repo.close()
 
@@ -210,8 +210,8 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     alice = start_peer("alice")
     prove_remote(bob, RemoteProveRequest(alice.url, alice_template.model, input_file, tmp_path / "proof.json"))
     sync(bob, SyncRequest(alice.url))
-    bob.trust_peer(alice.did)
-    assert bob.scores().debit.get(bob.identity.did) == 1  # the honest pair counts
+    trust_peer(bob, alice.did)
+    assert scores(bob).debit.get(bob.identity.did) == 1  # the honest pair counts
 
     # Alice's next receipt names a bundle whose output she edited and re-signed: it does not verify.
     alice_repo = alice.repo()
@@ -232,15 +232,15 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     alice_repo.close()
     sync(bob, SyncRequest(alice.url))
     assert bob.store.has(forged_cid)  # fetched: the verdict is about the proof, not its absence
-    scores = bob.scores()
-    assert scores.debit.get(bob.identity.did) == 1
+    seen = scores(bob)
+    assert seen.debit.get(bob.identity.did) == 1
     cached = bob.ledger.proof_verdict(forged_cid)
     assert cached is not None
     assert not cached.ok  # the verdict is cached by proof CID: scoring again does not re-verify
     assert cached.reason is not None
     assert cached.reason.startswith("proof/")
     with pytest.raises(ProofInvalid):
-        bob.verify_proof(forged)
+        verify_proof(bob, VerifyProofRequest(forged))
 
 
 def test_server_killed_mid_request_gives_exit_6_and_records_no_use(

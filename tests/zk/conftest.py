@@ -11,7 +11,7 @@ import pytest
 
 from tests.zk.helpers import CONV_INPUT, MLP_INPUT, Published, ZkSession
 from tests.zk.models import build_conv, build_mlp
-from zkreg.api import Repo
+from zkreg.api import ProveRequest, PublishRequest, Repo, prove, publish
 
 
 @pytest.fixture(scope="session")
@@ -21,21 +21,25 @@ def zk_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZkSession]:
     (folder / "mlp-input.json").write_text(json.dumps(MLP_INPUT))
     (folder / "conv-input.json").write_text(json.dumps({"input_data": [CONV_INPUT]}))
 
-    def publish(name: str, model: Path, weights: str, zk: str, input_file: str) -> Published:
-        result = repo.publish([model], name=name, weights=weights, zk=zk)
+    def publish_and_prove(name: str, model: Path, weights: str, zk: str, input_file: str) -> Published:
+        result = publish(repo, PublishRequest([model], name=name, weights=weights, zk=zk))
         bundle = folder / f"{name}.proof.json"
-        repo.prove(name, folder / input_file, bundle)
+        prove(repo, ProveRequest(name, folder / input_file, bundle))
         return Published(name, result.cid, model, bundle)
 
     session = ZkSession(
         repo=repo,
         home=folder / "home",
         folder=folder,
-        mlp_fixed=publish("mlp-fixed", build_mlp(folder / "mlp.onnx", seed=0), "private", "fixed", "mlp-input.json"),
-        mlp_hashed=publish(
+        mlp_fixed=publish_and_prove(
+            "mlp-fixed", build_mlp(folder / "mlp.onnx", seed=0), "private", "fixed", "mlp-input.json"
+        ),
+        mlp_hashed=publish_and_prove(
             "mlp-hashed", build_mlp(folder / "mlp-h.onnx", seed=0), "private", "hashed", "mlp-input.json"
         ),
-        conv_public=publish("conv", build_conv(folder / "conv.onnx", seed=0), "public", "fixed", "conv-input.json"),
+        conv_public=publish_and_prove(
+            "conv", build_conv(folder / "conv.onnx", seed=0), "public", "fixed", "conv-input.json"
+        ),
     )
     yield session
     repo.close()

@@ -13,7 +13,7 @@ import pytest
 
 from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp, mlp_reference
-from zkreg.api import Repo
+from zkreg.api import ProveRequest, Repo, VerifyProofRequest, prove, verify_proof
 from zkreg.errors import NotFound
 from zkreg.zk.workflow import file_cid
 
@@ -46,7 +46,7 @@ def test_public_weights_publish_the_model_too(zk_session: ZkSession) -> None:
 
 
 def test_fixed_mode_proof_verifies_and_reports_the_models_output(zk_session: ZkSession) -> None:
-    verdict = zk_session.repo.verify_proof(zk_session.mlp_fixed.bundle)
+    verdict = verify_proof(zk_session.repo, VerifyProofRequest(zk_session.mlp_fixed.bundle))
     assert verdict.manifest.cid == zk_session.mlp_fixed.cid
     assert verdict.prover == zk_session.repo.identity.did
     np.testing.assert_allclose(verdict.output[0], mlp_reference(0, MLP_INPUT), atol=0.02)
@@ -54,7 +54,7 @@ def test_fixed_mode_proof_verifies_and_reports_the_models_output(zk_session: ZkS
 
 
 def test_hashed_mode_proof_verifies_and_carries_the_published_params_hash(zk_session: ZkSession) -> None:
-    verdict = zk_session.repo.verify_proof(zk_session.mlp_hashed.bundle)
+    verdict = verify_proof(zk_session.repo, VerifyProofRequest(zk_session.mlp_hashed.bundle))
     manifest = zk_session.repo.show("mlp-hashed")
     assert manifest.zk is not None
     assert len(manifest.zk["params_commitment"]) == 1
@@ -70,13 +70,17 @@ def test_conv_net_public_weights_prove_cold_then_warm(zk_session: ZkSession) -> 
     entry = workspace.cache.get(manifest.files["conv.onnx"], manifest.zk["settings"])
     assert entry is not None
     workspace.cache.remove(entry)
-    cold = repo.prove("conv", zk_session.folder / "conv-input.json", zk_session.folder / "conv-cold.json")
-    warm = repo.prove("conv", zk_session.folder / "conv-input.json", zk_session.folder / "conv-warm.json")
+    cold = prove(
+        repo, ProveRequest("conv", zk_session.folder / "conv-input.json", zk_session.folder / "conv-cold.json")
+    )
+    warm = prove(
+        repo, ProveRequest("conv", zk_session.folder / "conv-input.json", zk_session.folder / "conv-warm.json")
+    )
     assert cold.cold
     assert not warm.cold
     assert cold.output == warm.output
     for bundle in ("conv-cold.json", "conv-warm.json"):
-        assert repo.verify_proof(zk_session.folder / bundle).output == cold.output
+        assert verify_proof(repo, VerifyProofRequest(zk_session.folder / bundle)).output == cold.output
 
 
 def test_cli_prove_then_verify_json(zk_session: ZkSession, cli: Any) -> None:
@@ -121,10 +125,13 @@ def test_a_verifier_needs_only_the_published_blocks_and_cannot_prove_private_mod
     try:
         shutil.copytree(zk_session.repo.store.root, verifier.store.root, dirs_exist_ok=True)
         assert not list((tmp_path / "verifier" / "zk" / "cache").glob("*/*"))
-        verdict = verifier.verify_proof(zk_session.mlp_hashed.bundle)
+        verdict = verify_proof(verifier, VerifyProofRequest(zk_session.mlp_hashed.bundle))
         assert verdict.manifest.cid == zk_session.mlp_hashed.cid
         with pytest.raises(NotFound) as caught:
-            verifier.prove(zk_session.mlp_fixed.cid, zk_session.folder / "mlp-input.json", tmp_path / "p.json")
+            prove(
+                verifier,
+                ProveRequest(zk_session.mlp_fixed.cid, zk_session.folder / "mlp-input.json", tmp_path / "p.json"),
+            )
         assert caught.value.code == "not-found/proving-key"
     finally:
         verifier.close()
@@ -141,14 +148,14 @@ def test_cached_keys_from_another_ezkl_version_are_never_used(zk_session: ZkSess
     manifest = repo.show("conv")
     assert manifest.zk is not None
     out = zk_session.folder / "conv-version.json"
-    repo.prove("conv", zk_session.folder / "conv-input.json", out)  # make sure an entry exists
+    prove(repo, ProveRequest("conv", zk_session.folder / "conv-input.json", out))  # make sure an entry exists
     entry = repo.zk_workspace().cache.get(manifest.files["conv.onnx"], manifest.zk["settings"])
     assert entry is not None
     meta = json.loads(entry.file("meta.json").read_text())
     entry.file("meta.json").write_text(json.dumps({**meta, "version": "22.0.0"}))
-    rebuilt = repo.prove("conv", zk_session.folder / "conv-input.json", out)
+    rebuilt = prove(repo, ProveRequest("conv", zk_session.folder / "conv-input.json", out))
     assert rebuilt.cold
-    assert repo.verify_proof(out).output == rebuilt.output
+    assert verify_proof(repo, VerifyProofRequest(out)).output == rebuilt.output
 
 
 def test_cli_publish_private_prints_the_estimate_and_warns_about_the_dev_srs(cli: Any, tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 
 from tests.zk.helpers import ZkSession
 from tests.zk.models import build_conv, build_mlp, build_symbolic_batch, build_with_mod
-from zkreg.api import Repo
+from zkreg.api import ProveRequest, PublishRequest, Repo, prove, publish
 from zkreg.errors import InvalidInput, ZkFailed, ZkregError
 from zkreg.zk.inputs import MAX_INPUT_BYTES
 
@@ -34,7 +34,7 @@ def test_unsupported_model_is_refused_at_publish_naming_the_problem(
 ) -> None:
     model = builder(tmp_path / "model.onnx")
     with pytest.raises(InvalidInput, match=named) as caught:
-        repo.publish([model], name="bad", weights="private")
+        publish(repo, PublishRequest([model], name="bad", weights="private"))
     assert caught.value.code == "input/zk-unsupported-model"
     assert repo.ls() == []
 
@@ -43,7 +43,7 @@ def test_private_weights_on_a_dataset_are_refused(repo: Any, tmp_path: Path) -> 
     data = tmp_path / "data.csv"
     data.write_text("a,b\n1,2\n")
     with pytest.raises(InvalidInput, match="apply to models"):
-        repo.publish([data], name="d", weights="private")
+        publish(repo, PublishRequest([data], name="d", weights="private"))
 
 
 @pytest.mark.slow
@@ -64,7 +64,7 @@ def test_bad_prove_input_is_refused_before_proving(zk_session: ZkSession, conten
     bad.write_text(content)
     out = zk_session.folder / "never.json"
     with pytest.raises(InvalidInput) as caught:
-        zk_session.repo.prove("mlp-fixed", bad, out)
+        prove(zk_session.repo, ProveRequest("mlp-fixed", bad, out))
     assert caught.value.code == code
     assert not out.exists()
 
@@ -90,7 +90,7 @@ def test_setup_that_would_not_fit_in_memory_is_refused_before_it_starts(
     monkeypatch.setenv("ZKREG_ZK_MEMORY_GB", "0.05")
     started = time.perf_counter()
     with pytest.raises(ZkFailed, match=r"would need ~0\.\d GB") as caught:
-        repo.publish([build_mlp(tmp_path / "big.onnx", seed=4)], name="too-big", weights="private")
+        publish(repo, PublishRequest([build_mlp(tmp_path / "big.onnx", seed=4)], name="too-big", weights="private"))
     assert caught.value.code == "zk/too-large"
     assert time.perf_counter() - started < 30, "refused after calibration, not after a setup"
     assert sorted(cache_root.glob("*/*")) == entries_before
@@ -125,16 +125,16 @@ def test_killed_prover_process_is_a_clear_error_and_leaves_nothing_in_the_cache(
     out = zk_session.folder / "killed.json"
     errors: list[BaseException] = []
 
-    def prove() -> None:
+    def prove_in_thread() -> None:
         own = Repo.open(zk_session.home)  # SQLite connections stay in the thread that made them
         try:
-            own.prove("conv", zk_session.folder / "conv-input.json", out)
+            prove(own, ProveRequest("conv", zk_session.folder / "conv-input.json", out))
         except ZkregError as exc:
             errors.append(exc)
         finally:
             own.close()
 
-    worker = threading.Thread(target=prove)
+    worker = threading.Thread(target=prove_in_thread)
     worker.start()
     deadline = time.monotonic() + 60
     killed = False

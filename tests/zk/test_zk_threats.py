@@ -11,6 +11,7 @@ import pytest
 
 from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp
+from zkreg.api import ProveRequest, PublishRequest, VerifyProofRequest, prove, publish, verify_proof
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
 from zkreg.zk.bundle import PROOF_KEYS, canonical
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 def _verify_fails(session: ZkSession, bundle: dict[str, Any], code: str) -> ProofInvalid:
     path = session.write_bundle(bundle, f"{code.replace('/', '-')}.json")
     with pytest.raises(ProofInvalid) as caught:
-        session.repo.verify_proof(path)
+        verify_proof(session.repo, VerifyProofRequest(path))
     assert caught.value.code == code
     assert caught.value.exit_code == 4
     return caught.value
@@ -47,7 +48,7 @@ def test_pretty_public_inputs_smuggled_into_the_proof_are_refused(zk_session: Zk
     bundle["proof"]["pretty_public_inputs"] = {"rescaled_outputs": [["1.0", "2.0", "3.0"]]}
     path = zk_session.write_bundle(resign(bundle, zk_session.repo.identity), "pretty.json")
     with pytest.raises(MalformedObject, match="pretty_public_inputs"):
-        zk_session.repo.verify_proof(path)
+        verify_proof(zk_session.repo, VerifyProofRequest(path))
 
 
 def test_edited_instances_do_not_verify(zk_session: ZkSession) -> None:
@@ -69,7 +70,7 @@ def test_edit_without_the_provers_key_breaks_the_signature(zk_session: ZkSession
     bundle["output"][0][0] = 0.0
     path = zk_session.write_bundle(bundle, "unsigned-edit.json")
     with pytest.raises(BadSignature):
-        zk_session.repo.verify_proof(path)
+        verify_proof(zk_session.repo, VerifyProofRequest(path))
 
 
 def test_bundle_signed_by_another_key_is_rejected(zk_session: ZkSession, tmp_path: Path) -> None:
@@ -79,7 +80,7 @@ def test_bundle_signed_by_another_key_is_rejected(zk_session: ZkSession, tmp_pat
     bundle["signature"] = mallory.sign(canonical(body)).hex()
     path = zk_session.write_bundle(bundle, "mallory.json")
     with pytest.raises(BadSignature):
-        zk_session.repo.verify_proof(path)
+        verify_proof(zk_session.repo, VerifyProofRequest(path))
 
 
 def test_swapped_settings_are_rejected(zk_session: ZkSession) -> None:
@@ -154,11 +155,11 @@ def test_corrupted_published_block_is_caught(zk_session: ZkSession, artefact: st
     block.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
     try:
         with pytest.raises(CidMismatch) as caught:
-            zk_session.repo.verify_proof(zk_session.mlp_fixed.bundle)
+            verify_proof(zk_session.repo, VerifyProofRequest(zk_session.mlp_fixed.bundle))
         assert caught.value.exit_code == 4
     finally:
         block.write_bytes(original)
-    assert zk_session.repo.verify_proof(zk_session.mlp_fixed.bundle).output
+    assert verify_proof(zk_session.repo, VerifyProofRequest(zk_session.mlp_fixed.bundle)).output
 
 
 def test_srs_file_not_matching_a_ceremony_hash_is_refused(zk_session: ZkSession, tmp_path: Path) -> None:
@@ -166,7 +167,10 @@ def test_srs_file_not_matching_a_ceremony_hash_is_refused(zk_session: ZkSession,
     fake.write_bytes(b"\x00" * 4096)
     before = zk_session.repo.ls()
     with pytest.raises(IntegrityError) as caught:
-        zk_session.repo.publish([build_mlp(tmp_path / "m.onnx", seed=3)], name="fake-srs", weights="private", srs=fake)
+        publish(
+            zk_session.repo,
+            PublishRequest([build_mlp(tmp_path / "m.onnx", seed=3)], name="fake-srs", weights="private", srs=fake),
+        )
     assert caught.value.code == "integrity/srs-unknown"
     assert zk_session.repo.ls() == before
 
@@ -194,6 +198,6 @@ def test_model_set_up_with_another_ezkl_version_is_refused_clearly(zk_session: Z
     )
     repo.store.put_block(cid, block)
     with pytest.raises(ZkFailed, match=r"ezkl 22\.0\.0") as caught:
-        repo.prove(cid, zk_session.folder / "mlp-input.json", zk_session.folder / "old.json")
+        prove(repo, ProveRequest(cid, zk_session.folder / "mlp-input.json", zk_session.folder / "old.json"))
     assert caught.value.code == "zk/version-mismatch"
     assert caught.value.hint == "install ezkl==22.0.0"

@@ -2,8 +2,8 @@
 
 Each call opens the data dir (`Repo`, under 1 ms) in the calling thread, because SQLite connections belong to
 one thread and the HTTP server answers from a pool. A proof runs in that thread too, through the library
-(`Repo.prove` with a deadline): its heavy steps run in a child process group that is killed whole at the time
-limit. What lives across calls is thread-safe: the proving gate, the per-key rate limiter and the set of public
+(`zkreg.app.proofs.prove` with a deadline): its heavy steps run in a child process group that is killed whole at
+the time limit. What lives across calls is thread-safe: the proving gate, the per-key rate limiter and the set of public
 blocks.
 
 Public artefacts only (`PublicArtefacts` has the rule): private weights are never in a manifest's files, and
@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zkreg.api import Repo
+from zkreg.app.proofs import ProveRequest, prove, scores
+from zkreg.app.repo import Repo
 from zkreg.errors import (
     BlockNotFound,
     FeedNotFound,
@@ -282,7 +283,7 @@ class Provider:
             manifest = repo.manifest(request.manifest) if store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did or manifest.zk is None:
                 raise ModelNotFound(f"{request.manifest} is not a model this peer published with zk artefacts")
-            balance = repo.scores().show(request.requester).balance
+            balance = scores(repo).show(request.requester).balance
             unpaid = unpaid_receipts(ledger, self.did, request.requester)
             price = self.policy.default_price if manifest.price is None else manifest.price
             decision = decide(request.requester, balance, unpaid, price, self.policy)
@@ -311,5 +312,5 @@ class Provider:
         with tempfile.TemporaryDirectory(prefix="prove-", dir=work) as folder:
             input_path, bundle_path = Path(folder) / "input.json", Path(folder) / "proof.json"
             input_path.write_text(json.dumps({"input_data": values}))
-            repo.prove(manifest, input_path, bundle_path, deadline=Deadline.after(self.limits.prove_timeout_s))
+            prove(repo, ProveRequest(manifest, input_path, bundle_path, Deadline.after(self.limits.prove_timeout_s)))
             return repo.store.put_file(bundle_path).cid, bundle_path.read_bytes()

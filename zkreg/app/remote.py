@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.proofs import VerifyProofRequest, verify_proof
+from zkreg.app.pull import PullRequest, pull
 from zkreg.errors import BadCircuitSettings, CidMismatch, InvalidInput, NotFound, ProofInputMismatch, ProofInvalid
 from zkreg.fsutil import atomic_write
 from zkreg.peer.client import PeerClient
@@ -28,7 +30,8 @@ from zkreg.zk.inputs import load_input
 from zkreg.zk.workflow import zk_section
 
 if TYPE_CHECKING:
-    from zkreg.api import PullResult, Repo
+    from zkreg.app.pull import PullResult
+    from zkreg.app.repo import Repo
     from zkreg.registry.manifest import Manifest
     from zkreg.registry.store import LocalStore
 
@@ -39,7 +42,7 @@ class RemotePullRequest:
     """The `zkreg serve` URL of the peer that published `ref`."""
     ref: str
     out_dir: Path | None = None
-    """Target folder; default: ./NAME (as `Repo.pull`)."""
+    """Target folder; default: ./NAME (as `zkreg.app.pull`)."""
     force: bool = False
     """Replace files that already exist in the target."""
 
@@ -104,12 +107,12 @@ class RemotePull:
 def pull_remote(repo: Repo, request: RemotePullRequest) -> RemotePull:
     """Fetch an artefact from the peer that published it, verify every block, write its files, record `use` and
     get the provider's signed receipt for the same request (a bilateral, countable use). `force` replaces existing
-    files (see `Repo.pull`)."""
+    files (see `zkreg.app.pull`)."""
     store, identity = repo.store, repo.identity
     with PeerClient(request.url) as client:
         manifest = fetch_manifest(store, client, request.ref, files=True)
         signed = sign_request(identity, "receipt", manifest.cid, [], now_ms())
-        result = repo.pull(manifest.cid, request.out_dir, request=signed.nonce, force=request.force)
+        result = pull(repo, PullRequest(manifest.cid, request.out_dir, request_id=signed.nonce, force=request.force))
         answer = client.receipt(signed.document)
     return RemotePull(result, answer.receipt)
 
@@ -155,7 +158,7 @@ def prove_remote(repo: Repo, request: RemoteProveRequest) -> RemoteProof:
     try:
         if file_cid(staged) != answer.proof:
             raise ProofInvalid("the bundle received is not the one the provider's receipt names")
-        verdict = repo.verify_proof(staged)
+        verdict = verify_proof(repo, VerifyProofRequest(staged))
         if verdict.manifest.cid != manifest.cid or verdict.prover != manifest.author:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
         if verdict.input != values:

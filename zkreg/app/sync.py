@@ -25,7 +25,7 @@ from zkreg.reputation.ledger import ImportReport, Ledger, Named, now_ms
 from zkreg.reputation.sync import pull as pull_feeds
 
 if TYPE_CHECKING:
-    from zkreg.api import Repo
+    from zkreg.app.repo import Repo
     from zkreg.peer.store import Peer
 
 PUSH_CHUNK_BYTES = 8 * 1024 * 1024

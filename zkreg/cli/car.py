@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from zkreg.api import ExportCarRequest, ImportCarRequest, export_car, import_car
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
 
@@ -22,7 +23,7 @@ def export_(
     """Write a manifest and every block it reaches to a CARv1 file (imports into IPFS with `ipfs dag import`)."""
     repo = open_repo()
     cid = repo.resolve(ref)
-    blocks = repo.export_car(cid, output)
+    blocks = export_car(repo, ExportCarRequest(cid, output))
     if json_out:
         emit_json({"cid": cid, "file": str(output), "blocks": blocks})
     else:
@@ -35,7 +36,7 @@ def import_(
     json_out: JsonFlag = False,
 ) -> None:
     """Verify every block of a CAR file and its manifests' signatures, then store it and record its refs."""
-    result = open_repo().import_car(car)
+    result = import_car(open_repo(), ImportCarRequest(car))
     if json_out:
         emit_json({"roots": result.roots, "blocks": result.blocks, "bytes": result.bytes, "refs": result.refs})
     else:

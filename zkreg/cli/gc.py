@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from zkreg.api import GcRequest
+from zkreg.api import gc as collect_garbage
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
 
@@ -18,11 +20,8 @@ def gc(
     json_out: JsonFlag = False,
 ) -> None:
     """Remove blocks no held manifest or receipted proof reaches (a failed publish's, unlinked CAR blocks)."""
-    repo = open_repo()
-    try:
-        result = repo.gc(dry_run=not yes)
-    finally:
-        repo.close()
+    with open_repo() as repo:
+        result = collect_garbage(repo, GcRequest(dry_run=not yes))
     if json_out:
         emit_json({"blocks": result.blocks, "bytes": result.bytes, "deleted": result.deleted})
     elif result.deleted:

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from zkreg.api import ExportFeedsRequest, ImportFeedsRequest, Reputation, export_feeds, import_feeds, scores
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.identity import public_key_from_did
-from zkreg.reputation.score import Reputation
 
 ledger_app = command_set(help="The signed, hash-chained feeds this peer holds.", no_args_is_help=True)
 rep_app = command_set(help="Proof of Reputation: trust, credit, debit and balance.", no_args_is_help=True)
@@ -45,7 +45,7 @@ def ledger_export(
     json_out: JsonFlag = False,
 ) -> None:
     """Write feeds and their equivocation evidence to a CAR file another peer can import."""
-    result = open_repo().export_feeds(output, author)
+    result = export_feeds(open_repo(), ExportFeedsRequest(output, author))
     summary = {"path": str(result.path), "feeds": result.feeds, "entries": result.entries, "evidence": result.evidence}
     if json_out:
         emit_json(summary)
@@ -65,7 +65,7 @@ def ledger_import(
     """
     repo = open_repo()
     with progress_for(json_out) as progress:
-        report = repo.import_feeds(path, progress)
+        report = import_feeds(repo, ImportFeedsRequest(path), progress)
     if json_out:
         emit_json(report.to_json())
         return
@@ -113,7 +113,7 @@ def rep_show(
     repo = open_repo()
     if key is not None:
         public_key_from_did(key)
-    reputation = repo.scores().show(key or repo.identity.did)
+    reputation = scores(repo).show(key or repo.identity.did)
     if json_out:
         emit_json(reputation.to_json())
     else:
@@ -126,7 +126,7 @@ def rep_top(
     json_out: JsonFlag = False,
 ) -> None:
     """The most trusted identities, from this peer's trust roots."""
-    ranked = open_repo().scores().top(limit)
+    ranked = scores(open_repo()).top(limit)
     if json_out:
         emit_json([reputation.to_json() for reputation in ranked])
         return

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from zkreg.api import trust_peer
 from zkreg.app.sync import add_peer
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
@@ -21,7 +22,7 @@ def peer_trust(
     json_out: JsonFlag = False,
 ) -> None:
     """Seed this peer's reputation computation with KEY (besides its own key)."""
-    added = open_repo().trust_peer(key)
+    added = trust_peer(open_repo(), key)
     if json_out:
         emit_json({"did": key, "added": added})
     else:

@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
-from zkreg.api import Repo
+from zkreg.api import PublishRequest, PullRequest, Repo, VerifyRequest
+from zkreg.api import publish as publish_artefact
+from zkreg.api import pull as pull_artefact
+from zkreg.api import verify as verify_artefact
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.cli.zk import verify_proof_command
@@ -62,15 +65,14 @@ def publish(
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
     repo = open_repo()
     with progress_for(json_out) as progress:
-        result = repo.publish(
-            paths,
+        request = PublishRequest(
+            paths=paths,
             name=name,
             version=version,
             kind=kind,
             dataset=dataset,
             weights=weights,
             message=message,
-            progress=progress,
             store=store,
             pin=pin,
             zk=zk,
@@ -78,6 +80,7 @@ def publish(
             srs=srs,
             price=price,
         )
+        result = publish_artefact(repo, request, progress)
     if result.zk_srs == "dev":
         typer.echo("warning: zk set up with an insecure dev SRS (no --srs): fine for development only", err=True)
     if json_out:
@@ -115,7 +118,7 @@ def pull(
         result = pull_remote(repo, RemotePullRequest(remote, ref, output, force=force)).result
     else:
         with progress_for(json_out) as progress:
-            result = repo.pull(ref, output, progress, store=store, force=force)
+            result = pull_artefact(repo, PullRequest(ref, output, store=store, force=force), progress)
     if json_out:
         emit_json(
             {
@@ -204,7 +207,7 @@ def verify(
         verify_proof_command(Path(ref), json_out)
         return
     with progress_for(json_out) as progress:
-        result = repo.verify(ref, progress, attest=attest)
+        result = verify_artefact(repo, VerifyRequest(ref, attest=attest), progress)
     if json_out:
         emit_json({"ok": True, "cid": result.manifest.cid, "files": result.files, "bytes": result.bytes})
     else:

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from zkreg.api import ProofVerdict, ProveRequest, VerifyProofRequest, verify_proof
+from zkreg.api import prove as prove_locally
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, progress_for
-from zkreg.zk.workflow import ProofVerdict
 
 if TYPE_CHECKING:
     from zkreg.app.remote import RemoteProof
@@ -40,7 +41,7 @@ def prove(
         show_remote_proof(prove_remote(repo, RemoteProveRequest(remote, ref, input_file, output)), json_out)
         return
     with progress_for(json_out) as progress:
-        result = repo.prove(ref, input_file, output, progress)
+        result = prove_locally(repo, ProveRequest(ref, input_file, output), progress)
     if json_out:
         emit_json(
             {
@@ -59,7 +60,7 @@ def prove(
 
 def verify_proof_command(bundle: Path, json_out: bool) -> None:
     """`zkreg verify PROOF_FILE`: called by `zkreg verify` when its argument is a file and not a known ref."""
-    verdict = open_repo().verify_proof(bundle)
+    verdict = verify_proof(open_repo(), VerifyProofRequest(bundle))
     if json_out:
         emit_json(_verdict_json(verdict))
     else:

@@ -1,4 +1,4 @@
-"""Proof-gated credit: the `receipt_proof_ok` hook that `Repo.scores` passes to `compute_scores`.
+"""Proof-gated credit: the `receipt_proof_ok` hook that `zkreg.app.proofs.scores` passes to `compute_scores`.
 
 A bilateral pair (the consumer's `use`, the provider's `receipt` for the same request) counts only if:
   * the used manifest is known here (verified, signed); an unknown one cannot be judged, so it does not count;

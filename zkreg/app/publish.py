@@ -1,0 +1,354 @@
+"""Publish: files into the store as a new signed version of a name, with its `publish` entry in the ledger."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from zkreg.app.repo import Repo
+from zkreg.errors import (
+    BadKind,
+    BadName,
+    BadVersion,
+    BadWeights,
+    DuplicatePath,
+    NotADataset,
+    NotAFile,
+    NotAModel,
+    NothingToPublish,
+    PathNotFound,
+    StoreBusy,
+    SymlinkRefused,
+    UnsafePath,
+    VersionExists,
+    ZkOneModel,
+    ZkregError,
+)
+from zkreg.progress import SILENT, Progress
+from zkreg.registry.car import walk_dag
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute
+from zkreg.registry.dag import links_of
+from zkreg.registry.index import Ref
+from zkreg.registry.manifest import build_and_sign, decode_and_verify
+from zkreg.registry.store import BlockRecord, BlockStore, LocalStore
+from zkreg.registry.unixfs import directory_node
+from zkreg.schemas import load as load_schema
+from zkreg.zk.workflow import ZkPublication
+
+if TYPE_CHECKING:
+    from zkreg.registry.ipfs import IpfsStore
+
+KINDS = ("model", "dataset")
+WEIGHTS = ("public", "private")
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    """What `zkreg publish` passes: the files, the name and every option of the manifest and of where it goes."""
+
+    paths: Sequence[Path]
+    name: str
+    version: str | None = None
+    """Default: the next integer."""
+    kind: str | None = None
+    """"model" | "dataset"; default: model if an .onnx file is published."""
+    dataset: str | None = None
+    """Ref of the dataset a model was trained on."""
+    weights: str = "public"
+    message: str | None = None
+    store: str | None = None
+    """"local" | "ipfs"; default: see `Repo.node`."""
+    pin: bool = True
+    zk: str | None = None
+    """"fixed" | "hashed": set up zk proofs (default "fixed" if the weights are private)."""
+    calibration: Path | None = None
+    srs: Path | None = None
+    price: int | None = None
+    """Credits per proof `zkreg serve` asks for the model (default 1)."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    cid: str
+    name: str
+    version: str
+    created: bool
+    """False when identical content was already the latest version: nothing new was written."""
+    zk_estimate: str | None = None
+    """For a model published with zk artefacts: the setup's measured-cost estimate (logrows, time, memory)."""
+    zk_srs: str | None = None
+    """For a model published with zk artefacts: "ceremony", or "dev" (insecure: its maker can forge proofs)."""
+
+
+def safe_relpath(path: str) -> PurePosixPath:
+    """A manifest path that stays inside the folder it is written to; anything else is refused."""
+    pure = PurePosixPath(path)
+    if (
+        not path
+        or pure.is_absolute()
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
+        raise UnsafePath(f"unsafe path in manifest: {path!r}")
+    return pure
+
+
+def publish(repo: Repo, request: PublishRequest, progress: Progress = SILENT) -> PublishResult:
+    """Publish files as a new version of `request.name`.
+
+    With `store="ipfs"` every block also goes to the IPFS node (and the manifest's DAG is pinned there if
+    `pin`); the ref is recorded only once the node holds all of it. A model with `weights="private"` or a `zk`
+    mode ("fixed" | "hashed") also runs the zk pipeline once (settings, setup, commitment): with private
+    weights its ONNX file is not published, and the circuit and proving key stay in this data dir's private
+    cache. `price` is the credits per proof `zkreg serve` asks for the model (default 1).
+    """
+    _check_name(request.name, request.version)
+    node = repo.node(request.store)
+    try:
+        with repo.store.recording() as record:
+            try:
+                return _publish(repo, request, progress, node, record)
+            except BaseException:  # an error or Ctrl-C: what this publish added and nothing reaches goes
+                take_back(repo, record)
+                raise
+    finally:
+        if node is not None:
+            node.close()
+
+
+def take_back(repo: Repo, record: BlockRecord) -> None:
+    """Remove the blocks a failed workflow added that no recorded manifest reaches, in one index transaction
+    (so a concurrent publish that reuses one of them either committed first, and keeps it, or finds it gone
+    at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
+    if not record.added:
+        return
+    with contextlib.suppress(ZkregError, OSError, sqlite3.Error), repo.index.transaction() as index:
+        repo.store.remove_blocks(record.added - repo.store.reachable(index.ref_cids()))
+
+
+def _publish(
+    repo: Repo, request: PublishRequest, progress: Progress, node: IpfsStore | None, record: BlockRecord
+) -> PublishResult:
+    name, version, weights, zk = request.name, request.version, request.weights, request.zk
+    files = _collect_files(list(request.paths))
+    kind = request.kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
+    if kind not in KINDS:
+        raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
+    if weights not in WEIGHTS:
+        raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
+    if kind != "model" and (weights == "private" or zk is not None or request.calibration or request.srs):
+        raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
+    identity = repo.identity
+    # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
+    ledger = repo.ledger
+    dataset_cid = repo.resolve(request.dataset) if request.dataset else None
+    if dataset_cid is not None and repo.manifest(dataset_cid).kind != "dataset":
+        raise NotADataset(f"--dataset {request.dataset} is not a dataset manifest")
+    if kind == "model":
+        from zkreg.registry.onnx_check import check_onnx_model  # local: onnx takes ~0.7 s to import
+
+        published = {path.resolve() for path in files.values()}
+        for file_name, path in files.items():
+            if file_name.endswith(".onnx"):
+                check_onnx_model(path, published)
+    zk_publication = None
+    if kind == "model" and (weights == "private" or zk is not None):
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request.calibration, request.srs, progress)
+        if weights == "private":  # no byte of the weights, whichever files hold them
+            weight_files = zk_publication.weight_files
+            files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
+        files = {**files, **zk_publication.files}
+
+    blocks: BlockStore = node or repo.store
+    imported = {file_name: blocks.put_file(path, progress) for file_name, path in files.items()}
+    tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
+    if node is not None:
+        _send_directories(repo, node, tree, {f.cid for f in imported.values()})
+    file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
+
+    with repo.index.transaction() as index:
+        latest = index.latest_ref(name)
+        if latest is not None:
+            previous = repo.manifest(latest.cid)
+            unchanged = (
+                previous.author == identity.did
+                and previous.tree == tree
+                and previous.kind == kind
+                and previous.dataset == dataset_cid
+                and previous.weights == weights
+                and previous.price == request.price
+                and version in (None, previous.version)
+            )
+            if unchanged:
+                if node is not None:
+                    _send_to_node(repo, node, previous.cid, repo.store.get_block(previous.cid), request.pin)
+                # A crash between the ref's commit and the ledger append left the ref without its entry.
+                if not ledger.has_entry(identity.did, "publish", previous.cid):
+                    ledger.append(identity, "publish", {"manifest": previous.cid})
+                return PublishResult(previous.cid, name, previous.version, created=False)
+        vanished = sorted(cid for cid in record.put if not repo.store.has(cid))
+        if vanished:
+            raise StoreBusy(
+                f"block {vanished[0]} of this publish was removed meanwhile (a concurrent failed publish or gc)",
+                hint="retry",
+            )
+        version = version or _next_version(repo, name)
+        if index.ref_cid(name, version) is not None:
+            raise VersionExists(f"{name}@{version} already exists")
+        created = _now()
+        cid, block = build_and_sign(
+            identity,
+            kind=kind,
+            name=name,
+            version=version,
+            created=created,
+            files=file_entries,
+            tree=tree,
+            parents=[latest.cid] if latest is not None else [],
+            weights=weights,
+            dataset=dataset_cid,
+            message=request.message,
+            zk=zk_publication.section if zk_publication else None,
+            price=request.price,
+        )
+        decode_and_verify(cid, block)  # what we sign must be what every reader accepts
+        repo.store.put_block(cid, block)
+        if node is not None:
+            _send_to_node(repo, node, cid, block, request.pin)
+        index.add_blocks([(cid, len(block))])
+        index.add_ref(Ref(name, version, cid, identity.did, kind, created))
+    repo.store.flush_index()
+    ledger.append(identity, "publish", {"manifest": cid})
+    if zk_publication is None:
+        return PublishResult(cid, name, version, created=True)
+    return PublishResult(
+        cid,
+        name,
+        version,
+        created=True,
+        zk_estimate=zk_publication.estimate.describe(),
+        zk_srs=zk_publication.section["srs_kind"],
+    )
+
+
+def _collect_files(paths: list[Path]) -> dict[str, Path]:
+    """Published name -> file on disk. A directory contributes `dirname/relative/path` for each regular file;
+    symlinks are refused, never followed, so nothing outside the named paths is ever read."""
+    files: dict[str, Path] = {}
+
+    def add(name: str, path: Path) -> None:
+        if name in files:
+            raise DuplicatePath(f"two published files would both be named {name!r}")
+        files[name] = path
+
+    for path in paths:
+        mode = path.lstat().st_mode if path.exists() or path.is_symlink() else None
+        if mode is None:
+            raise PathNotFound(f"no such file or directory: {path}")
+        if stat.S_ISLNK(mode):
+            raise SymlinkRefused(f"refusing to publish a symlink: {path}")
+        if stat.S_ISREG(mode):
+            add(path.name, path)
+        elif stat.S_ISDIR(mode):
+            base = path.resolve().name
+            for dirpath, dirnames, filenames in os.walk(path):
+                dirnames.sort()
+                for entry in sorted(dirnames + filenames):
+                    full = Path(dirpath) / entry
+                    entry_mode = full.lstat().st_mode
+                    if stat.S_ISLNK(entry_mode):
+                        raise SymlinkRefused(f"refusing to publish a symlink: {full}")
+                    if stat.S_ISREG(entry_mode):
+                        add(f"{base}/{full.relative_to(path).as_posix()}", full)
+                    elif not stat.S_ISDIR(entry_mode):
+                        raise NotAFile(f"not a regular file: {full}")
+        else:
+            raise NotAFile(f"not a regular file or directory: {path}")
+    if not files:
+        raise NothingToPublish("nothing to publish: no files under the given paths")
+    for name in files:
+        safe_relpath(name)
+    return files
+
+
+def _check_name(name: str, version: str | None) -> None:
+    """Refuse a name or version the manifest schema would refuse, before a single block is stored."""
+    fields = load_schema("manifest.v1")["properties"]
+    if not re.fullmatch(fields["name"]["pattern"], name):
+        raise BadName(
+            f"bad name {name!r}: letters, digits, '.', '_' and '-', starting with a letter or digit, at most 128",
+        )
+    if version is not None and not re.fullmatch(fields["version"]["pattern"], version):
+        raise BadVersion(
+            f"bad version {version!r}: letters, digits, '.', '_', '+' and '-', starting with a letter or digit",
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _prepare_zk(
+    repo: Repo, files: dict[str, Path], mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+) -> ZkPublication:
+    models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
+    if len(models) != 1:
+        raise ZkOneModel(
+            f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
+        )
+    return repo.zk_workspace().prepare_publish(
+        models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
+    )
+
+
+def _send_to_node(repo: Repo, node: IpfsStore, cid: str, block: bytes, pin: bool) -> None:
+    """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
+    for linked in links_of(cid, block):
+        if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
+            for linked_cid, linked_block in walk_dag(repo.store.get_block, [linked]):
+                node.put_block(linked_cid, linked_block)
+    node.put_block(cid, block)
+    if pin:
+        node.pin(cid)
+
+
+def _send_directories(repo: Repo, node: IpfsStore, tree: str, files: set[str]) -> None:
+    """Put the directory nodes of `tree` on the node (the files under it are there already)."""
+    for cid, block in walk_dag(repo.store.get_block, [tree], skip=files):
+        node.put_block(cid, block)
+
+
+def _next_version(repo: Repo, name: str) -> str:
+    versions = repo.index.versions(name)
+    return str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)
+
+
+def put_tree(store: LocalStore, files: dict[str, tuple[str, int]]) -> str:
+    """The UnixFS directory that wraps every published file, as `ipfs add -r -w` would build it."""
+    return _put_directory(store, files)[0]
+
+
+def _put_directory(store: LocalStore, entries: dict[str, tuple[str, int]]) -> tuple[str, int]:
+    """Store the directory holding `entries` (relative path -> (CID, Tsize)); its (CID, Tsize)."""
+    links: dict[str, tuple[str, int]] = {}
+    folders: dict[str, dict[str, tuple[str, int]]] = {}
+    for path, entry in entries.items():
+        head, _, rest = path.partition("/")
+        if rest:
+            folders.setdefault(head, {})[rest] = entry
+        else:
+            links[head] = entry
+    links.update({folder: _put_directory(store, inner) for folder, inner in folders.items()})
+    block = directory_node(links)
+    cid = compute(DAG_PB, block)
+    store.put_block(cid, block)
+    return cid, len(block) + sum(tsize for _, tsize in links.values())
