@@ -29,8 +29,8 @@ import httpx
 import nacl.signing
 
 from zkreg.api import ProveRequest, PublishRequest, Repo, prove, publish
+from zkreg.app.sync import SyncRequest, sync
 from zkreg.identity import Identity
-from zkreg.peer.client import sync
 from zkreg.reputation.ledger import Ledger
 from zkreg.reputation.sync import CarFileTransport, export_car, pull
 
@@ -77,7 +77,7 @@ def measure(folder: Path, alice: Path, url: str, authors: list[str], entries: in
 
     bob = Repo.init(folder / "bob")
     started = time.perf_counter()
-    report = sync(bob, url)
+    report = sync(bob, SyncRequest(url))
     elapsed = time.perf_counter() - started
     assert report.pulled.accepted == entries, report.to_json()
     bob.close()
@@ -105,7 +105,7 @@ def measure(folder: Path, alice: Path, url: str, authors: list[str], entries: in
 def measure_prove(rounds: int) -> None:
     sys.path.insert(0, str(Path(__file__).parents[1]))
     from tests.zk.models import build_mlp
-    from zkreg.peer.client import prove_remote
+    from zkreg.app.remote import RemoteProveRequest, prove_remote
     from zkreg.reputation.policy import DEFAULT_FREE_QUOTA
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -127,7 +127,7 @@ def measure_prove(rounds: int) -> None:
         with serve(folder / "alice", ["--free-quota", str(rounds + DEFAULT_FREE_QUOTA)]) as url:
             for n in range(rounds):
                 started = time.perf_counter()
-                prove_remote(bob, url, model, folder / "input.json", folder / f"remote{n}.json")
+                prove_remote(bob, RemoteProveRequest(url, model, folder / "input.json", folder / f"remote{n}.json"))
                 remote.append(time.perf_counter() - started)
         bob.close()
     best_local, best_remote = min(local), min(remote)

@@ -18,6 +18,7 @@ CODECS = ("multiformats", "dag_cbor", "cbor2", "fastjsonschema", "jsonschema")
 NETWORK = ("httpx", "fastapi", "uvicorn", "starlette", "pydantic")
 LIBRARY = (
     "zkreg.api",
+    "zkreg.app",
     "zkreg.config",
     "zkreg.home",
     "zkreg.identity",

@@ -31,9 +31,10 @@ from zkreg.api import (
     import_car,
     publish,
 )
+from zkreg.app.sync import SyncRequest, push
+from zkreg.app.sync import sync as sync_with
 from zkreg.identity import Identity
-from zkreg.peer.client import PeerClient, push
-from zkreg.peer.client import sync as sync_with
+from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.registry.car import car_stream, read_blocks, read_roots, write_car
 from zkreg.registry.cid import RAW, cid_to_str, compute
@@ -203,7 +204,7 @@ class CountingApp:
 
 
 def test_receipt_spam_keeps_block_misses_and_a_sync_bounded(start_peer: StartPeer, tmp_path: Path) -> None:
-    from zkreg.peer.client import MAX_FETCHES_PER_AUTHOR
+    from zkreg.app.sync import MAX_FETCHES_PER_AUTHOR
 
     spam = 5000
     alice = start_peer("alice")
@@ -234,7 +235,7 @@ def test_receipt_spam_keeps_block_misses_and_a_sync_bounded(start_peer: StartPee
     assert alice.provider.public.pending_roots() == 0  # a miss walks nothing pushed by others
 
     # A second server in front of the same data dir, counting what a syncing peer asks of it.
-    from zkreg.peer.provider import Provider
+    from zkreg.app.provider import Provider
     from zkreg.serve.server import bind, make_server
 
     server = make_server(Provider(alice.home))
@@ -249,7 +250,7 @@ def test_receipt_spam_keeps_block_misses_and_a_sync_bounded(start_peer: StartPee
         time.sleep(0.01)
     try:
         carol = Repo.init(tmp_path / "carol")
-        report = sync_with(carol, f"http://127.0.0.1:{sock.getsockname()[1]}", timeout_s=20)
+        report = sync_with(carol, SyncRequest(f"http://127.0.0.1:{sock.getsockname()[1]}", timeout_s=20))
         assert report.pulled.accepted == 2 * spam
         carol.close()
     finally:

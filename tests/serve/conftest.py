@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from zkreg.api import Repo
+from zkreg.app.provider import Provider
 from zkreg.peer.limits import Limits
-from zkreg.peer.provider import Provider
 from zkreg.reputation.policy import Policy
 from zkreg.serve.server import bind, make_server
 

@@ -10,18 +10,19 @@ from tests.reputation.ledger_helpers import feed, identity
 from tests.serve.conftest import StartPeer
 from tests.serve.test_requests import publish_dataset
 from zkreg.api import Repo, scores, trust_peer
-from zkreg.peer.client import pull_remote, sync
+from zkreg.app.remote import RemotePullRequest, pull_remote
+from zkreg.app.sync import SyncRequest, sync
 
 
 def test_remote_pull_credits_the_provider_once_the_consumer_syncs(start_peer: StartPeer, tmp_path: Path) -> None:
     bob = start_peer("bob")
     cid = publish_dataset(bob, tmp_path / "data")
     alice = Repo.init(tmp_path / "alice")
-    pull_remote(alice, bob.url, cid, tmp_path / "out")
+    pull_remote(alice, RemotePullRequest(bob.url, cid, tmp_path / "out"))
     bob_repo = bob.repo()
     before = scores(bob_repo).show(bob.did)
     assert before.credit == 0.0  # Bob holds his receipt but not Alice's use yet
-    sync(alice, bob.url)
+    sync(alice, SyncRequest(bob.url))
     for repo in (alice, bob_repo):  # the same roots on both sides: the same numbers
         trust_peer(repo, alice.identity.did)
         trust_peer(repo, bob.did)

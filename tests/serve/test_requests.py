@@ -18,8 +18,8 @@ import pytest
 
 from tests.serve.conftest import RunningPeer, StartPeer
 from zkreg.api import PublishRequest, Repo, publish
+from zkreg.app.remote import RemotePullRequest, pull_remote
 from zkreg.identity import Identity
-from zkreg.peer.client import pull_remote
 from zkreg.peer.envelope import canonical_json, sign_request
 from zkreg.peer.limits import Limits
 from zkreg.reputation.ledger import now_ms
@@ -60,7 +60,7 @@ def test_pull_remote_records_a_use_and_the_provider_signs_the_matching_receipt(
 ) -> None:
     alice = start_peer("alice")
     cid = publish_dataset(alice, tmp_path / "data")
-    pulled = pull_remote(bob, alice.url, cid, tmp_path / "out")
+    pulled = pull_remote(bob, RemotePullRequest(alice.url, cid, tmp_path / "out"))
     assert (tmp_path / "out" / "data.csv").read_text().startswith("sepal,petal")
     uses = [entry.body for entry in bob.ledger.entries(bob.identity.did) if entry.type == "use"]
     assert uses == [{"manifest": cid, "provider": alice.did, "request": uses[0]["request"]}]

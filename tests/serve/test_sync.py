@@ -11,8 +11,9 @@ from tests.conftest import CliResult
 from tests.reputation.ledger_helpers import endorse, feed, identity
 from tests.serve.conftest import StartPeer
 from zkreg.api import Repo, scores
-from zkreg.peer import provider as provider_module
-from zkreg.peer.client import HttpFeedTransport, PeerClient, push, sync
+from zkreg.app import provider as provider_module
+from zkreg.app.sync import SyncRequest, push, sync
+from zkreg.peer.client import HttpFeedTransport, PeerClient
 from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, compute
 
@@ -32,10 +33,10 @@ def test_sync_pulls_and_pushes_until_both_peers_hold_the_same_feeds(start_peer: 
         alice_repo.ledger.append(alice_repo.identity, *endorse(identity(f"a{n}")))
     for n in range(2):
         bob.ledger.append(bob.identity, *endorse(identity(f"b{n}")))
-    report = sync(bob, alice.url)
+    report = sync(bob, SyncRequest(alice.url))
     assert (report.pulled.accepted, report.pushed["accepted"]) == (3, 2)
     assert entries_by_author(bob) == entries_by_author(alice_repo)
-    again = sync(bob, alice.url)
+    again = sync(bob, SyncRequest(alice.url))
     assert (again.pulled.accepted, again.pushed.get("sent", 0)) == (0, 0)
     alice_repo.close()
     bob.close()
@@ -63,7 +64,7 @@ def test_sync_pages_through_a_feed_longer_than_one_page(
         fetched = list(HttpFeedTransport(client, lambda author, seq: None).blocks({}))
         assert len(fetched) == 25
         assert client.pages == 7
-    report = sync(bob, alice.url)
+    report = sync(bob, SyncRequest(alice.url))
     assert report.pulled.accepted == 25
     assert entries_by_author(bob) == entries_by_author(alice_repo)
     alice_repo.close()
@@ -80,7 +81,7 @@ def test_an_equivocating_third_peer_is_detected_by_both_peers_after_sync(start_p
         with PeerClient(peer.url) as client:
             client.push(b"".join(car_stream([], [(e.cid, e.block) for e in first + version])))
     bob_repo = bob.repo()
-    report = sync(bob_repo, alice.url)
+    report = sync(bob_repo, SyncRequest(alice.url))
     assert report.pulled.forks == [(carol.did, 2)]
     alice_repo = alice.repo()
     for repo in (alice_repo, bob_repo):

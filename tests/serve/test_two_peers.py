@@ -28,8 +28,10 @@ from tests.serve.conftest import StartPeer
 from tests.serve.test_requests import publish_dataset
 from tests.zk.models import build_mlp
 from zkreg.api import PublishRequest, Repo, VerifyProofRequest, publish, scores, trust_peer, verify_proof
+from zkreg.app.remote import RemoteProveRequest, RemotePullRequest, prove_remote, pull_remote
+from zkreg.app.sync import SyncRequest, sync
 from zkreg.errors import ProofInvalid
-from zkreg.peer.client import PeerClient, prove_remote, pull_remote, sync
+from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.limits import Limits
 from zkreg.registry.car import car_stream
@@ -147,7 +149,7 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
 
     # Bob, with no contributions, gets his free quota (2 credits) of proofs, each verified before he records it.
     for n in range(2):
-        got = prove_remote(bob, alice.url, model, input_file, tmp_path / f"proof{n}.json")
+        got = prove_remote(bob, RemoteProveRequest(alice.url, model, input_file, tmp_path / f"proof{n}.json"))
         assert got.output == json.loads(got.path.read_text())["output"]
     assert len(entries_of(bob, "use")) == 2
 
@@ -163,21 +165,21 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     bob_peer = start_peer("bob")  # serves Bob's data dir
     dataset = publish_dataset(bob_peer, tmp_path / "bob-data", name="bob-data")
     alice_repo = alice.repo()
-    sync(bob, alice.url)  # Alice learns of Bob's two uses: his debit, no longer "unpaid"
+    sync(bob, SyncRequest(alice.url))  # Alice learns of Bob's two uses: his debit, no longer "unpaid"
     before = scores(alice_repo).show(bob.identity.did).balance
     assert before == -2.0
-    pull_remote(alice_repo, bob_peer.url, dataset, tmp_path / "alice-pulled")
-    sync(alice_repo, bob_peer.url)
-    sync(bob, alice.url)
+    pull_remote(alice_repo, RemotePullRequest(bob_peer.url, dataset, tmp_path / "alice-pulled"))
+    sync(alice_repo, SyncRequest(bob_peer.url))
+    sync(bob, SyncRequest(alice.url))
     after = scores(alice_repo).show(bob.identity.did).balance
     assert after > before
 
     # ... and he is served again.
-    third = prove_remote(bob, alice.url, model, input_file, tmp_path / "proof2.json")
+    third = prove_remote(bob, RemoteProveRequest(alice.url, model, input_file, tmp_path / "proof2.json"))
     assert third.decision["balance"] == pytest.approx(after)
 
     # After sync (and the same trust roots), both peers compute the same scores.
-    sync(bob, alice.url)
+    sync(bob, SyncRequest(alice.url))
     for repo in (alice_repo, bob):
         trust_peer(repo, alice.did)
         trust_peer(repo, bob.identity.did)
@@ -194,7 +196,7 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
         with PeerClient(peer_url) as client:
             told = feed(carol, [endorse(identity(story))], after=first[0])
             client.push(b"".join(car_stream([], [(e.cid, e.block) for e in first + told])))
-    sync(alice_repo, bob_peer.url)
+    sync(alice_repo, SyncRequest(bob_peer.url))
     bob_served = bob_peer.repo()
     for repo in (alice_repo, bob_served):
         assert scores(repo).show(carol.did).forked
@@ -206,8 +208,8 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, bob: Repo, input_file: Path, tmp_path: Path
 ) -> None:
     alice = start_peer("alice")
-    prove_remote(bob, alice.url, alice_template.model, input_file, tmp_path / "proof.json")
-    sync(bob, alice.url)
+    prove_remote(bob, RemoteProveRequest(alice.url, alice_template.model, input_file, tmp_path / "proof.json"))
+    sync(bob, SyncRequest(alice.url))
     trust_peer(bob, alice.did)
     assert scores(bob).debit.get(bob.identity.did) == 1  # the honest pair counts
 
@@ -228,7 +230,7 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     receipt = {"request": request.nonce, "consumer": bob.identity.did, "proof": forged_cid, "output_hash": "00" * 32}
     alice_repo.ledger.append(alice_repo.identity, "receipt", receipt)
     alice_repo.close()
-    sync(bob, alice.url)
+    sync(bob, SyncRequest(alice.url))
     assert bob.store.has(forged_cid)  # fetched: the verdict is about the proof, not its absence
     seen = scores(bob)
     assert seen.debit.get(bob.identity.did) == 1

@@ -6,6 +6,9 @@ owns the open stores) and a typed, frozen request, returning a typed result; pro
 - `transfer`: artefact CARs (`export_car`, `import_car`) and ledger feed files (`export_feeds`, `import_feeds`).
 - `gc`: the blocks nothing held reaches.
 - `proofs`: zk proofs (`prove`, `verify_proof`), Proof of Reputation (`scores`) and its trust roots.
+- `sync`, `remote`: with a peer over HTTP: feeds and evidence (`sync`, `add_peer`), and `pull_remote`,
+  `prove_remote` (the peer's part, then `pull` / `proofs`).
+- `provider`: the serve-side workflows behind `zkreg serve` (`Provider`) and the blocks it may serve.
 
 Adapters (`zkreg.cli`, `zkreg.serve`) call only `zkreg.api` (which re-exports this layer) or `zkreg.app`.
 """

@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from zkreg.api import trust_peer
+from zkreg.app.sync import add_peer
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
-from zkreg.peer.client import add_peer
 
 peer_app = command_set(help="Peers and local trust roots.", no_args_is_help=True)
 commands = command_set()

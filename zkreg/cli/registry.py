@@ -112,9 +112,10 @@ def pull(
     """
     repo = open_repo()
     if remote is not None:
-        from zkreg.peer.client import pull_remote  # local: httpx and jsonschema (~0.2 s) only for a peer
+        # local: httpx and jsonschema (~0.2 s) only for a peer
+        from zkreg.app.remote import RemotePullRequest, pull_remote
 
-        result = pull_remote(repo, remote, ref, output, force=force).result
+        result = pull_remote(repo, RemotePullRequest(remote, ref, output, force=force)).result
     else:
         with progress_for(json_out) as progress:
             result = pull_artefact(repo, PullRequest(ref, output, store=store, force=force), progress)

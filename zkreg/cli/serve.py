@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
+from zkreg.app.provider import Provider
+from zkreg.app.sync import SyncRequest, added_peer_urls
+from zkreg.app.sync import sync as sync_with
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
-from zkreg.peer.client import added_peer_urls
-from zkreg.peer.client import sync as sync_with
 from zkreg.peer.limits import Limits
-from zkreg.peer.provider import Provider
 from zkreg.reputation.policy import Policy
 from zkreg.serve.server import bind, make_server
 
@@ -54,7 +54,7 @@ def sync(
     """Pull the peer's feeds, push ours, and fetch the manifests and proofs that scoring needs."""
     repo = open_repo()
     urls = [url] if url else added_peer_urls(repo)
-    reports = [sync_with(repo, each) for each in urls]
+    reports = [sync_with(repo, SyncRequest(each)) for each in urls]
     if json_out:
         emit_json(reports[0].to_json() if url else [report.to_json() for report in reports])
         return

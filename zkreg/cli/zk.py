@@ -13,7 +13,7 @@ from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, progress_for
 
 if TYPE_CHECKING:
-    from zkreg.peer.client import RemoteProof
+    from zkreg.app.remote import RemoteProof
 
 commands = command_set()
 
@@ -35,9 +35,10 @@ def prove(
     """
     repo = open_repo()
     if remote is not None:
-        from zkreg.peer.client import prove_remote  # local: httpx and jsonschema (~0.2 s) only for a peer
+        # local: httpx and jsonschema (~0.2 s) only for a peer
+        from zkreg.app.remote import RemoteProveRequest, prove_remote
 
-        show_remote_proof(prove_remote(repo, remote, ref, input_file, output), json_out)
+        show_remote_proof(prove_remote(repo, RemoteProveRequest(remote, ref, input_file, output)), json_out)
         return
     with progress_for(json_out) as progress:
         result = prove_locally(repo, ProveRequest(ref, input_file, output), progress)

@@ -1,5 +1,6 @@
-"""Peers talking to peers, built on `zkreg.api`: signed requests (`envelope`), what a peer remembers (`store`),
-the provider's bounds (`limits`), the provider's side of `zkreg serve` (`provider`) and the HTTP client for
-`zkreg sync`, `zkreg prove --remote` and `zkreg pull --remote` (`client`).
+"""Peers talking to peers, transport and wire documents only: signed requests (`envelope`), every answer of a peer
+parsed once (`answers`), what a peer remembers (`store`), the provider's bounds (`limits`) and the HTTP client
+(`client`: `PeerClient`, `HttpFeedTransport`).
 
-The HTTP app in `zkreg.serve` only adapts `provider` to routes; every check happens here."""
+The workflows over them (`zkreg sync`, `peer add`, `pull --remote`, `prove --remote` and the provider's side of
+`zkreg serve`) are in `zkreg.app` (`sync`, `remote`, `provider`); nothing here imports the application layer."""

@@ -1,1 +1,1 @@
-"""The HTTP service of `zkreg serve`: an ASGI app (FastAPI) that adapts `zkreg.peer.provider` to routes."""
+"""The HTTP service of `zkreg serve`: an ASGI app (FastAPI) that adapts `zkreg.app.provider` to routes."""

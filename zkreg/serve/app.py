@@ -1,4 +1,4 @@
-"""The HTTP adapter of `zkreg serve`: routes onto `zkreg.peer.provider.Provider`, errors onto status codes.
+"""The HTTP adapter of `zkreg serve`: routes onto `zkreg.app.provider.Provider`, errors onto status codes.
 
 No checks of its own beyond HTTP's: a body is read only up to its cap and within its time limit (a slow client is
 cut off with 408), then handed to the provider. Blocking work (SQLite, proving) runs in the thread pool.
@@ -22,7 +22,7 @@ from zkreg.peer.envelope import parse_body
 from zkreg.schemas import load as load_schema
 
 if TYPE_CHECKING:
-    from zkreg.peer.provider import Provider
+    from zkreg.app.provider import Provider
 
 CAR_TYPE = "application/vnd.ipld.car"
 LAST_SEQ_HEADER = "x-zkreg-last-seq"

@@ -18,8 +18,8 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from zkreg.app.provider import Provider
 from zkreg.peer.limits import Limits
-from zkreg.peer.provider import Provider
 from zkreg.serve.app import create_app
 
 

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zkreg.app.proofs import ProveRequest, prove, scores
 from zkreg.app.repo import Repo
@@ -47,6 +47,9 @@ from zkreg.reputation.policy import Policy, decide, unpaid_receipts
 from zkreg.reputation.sync import read_car
 from zkreg.zk.documents import ProofBundle
 from zkreg.zk.runner import Deadline
+
+if TYPE_CHECKING:
+    from zkreg.registry.store import LocalStore
 
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
@@ -115,26 +118,27 @@ class PublicArtefacts:
         return len(self._incomplete)
 
     def _refresh(self, repo: Repo) -> None:
-        blocks = repo.index.blocks_after(self._block_rowid)
+        index, ledger, store = repo.index, repo.ledger, repo.store
+        blocks = index.blocks_after(self._block_rowid)
         for block in blocks:
             self._block_rowid = block.position
             if codec_of(block.cid) == DAG_CBOR and self._is_manifest(repo, block.cid):
                 self._allowed.add(block.cid)
         roots = set(self._incomplete) if blocks else set()
-        for ref in repo.index.refs_after(self._ref_id):
+        for ref in index.refs_after(self._ref_id):
             self._ref_id = ref.position
             try:
                 roots.add(repo.manifest(ref.cid).tree)
             except ZkregError:
                 continue  # a ref whose manifest is gone or damaged opens nothing
-        for verified in repo.ledger.verified_proofs_after(self._verdict_rowid):
+        for verified in ledger.verified_proofs_after(self._verdict_rowid):
             self._verdict_rowid = verified.position
             roots.add(verified.cid)
-        for receipt in repo.ledger.receipts_by(self._own_did, self._receipt_rowid):
+        for receipt in ledger.receipts_by(self._own_did, self._receipt_rowid):
             self._receipt_rowid = receipt.position
             roots.add(receipt.cid)
         for root in roots:
-            found, complete = self._walk(repo, root)
+            found, complete = self._walk(store, root)
             self._allowed |= found
             if complete:
                 self._incomplete.discard(root)
@@ -150,13 +154,13 @@ class PublicArtefacts:
         return True
 
     @staticmethod
-    def _walk(repo: Repo, root: str) -> tuple[set[str], bool]:
+    def _walk(store: LocalStore, root: str) -> tuple[set[str], bool]:
         """The held blocks of the DAG under `root`, and whether all of it is held."""
         missing: set[str] = set()
         found = walk(
-            repo.store.get_block,
+            store.get_block,
             [root],
-            held=repo.store.has,
+            held=store.has,
             follow=lambda cid: codec_of(cid) == DAG_PB,
             on_missing=missing.add,
             on_broken=lambda cid: None,  # a node that does not decode links to nothing we could serve
@@ -193,13 +197,14 @@ class Provider:
         """Entries of `author` with seq > `after` (at most `limit`), then the evidence held against it, as a CAR;
         and the seq of the last entry in it (the client's next `after`)."""
         with self.repo() as repo:
-            state = repo.ledger.state(author)
+            ledger = repo.ledger
+            state = ledger.state(author)
             if state.head is None:
                 raise FeedNotFound(f"no feed of {author} here")
-            rows = list(repo.ledger.blocks(author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)))
+            rows = list(ledger.blocks(author, after, min(limit or FEED_PAGE, MAX_FEED_PAGE)))
             blocks = [(cid, block) for _, cid, block in rows]
             last = rows[-1][0] if rows else after
-            blocks += evidence_sections(repo.ledger, author)
+            blocks += evidence_sections(ledger, author)
             return b"".join(car_stream([state.head], blocks)), last
 
     def accept_feeds(self, car: bytes) -> ImportReport:
@@ -239,8 +244,9 @@ class Provider:
             raise MalformedRequest("this endpoint takes receipt requests")
         self.rate.take(request.requester)
         with self.repo() as repo:
+            store, ledger, identity = repo.store, repo.ledger, repo.identity
             self.use_nonce(request)
-            manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+            manifest = repo.manifest(request.manifest) if store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did:
                 raise ManifestNotFound(f"{request.manifest} is not an artefact this peer published")
             if manifest.zk is not None:
@@ -249,7 +255,7 @@ class Provider:
                 )
             delivered = hashlib.sha256(manifest.tree.encode()).hexdigest()
             receipt = {"request": request.nonce, "consumer": request.requester, "proof": None, "output_hash": delivered}
-            entry = repo.ledger.append(repo.identity, "receipt", receipt)
+            entry = ledger.append(identity, "receipt", receipt)
             return {"receipt": entry.cid, "request": request.nonce, "provider": self.did}
 
     def use_nonce(self, request: SignedRequest) -> None:
@@ -273,11 +279,12 @@ class Provider:
         self.rate.take(request.requester)
         self.use_nonce(request)
         with self.gate.slot(), self.repo() as repo:
-            manifest = repo.manifest(request.manifest) if repo.store.has(request.manifest) else None
+            store, ledger, identity = repo.store, repo.ledger, repo.identity
+            manifest = repo.manifest(request.manifest) if store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did or manifest.zk is None:
                 raise ModelNotFound(f"{request.manifest} is not a model this peer published with zk artefacts")
             balance = scores(repo).show(request.requester).balance
-            unpaid = unpaid_receipts(repo.ledger, self.did, request.requester)
+            unpaid = unpaid_receipts(ledger, self.did, request.requester)
             price = self.policy.default_price if manifest.price is None else manifest.price
             decision = decide(request.requester, balance, unpaid, price, self.policy)
             proof, data = self._prove(repo, manifest.cid, request.input)
@@ -288,7 +295,7 @@ class Provider:
                 "proof": proof,
                 "output_hash": hashlib.sha256(canonical_json({"output": bundle.output})).hexdigest(),
             }
-            entry = repo.ledger.append(repo.identity, "receipt", receipt)
+            entry = ledger.append(identity, "receipt", receipt)
             return {
                 "proof": proof,
                 "receipt": entry.cid,
