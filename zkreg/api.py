@@ -7,6 +7,9 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
     pull(repo, PullRequest("mnist@1", Path("out")))
 """
 
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from zkreg.app.gc import GcRequest, GcResult, gc
 from zkreg.app.proofs import (
     ProveRequest,
@@ -38,6 +41,36 @@ from zkreg.reputation.score import Reputation, Scores
 from zkreg.reputation.sync import ExportResult
 from zkreg.zk.workflow import ProofVerdict, ProveResult
 
+if TYPE_CHECKING:
+    from zkreg.app.provider import Provider
+    from zkreg.app.remote import (
+        RemoteProof,
+        RemoteProveRequest,
+        RemotePull,
+        RemotePullRequest,
+        prove_remote,
+        pull_remote,
+    )
+    from zkreg.app.sync import SyncReport, SyncRequest, add_peer, sync
+
+_WITH_A_PEER = {
+    **dict.fromkeys(["SyncReport", "SyncRequest", "add_peer", "sync"], "zkreg.app.sync"),
+    **dict.fromkeys(
+        ["RemoteProof", "RemoteProveRequest", "RemotePull", "RemotePullRequest", "prove_remote", "pull_remote"],
+        "zkreg.app.remote",
+    ),
+    "Provider": "zkreg.app.provider",
+}
+"""Names of the workflows with a peer, loaded on first use: they bring the HTTP stack (httpx, ~0.2 s), which a
+local command never needs."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WITH_A_PEER:
+        return getattr(import_module(_WITH_A_PEER[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CarImport",
     "ExportCarRequest",
@@ -52,27 +85,38 @@ __all__ = [
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
+    "Provider",
     "PublishRequest",
     "PublishResult",
     "PullRequest",
     "PullResult",
     "PulledFile",
     "RefEntry",
+    "RemoteProof",
+    "RemoteProveRequest",
+    "RemotePull",
+    "RemotePullRequest",
     "Repo",
     "Reputation",
     "Scores",
+    "SyncReport",
+    "SyncRequest",
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "add_peer",
     "export_car",
     "export_feeds",
     "gc",
     "import_car",
     "import_feeds",
     "prove",
+    "prove_remote",
     "publish",
     "pull",
+    "pull_remote",
     "scores",
+    "sync",
     "trust_peer",
     "trust_roots",
     "verify",

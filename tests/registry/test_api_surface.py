@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from zkreg.api import PublishRequest, PullRequest, Repo, VerifyRequest, publish,
 def test_every_exported_name_exists_and_every_request_is_frozen() -> None:
     assert sorted(api.__all__) == sorted(set(api.__all__))
     requests = [getattr(api, name) for name in api.__all__ if name.endswith("Request")]
-    assert len(requests) == 10
+    assert len(requests) == 13
     for request_type in requests:
         assert dataclasses.is_dataclass(request_type)
         assert request_type.__dataclass_params__.frozen, request_type  # type: ignore[attr-defined]
@@ -37,3 +39,15 @@ def test_repo_as_context_manager_runs_the_workflows_and_closes_index_and_ledger(
         repo.index.integrity_check()
     with pytest.raises(sqlite3.ProgrammingError):
         ledger.authors()
+
+
+def test_every_exported_name_resolves_and_the_peer_workflows_load_only_when_used() -> None:
+    """`zkreg.api` names the workflows with a peer too, but importing it must not bring the HTTP stack."""
+    code = (
+        "import sys, zkreg.api as api\n"
+        "assert 'httpx' not in sys.modules, 'zkreg.api imported httpx'\n"
+        "missing = [name for name in api.__all__ if getattr(api, name, None) is None]\n"
+        "assert not missing, missing\n"
+        "assert 'httpx' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
