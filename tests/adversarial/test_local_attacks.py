@@ -44,11 +44,22 @@ def one_error_line(result: Any, code: str) -> None:
     assert f"error[{code}]" in result.stderr, result.stderr
 
 
+def _as_at_a_terminal() -> None:
+    """Ctrl-C as a user at a terminal sends it: a runner that started this suite in the background (a
+    non-interactive shell's `&`) leaves SIGINT ignored in every child, which zkreg rightly honours."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(cli: Cli, *args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "ZKREG_HOME": str(cli.home)}
     env.pop("ZKREG_DEBUG", None)
     return subprocess.Popen(
-        [sys.executable, "-m", "zkreg", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "zkreg", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_at_a_terminal,
     )
 
 

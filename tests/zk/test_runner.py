@@ -60,7 +60,8 @@ def test_an_interrupted_caller_kills_the_childs_group(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys\n"
+            "import signal, sys\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a terminal, whoever started us\n"
             "from zkreg.zk.runner import run_steps\n"
             "try:\n"
             f"    run_steps({RUNAWAY!r}, [('run_away', {{'report': {str(report)!r}}})], memory_limit=None)\n"
