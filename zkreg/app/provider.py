@@ -20,7 +20,6 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +35,7 @@ from zkreg.errors import (
     WrongAction,
     ZkregError,
 )
+from zkreg.peer.answers import Head
 from zkreg.peer.envelope import SignedRequest, canonical_json, check_request
 from zkreg.peer.limits import Limits, ProvingGate, RateLimiter
 from zkreg.peer.store import PEER_DB, PeerStore
@@ -54,17 +54,6 @@ if TYPE_CHECKING:
 FEED_PAGE = 10_000
 """Entries per `GET /v1/feeds/{author}` page by default (the client pages until it reaches the head)."""
 MAX_FEED_PAGE = 50_000
-
-
-@dataclass(frozen=True)
-class Head:
-    author: str
-    seq: int
-    head: str | None
-    forked: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return {"author": self.author, "seq": self.seq, "head": self.head, "forked": self.forked}
 
 
 def evidence_sections(ledger: Ledger, author: str) -> list[tuple[str, bytes]]:

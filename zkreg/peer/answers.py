@@ -194,10 +194,15 @@ class Health:
 
 @dataclass(frozen=True)
 class Head:
+    """One feed's head as `GET /v1/feeds/heads` gives it: the provider writes it, the client parses it."""
+
     author: str
     seq: int
     head: str | None
     forked: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"author": self.author, "seq": self.seq, "head": self.head, "forked": self.forked}
 
 
 @dataclass(frozen=True)
