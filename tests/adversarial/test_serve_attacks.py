@@ -19,17 +19,16 @@ import httpx
 import nacl.signing
 import pytest
 
-from tests.serve.conftest import RunningPeer, StartPeer
+from tests.serve.conftest import StartPeer
+from tests.serve.test_requests import publish_dataset
 from zkreg.api import (
     ExportCarRequest,
     GcRequest,
     ImportCarRequest,
-    PublishRequest,
     Repo,
     export_car,
     gc,
     import_car,
-    publish,
 )
 from zkreg.app.sync import SyncRequest, push
 from zkreg.app.sync import sync as sync_with
@@ -48,16 +47,6 @@ NON_ED25519_DIDS = {
     "x25519-prefix": "did:key:z6Mk" + "1" * 44,
     "other-ed-prefix": "did:key:z6MkwgaR63138bEEgad7uk993KMX54vBA6KTB4sFhCPnSB2f",
 }
-
-
-def publish_dataset(peer: RunningPeer, folder: Path, name: str = "flowers") -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "data.csv").write_text("sepal,petal\n1,2\n3,4\n" * 50)
-    repo = peer.repo()
-    try:
-        return publish(repo, PublishRequest([folder / "data.csv"], name=name, kind="dataset")).cid
-    finally:
-        repo.close()
 
 
 def store_secret(home: Path, path: Path) -> tuple[str, list[str]]:
