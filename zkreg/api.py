@@ -10,6 +10,7 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.consensus import ConsensusRequest, consensus
 from zkreg.app.gc import GcRequest, GcResult, gc
 from zkreg.app.proofs import (
     ProveRequest,
@@ -34,8 +35,17 @@ from zkreg.app.transfer import (
     import_car,
     import_feeds,
 )
-from zkreg.app.verify import VerifyRequest, VerifyResult, verify
+from zkreg.app.verify import (
+    SummaryVerdict,
+    VerifyRequest,
+    VerifyResult,
+    VerifySummaryRequest,
+    verify,
+    verify_summary,
+)
+from zkreg.ci_policy import Policy, PolicyReport, RuleResult
 from zkreg.registry.manifest import Manifest
+from zkreg.reputation.consensus import Consensus
 from zkreg.reputation.ledger import ImportReport
 from zkreg.reputation.score import Reputation, Scores
 from zkreg.reputation.sync import ExportResult
@@ -73,6 +83,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CarImport",
+    "Consensus",
+    "ConsensusRequest",
     "ExportCarRequest",
     "ExportFeedsRequest",
     "ExportResult",
@@ -82,6 +94,8 @@ __all__ = [
     "ImportFeedsRequest",
     "ImportReport",
     "Manifest",
+    "Policy",
+    "PolicyReport",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
@@ -98,13 +112,17 @@ __all__ = [
     "RemotePullRequest",
     "Repo",
     "Reputation",
+    "RuleResult",
     "Scores",
+    "SummaryVerdict",
     "SyncReport",
     "SyncRequest",
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "VerifySummaryRequest",
     "add_peer",
+    "consensus",
     "export_car",
     "export_feeds",
     "gc",
@@ -121,4 +139,5 @@ __all__ = [
     "trust_roots",
     "verify",
     "verify_proof",
+    "verify_summary",
 ]

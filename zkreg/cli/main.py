@@ -48,7 +48,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Commit files as content-addressed blocks and a signed manifest; print the manifest CID.",
     ),
     "pull": ("zkreg.cli.registry", "Fetch an artefact, verifying every block and the manifest's signature."),
-    "show": ("zkreg.cli.registry", "Show a verified manifest."),
+    "show": ("zkreg.cli.registry", "Show a verified manifest and the consensus of its attesters."),
+    "consensus": (
+        "zkreg.cli.registry",
+        "The trust-weighted verdict of the attestations held for a manifest, seen from this peer's trust roots.",
+    ),
     "log": (
         "zkreg.cli.registry",
         "The history of a name, newest first, following each manifest's parents (like `git log`).",
@@ -57,8 +61,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": (
         "zkreg.cli.registry",
         "Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given "
-        "a file that is not a known ref, a zero-knowledge proof bundle (exit 4 with the reason if it does not "
-        "verify).",
+        "a file that is not a known ref, a zero-knowledge proof bundle or a verification summary (exit 4 with the "
+        "reason if it does not verify).",
     ),
     "serve": (
         "zkreg.cli.serve",
