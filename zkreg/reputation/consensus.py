@@ -41,7 +41,10 @@ class Vote:
 @dataclass(frozen=True)
 class WeighedVote:
     vote: Vote
+    trust: float
+    """The attester's Proof of Reputation trust."""
     weight: float
+    """Its trust clipped to the others' total: the weight its vote has."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,8 +66,8 @@ class Consensus:
 
     @property
     def trusted(self) -> tuple[WeighedVote, ...]:
-        """The attesters whose vote weighs something."""
-        return tuple(item for item in self.attesters if item.weight > 0)
+        """The attesters with trust (a lone one among them weighs nothing after clipping, but is trusted)."""
+        return tuple(item for item in self.attesters if item.trust > 0)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -96,7 +99,9 @@ def weigh(
     kept = sorted((vote for vote in votes if vote.identity not in dropped), key=lambda vote: vote.identity)
     raw = {vote.identity: max(trust.get(vote.identity, 0.0), 0.0) for vote in kept}
     total = sum(raw.values())
-    weighed = tuple(WeighedVote(vote, min(raw[vote.identity], total - raw[vote.identity])) for vote in kept)
+    weighed = tuple(
+        WeighedVote(vote, raw[vote.identity], min(raw[vote.identity], total - raw[vote.identity])) for vote in kept
+    )
     clipped_total = sum(item.weight for item in weighed)
     if clipped_total <= 0:
         return Consensus(subject, "none", 0.0, 0.0, weighed, threshold)
