@@ -4,75 +4,18 @@ the artefact as a CAR file and their feeds as feed files; plus the weighing rule
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from zkreg.api import (
-    ConsensusRequest,
-    ExportCarRequest,
-    ExportFeedsRequest,
-    ImportCarRequest,
-    ImportFeedsRequest,
-    PublishRequest,
-    Repo,
-    VerifyRequest,
-    consensus,
-    export_car,
-    export_feeds,
-    import_car,
-    import_feeds,
-    publish,
-    trust_peer,
-    verify,
-)
+from zkreg.api import ConsensusRequest, VerifyRequest, consensus, verify
 from zkreg.reputation.consensus import Vote, weigh
 from zkreg.reputation.entry import sign_entry
 from zkreg.reputation.ledger import Ledger
 
+from .conftest import Swarm
 from .ledger_helpers import T0, blocks, feed, identity, manifest_cid
-
-EXAMPLES = Path(__file__).parents[2] / "examples"
-
-
-@dataclass
-class Swarm:
-    publisher: Repo
-    alice: Repo
-    bob: Repo
-    gate: Repo
-    model: str
-    folder: Path
-
-    def attest(self, attester: Repo, policy: Path | None = None) -> None:
-        verify(attester, VerifyRequest(self.model, attest=True, policy=policy))
-
-    def gossip(self, *sources: Repo) -> None:
-        """The gate imports the sources' feeds (as a CI job would after `zkreg sync`)."""
-        for source in sources:
-            path = self.folder / f"{source.identity.did[-8:]}.feeds.car"
-            export_feeds(source, ExportFeedsRequest(path))
-            import_feeds(self.gate, ImportFeedsRequest(path))
-
-
-@pytest.fixture
-def swarm(tmp_path: Path) -> Iterator[Swarm]:
-    repos = {name: Repo.init(tmp_path / name) for name in ("publisher", "alice", "bob", "gate")}
-    publisher = repos["publisher"]
-    publish(publisher, PublishRequest([EXAMPLES / "data"], name="flowers", kind="dataset"))
-    model = publish(publisher, PublishRequest([EXAMPLES / "tiny-mlp.onnx"], name="mlp", dataset="flowers")).cid
-    car = tmp_path / "mlp.car"
-    export_car(publisher, ExportCarRequest(model, car))
-    for name in ("alice", "bob", "gate"):
-        import_car(repos[name], ImportCarRequest(car))  # an artefact each got from a peer
-    trust_peer(repos["gate"], repos["alice"].identity.did)
-    trust_peer(repos["gate"], repos["bob"].identity.did)
-    yield Swarm(publisher, repos["alice"], repos["bob"], repos["gate"], model, tmp_path)
-    for repo in repos.values():
-        repo.close()
 
 
 def _policy(folder: Path, text: str) -> Path:
