@@ -76,6 +76,8 @@ def test_one_attester_failing_drops_below_the_threshold_and_the_policy_exits_5_w
     error = as_json.json()["error"]
     assert error["code"] == "policy/not-met"
     assert [rule["passed"] for rule in error["rules"]] == [False, False]
+    shown = cli("show", swarm.model, home_dir=swarm.gate.home)
+    assert "consensus none: ok 0.50, fail 0.50 of the weight of 2 trusted attester(s)" in shown.stdout
 
 
 def test_a_hundred_key_sybil_ring_attesting_fail_changes_nothing(swarm: Swarm) -> None:
