@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import Swarm
@@ -45,6 +46,7 @@ def _gate(swarm: Swarm, policy: str, **extra: str) -> subprocess.CompletedProces
     return subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_gate_script_passes_a_model_two_trusted_verifiers_agree_on_and_writes_a_summary(swarm: Swarm) -> None:
     swarm.attest(swarm.alice)
     swarm.attest(swarm.bob)
@@ -66,6 +68,7 @@ def test_the_gate_script_passes_a_model_two_trusted_verifiers_agree_on_and_write
     assert ": PASSED at " in check.stdout
 
 
+@pytest.mark.slow
 def test_the_gate_script_exits_5_when_a_rule_is_not_met_and_still_leaves_the_summary(swarm: Swarm) -> None:
     swarm.attest(swarm.alice)  # only one verifier attested
     run = _gate(swarm, "min_attesters = 2\n[metrics]\naccuracy = { min = 0.9 }\n")

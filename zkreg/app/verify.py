@@ -82,15 +82,10 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
     policy = Policy.load(request.policy) if request.policy is not None else None
     cid = repo.resolve(request.ref)
     checks: dict[str, Any] = {}
-    digests: dict[str, str] = {}
     try:
         manifest = repo.manifest(cid)
         checks["signature"] = f"ok: signed by {manifest.author}"
-        total = 0
-        for file_name, file_cid in manifest.files.items():
-            digest = hashlib.sha256()
-            total += repo.store.verify_file(file_cid, manifest.sizes[file_name], progress, digest)
-            digests[file_name] = digest.hexdigest()
+        total, digests = _rehash_files(repo, manifest, progress)
         repo.store.get_block(manifest.tree)
         checks["blocks"] = f"ok: {len(manifest.files)} files, {total} bytes re-hashed"
         zk = zk_section(manifest)
@@ -128,6 +123,17 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         )
         atomic_write(request.vsa_out, sign_summary(repo.identity, summary))
     return VerifyResult(manifest, len(manifest.files), total, checks, report, swarm)
+
+
+def _rehash_files(repo: Repo, manifest: Manifest, progress: Progress) -> tuple[int, dict[str, str]]:
+    """Every block of every file re-hashed against its CID; the bytes in all, and each file's sha256."""
+    total = 0
+    digests: dict[str, str] = {}
+    for file_name, file_cid in manifest.files.items():
+        digest = hashlib.sha256()
+        total += repo.store.verify_file(file_cid, manifest.sizes[file_name], progress, digest)
+        digests[file_name] = digest.hexdigest()
+    return total, digests
 
 
 def _judge(
@@ -196,11 +202,7 @@ def verify_summary(repo: Repo, request: VerifySummaryRequest, progress: Progress
     are exactly the files (by sha256, re-hashed from every block here) of the manifest it names."""
     summary = read_summary(request.path)
     manifest = repo.manifest(summary.manifest)
-    found: set[Subject] = set()
-    for file_name, file_cid in manifest.files.items():
-        digest = hashlib.sha256()
-        repo.store.verify_file(file_cid, manifest.sizes[file_name], progress, digest)
-        found.add(Subject(file_name, digest.hexdigest()))
+    found = {Subject(name, sha256) for name, sha256 in _rehash_files(repo, manifest, progress)[1].items()}
     claimed = set(summary.subjects)
     if claimed != found or len(claimed) != len(summary.subjects):
         wrong = sorted(subject.name for subject in claimed ^ found)
