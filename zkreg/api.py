@@ -10,7 +10,16 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.evaluate import (
+    EvalEstimate,
+    EvalRequest,
+    VerifyEvaluationRequest,
+    estimate_evaluation,
+    evaluate,
+    verify_evaluation,
+)
 from zkreg.app.gc import GcRequest, GcResult, gc
+from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
@@ -39,6 +48,7 @@ from zkreg.registry.manifest import Manifest
 from zkreg.reputation.ledger import ImportReport
 from zkreg.reputation.score import Reputation, Scores
 from zkreg.reputation.sync import ExportResult
+from zkreg.zk.evaluation import EvaluationResult, EvaluationVerdict
 from zkreg.zk.workflow import ProofVerdict, ProveResult
 
 if TYPE_CHECKING:
@@ -73,6 +83,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CarImport",
+    "EvalEstimate",
+    "EvalRequest",
+    "EvaluationResult",
+    "EvaluationVerdict",
     "ExportCarRequest",
     "ExportFeedsRequest",
     "ExportResult",
@@ -82,9 +96,12 @@ __all__ = [
     "ImportFeedsRequest",
     "ImportReport",
     "Manifest",
+    "MetricsReport",
+    "MetricsRequest",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
+    "ProvenMetric",
     "Provider",
     "PublishRequest",
     "PublishResult",
@@ -101,10 +118,13 @@ __all__ = [
     "Scores",
     "SyncReport",
     "SyncRequest",
+    "VerifyEvaluationRequest",
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
     "add_peer",
+    "estimate_evaluation",
+    "evaluate",
     "export_car",
     "export_feeds",
     "gc",
@@ -112,6 +132,7 @@ __all__ = [
     "import_feeds",
     "prove",
     "prove_remote",
+    "proven_metrics",
     "publish",
     "pull",
     "pull_remote",
@@ -120,5 +141,6 @@ __all__ = [
     "trust_peer",
     "trust_roots",
     "verify",
+    "verify_evaluation",
     "verify_proof",
 ]

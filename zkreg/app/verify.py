@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zkreg.app.metrics import MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.repo import Repo
-from zkreg.errors import IntegrityError
+from zkreg.errors import IntegrityError, ProofInvalid
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.manifest import Manifest
 
@@ -22,6 +23,8 @@ class VerifyResult:
     manifest: Manifest
     files: int
     bytes: int
+    metrics: tuple[ProvenMetric, ...] = ()
+    """Proven metrics, each re-verified from its evaluation bundle (a file of the manifest)."""
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
@@ -36,6 +39,10 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         for file_name, file_cid in manifest.files.items():
             total += repo.store.verify_file(file_cid, manifest.sizes[file_name], progress)
         repo.store.get_block(manifest.tree)
+        metrics = proven_metrics(repo, MetricsRequest(cid)).proven
+        failed = next((metric for metric in metrics if not metric.verified), None)
+        if failed is not None:
+            raise ProofInvalid(f"proven {failed.name} does not verify: {failed.reason}")
     except IntegrityError as error:
         if request.attest:
             repo.ledger.append(
@@ -45,4 +52,4 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
     if request.attest:
         details = f"{len(manifest.files)} files, {total} bytes verified"
         repo.ledger.append(repo.identity, "attest", {"subject": cid, "verdict": "ok", "details": details})
-    return VerifyResult(manifest, len(manifest.files), total)
+    return VerifyResult(manifest, len(manifest.files), total, metrics)

@@ -35,6 +35,9 @@ class ProofBackend(Protocol):
     def make_settings(self, model: Path, calibration: Path, mode: str, out: Path) -> int:
         """Write calibrated circuit settings for `model`; the circuit's size as log2(rows)."""
 
+    def make_eval_settings(self, model: Path, calibration: Path, mode: str, out: Path, input_scale: int) -> int:
+        """Settings for an evaluation circuit (`zk.evaluation`): inputs hashed at `input_scale`; its log2(rows)."""
+
     def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None: ...
 
     def gen_dev_srs(self, out: Path, logrows: int) -> None:

@@ -50,6 +50,12 @@ class EzklBackend:
         logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
         return logrows
 
+    def make_eval_settings(self, model: Path, calibration: Path, mode: str, out: Path, input_scale: int) -> int:
+        logrows: int = _run(
+            "eval_settings", model=model, out=out, calibration=calibration, params=mode, input_scale=input_scale
+        )
+        return logrows
+
     def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None:
         _run("compile", deadline=deadline, model=model, settings=settings, out=out)
 
