@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.errors import (
+    BadCircuitSettings,
     EvalNotSetUp,
     EvalShapeMismatch,
     MalformedObject,
@@ -55,7 +56,7 @@ from zkreg.schemas import validate
 from zkreg.zk.backend import ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, canonical
 from zkreg.zk.cache import ArtefactCache, CacheEntry
-from zkreg.zk.documents import CircuitSettings, ZkSection, join_bounded, parse_json, read_bounded
+from zkreg.zk.documents import MAX_SETTINGS_BYTES, ZkSection, join_bounded, parse_json, read_bounded
 from zkreg.zk.rows import DATA_SCALE, SALT_COLUMNS, CommittedRows, parse_commitment
 
 SCHEMA_ID = "zkreg/evaluation/1"
@@ -482,7 +483,13 @@ class EvaluationWorkspace:
         self.zk._work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="verify-eval-", dir=self.zk._work) as folder:
             settings_file = self.zk.fetch(zk.eval_settings, Path(folder))
-            CircuitSettings.load(settings_file, what=f"evaluation settings {zk.eval_settings}")  # bounded, checked
+            what = f"evaluation settings {zk.eval_settings}"  # hashed inputs have no instance shapes: JSON only
+            parse_json(
+                read_bounded(settings_file, what=what, max_bytes=MAX_SETTINGS_BYTES, error=BadCircuitSettings),
+                what=what,
+                max_bytes=MAX_SETTINGS_BYTES,
+                error=BadCircuitSettings,
+            )
             vk, srs = self.zk.fetch(zk.eval_vk, Path(folder)), self.zk.fetch(zk.srs, Path(folder))
             for number, proof in enumerate(evaluation.proofs):
                 column = proof["instances"][0] if len(proof["instances"]) == 1 else []
