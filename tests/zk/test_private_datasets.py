@@ -11,7 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.serve.conftest import StartPeer, start_peer  # noqa: F401  (the fixture, for this folder)
+from tests.serve.conftest import StartPeer
 from zkreg.api import PublishRequest, publish
 from zkreg.registry.car import walk_dag
 from zkreg.zk.table import load_table
@@ -81,7 +81,7 @@ def test_a_private_datasets_export_holds_no_rows_bytes(cli: Any, tmp_path: Path)
     car = (tmp_path / "flowers.car").read_bytes()
     assert _holds_a_row(car) is None
     shown = cli("show", "flowers", "--json").json()
-    assert shown["rows"]["count"] == 150 and shown["rows"]["visibility"] == "private"
+    assert (shown["rows"]["count"], shown["rows"]["visibility"]) == (150, "private")
     assert list(shown["files"]) == ["rows/commitment.json"]
 
 
