@@ -70,6 +70,9 @@ class ProofBackend(Protocol):
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
         """None if the proof verifies, else the reason it does not."""
 
+    def verify_all(self, proofs: list[Path], settings: Path, vk: Path, srs: Path) -> list[str | None]:
+        """`verify` for each proof, in one process (an evaluation's proofs share the circuit)."""
+
     def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         """Split and decode a proof's public instances (raises `ProofInvalid` if they do not fit the settings)."""
 

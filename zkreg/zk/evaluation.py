@@ -478,8 +478,34 @@ class EvaluationWorkspace:
                 what=f"row commitment of {dataset.name}@{dataset.version}",
             )
         )
+        columns = []
+        for number, proof in enumerate(evaluation.proofs):
+            column = proof["instances"][0] if len(proof["instances"]) == 1 else []
+            if len(column) != 2 * batch:
+                raise ProofInstancesShape(
+                    f"proof {number}'s public instances are not {batch} row hashes and {batch} outcomes"
+                )
+            columns.append(column)
         outcomes: dict[str, int] = {}
         ezkl = untyped_ezkl()
+        for number, column in enumerate(columns):
+            seen_here: set[str] = set()
+            for row_hash, bit in zip(column[:batch], column[batch:], strict=True):
+                if row_hash not in commitment:
+                    raise ProofRowNotCommitted(
+                        f"proof {number} proves a row ({row_hash[:16]}...) that is not in the row commitment "
+                        f"of {dataset.name}@{dataset.version}",
+                    )
+                outcome = _bit(ezkl, bit, number)
+                if row_hash in outcomes and row_hash not in seen_here:
+                    raise ProofRowCountedTwice(
+                        f"proof {number} proves row {row_hash[:16]}... again, which an earlier proof proved",
+                    )
+                if outcomes.get(row_hash, outcome) != outcome:
+                    raise ProofRowCountedTwice(f"row {row_hash[:16]}... is proved with two outcomes")
+                outcomes[row_hash] = outcome
+                seen_here.add(row_hash)
+        # The cheap checks first (membership, double counting); then every proof, in one process.
         self.zk._work.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="verify-eval-", dir=self.zk._work) as folder:
             settings_file = self.zk.fetch(zk.eval_settings, Path(folder))
@@ -492,36 +518,14 @@ class EvaluationWorkspace:
             )
             vk, srs = self.zk.fetch(zk.eval_vk, Path(folder)), self.zk.fetch(zk.srs, Path(folder))
             for number, proof in enumerate(evaluation.proofs):
-                column = proof["instances"][0] if len(proof["instances"]) == 1 else []
-                if len(column) != 2 * batch:
-                    raise ProofInstancesShape(
-                        f"proof {number}'s public instances are not {batch} row hashes and {batch} outcomes"
-                    )
-                proof_file = Path(folder) / f"proof-{number}.json"
-                proof_file.write_text(json.dumps(proof))
-                reason = self.backend.verify(proof_file, settings_file, vk, srs)
+                (Path(folder) / f"proof-{number}.json").write_text(json.dumps(proof))
+            files = [Path(folder) / f"proof-{number}.json" for number in range(len(columns))]
+            for number, reason in enumerate(self.backend.verify_all(files, settings_file, vk, srs)):
                 if reason is not None:
                     raise ProofDoesNotVerify(
                         f"evaluation proof {number} does not verify against {model.name}@{model.version}'s "
                         f"evaluation vk: {reason}",
                     )
-                hashes, bits = column[:batch], column[batch:]
-                seen_here: set[str] = set()
-                for row_hash, bit in zip(hashes, bits, strict=True):
-                    if row_hash not in commitment:
-                        raise ProofRowNotCommitted(
-                            f"proof {number} proves a row ({row_hash[:16]}...) that is not in the row commitment "
-                            f"of {dataset.name}@{dataset.version}",
-                        )
-                    outcome = _bit(ezkl, bit, number)
-                    if row_hash in outcomes and row_hash not in seen_here:
-                        raise ProofRowCountedTwice(
-                            f"proof {number} proves row {row_hash[:16]}... again, which an earlier proof proved",
-                        )
-                    if outcomes.get(row_hash, outcome) != outcome:
-                        raise ProofRowCountedTwice(f"row {row_hash[:16]}... is proved with two outcomes")
-                    outcomes[row_hash] = outcome
-                    seen_here.add(row_hash)
         rows, correct = len(outcomes), sum(outcomes.values())
         if (evaluation.rows, evaluation.correct) != (rows, correct) or not math.isclose(
             evaluation.accuracy, round(correct / rows, 6), abs_tol=1e-9

@@ -105,6 +105,17 @@ class EzklBackend:
         reason: str | None = _run("verify", proof=proof, settings=settings, vk=vk, srs=srs)
         return reason
 
+    def verify_all(self, proofs: list[Path], settings: Path, vk: Path, srs: Path) -> list[str | None]:
+        reasons: list[str | None] = run_steps(
+            CHILD,
+            [
+                ("verify", {"proof": str(proof), "settings": str(settings), "vk": str(vk), "srs": str(srs)})
+                for proof in proofs
+            ],
+            memory_limit=None,
+        )
+        return reasons
+
     def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         ezkl = untyped_ezkl()
 
