@@ -11,7 +11,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from zkreg.app.consensus import ConsensusRequest, consensus
+from zkreg.app.evaluate import (
+    EvalEstimate,
+    EvalRequest,
+    VerifyEvaluationRequest,
+    estimate_evaluation,
+    evaluate,
+    verify_evaluation,
+)
 from zkreg.app.gc import GcRequest, GcResult, gc
+from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
@@ -49,6 +58,7 @@ from zkreg.reputation.consensus import Consensus
 from zkreg.reputation.ledger import ImportReport
 from zkreg.reputation.score import Reputation, Scores
 from zkreg.reputation.sync import ExportResult
+from zkreg.zk.evaluation import EvaluationResult, EvaluationVerdict
 from zkreg.zk.workflow import ProofVerdict, ProveResult
 
 if TYPE_CHECKING:
@@ -85,6 +95,10 @@ __all__ = [
     "CarImport",
     "Consensus",
     "ConsensusRequest",
+    "EvalEstimate",
+    "EvalRequest",
+    "EvaluationResult",
+    "EvaluationVerdict",
     "ExportCarRequest",
     "ExportFeedsRequest",
     "ExportResult",
@@ -94,11 +108,14 @@ __all__ = [
     "ImportFeedsRequest",
     "ImportReport",
     "Manifest",
+    "MetricsReport",
+    "MetricsRequest",
     "Policy",
     "PolicyReport",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
+    "ProvenMetric",
     "Provider",
     "PublishRequest",
     "PublishResult",
@@ -117,12 +134,15 @@ __all__ = [
     "SummaryVerdict",
     "SyncReport",
     "SyncRequest",
+    "VerifyEvaluationRequest",
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
     "VerifySummaryRequest",
     "add_peer",
     "consensus",
+    "estimate_evaluation",
+    "evaluate",
     "export_car",
     "export_feeds",
     "gc",
@@ -130,6 +150,7 @@ __all__ = [
     "import_feeds",
     "prove",
     "prove_remote",
+    "proven_metrics",
     "publish",
     "pull",
     "pull_remote",
@@ -138,6 +159,7 @@ __all__ = [
     "trust_peer",
     "trust_roots",
     "verify",
+    "verify_evaluation",
     "verify_proof",
     "verify_summary",
 ]

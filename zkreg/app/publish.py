@@ -7,15 +7,18 @@ import os
 import re
 import sqlite3
 import stat
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from zkreg.app.evaluate import PRIVATE_ROWS, VerifyEvaluationRequest, table_file, verify_evaluation
 from zkreg.app.repo import Repo
 from zkreg.errors import (
     BadKind,
+    BadMetricsProof,
     BadName,
     BadVersion,
     BadWeights,
@@ -39,8 +42,12 @@ from zkreg.registry.dag import links_of
 from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign, decode_and_verify
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore
-from zkreg.registry.unixfs import directory_node
+from zkreg.registry.unixfs import directory_node, file_cid
 from zkreg.schemas import load as load_schema
+from zkreg.zk.evaluation import DEFAULT_BATCH, Evaluation
+from zkreg.zk.rows import DATA_SCALE, SALT_COLUMNS, CommittedRows, commit, commitment_bytes, save_private
+from zkreg.zk.rows import SCHEME as ROWS_SCHEME
+from zkreg.zk.table import load_table
 from zkreg.zk.workflow import ZkPublication
 
 if TYPE_CHECKING:
@@ -73,6 +80,16 @@ class PublishRequest:
     srs: Path | None = None
     price: int | None = None
     """Credits per proof `zkreg serve` asks for the model (default 1)."""
+    private: bool = False
+    """A dataset: publish only its row commitment (count, column schema, one blinded hash per row), no row."""
+    label: str | None = None
+    """A dataset's label column (CSV; default the last). Implies `commit_rows`."""
+    commit_rows: bool = False
+    """A public dataset: also publish its row commitment, so models can be evaluated on it."""
+    eval_batch: int | None = None
+    """A zk model with a `dataset` that has rows: rows per evaluation proof (default `DEFAULT_BATCH`)."""
+    metrics_proof: Path | None = None
+    """An evaluation bundle (`zkreg eval`) of these weights: recorded as the model's proven accuracy."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +133,8 @@ def publish(repo: Repo, request: PublishRequest, progress: Progress = SILENT) ->
     try:
         with repo.store.recording() as record:
             try:
-                return _publish(repo, request, progress, node, record)
+                with tempfile.TemporaryDirectory(prefix="zkreg-publish-") as scratch:
+                    return _publish(repo, request, progress, node, record, Path(scratch))
             except BaseException:  # an error or Ctrl-C: what this publish added and nothing reaches goes
                 take_back(repo, record)
                 raise
@@ -136,7 +154,12 @@ def take_back(repo: Repo, record: BlockRecord) -> None:
 
 
 def _publish(
-    repo: Repo, request: PublishRequest, progress: Progress, node: IpfsStore | None, record: BlockRecord
+    repo: Repo,
+    request: PublishRequest,
+    progress: Progress,
+    node: IpfsStore | None,
+    record: BlockRecord,
+    scratch: Path,
 ) -> PublishResult:
     name, version, weights, zk = request.name, request.version, request.weights, request.zk
     files = _collect_files(list(request.paths))
@@ -145,8 +168,12 @@ def _publish(
         raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
     if weights not in WEIGHTS:
         raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
-    if kind != "model" and (weights == "private" or zk is not None or request.calibration or request.srs):
-        raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
+    if kind != "model" and (
+        weights == "private" or zk is not None or request.calibration or request.srs or request.metrics_proof
+    ):
+        raise NotAModel("--weights private, --zk, --calibration, --srs and --metrics-proof apply to models")
+    if kind != "dataset" and (request.private or request.label or request.commit_rows):
+        raise NotADataset("--private, --label and --commit-rows apply to datasets")
     identity = repo.identity
     # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
     ledger = repo.ledger
@@ -160,9 +187,23 @@ def _publish(
         for file_name, path in files.items():
             if file_name.endswith(".onnx"):
                 check_onnx_model(path, published)
+    rows_section, private_rows = None, None
+    if kind == "dataset" and (request.private or request.label is not None or request.commit_rows):
+        rows_section, private_rows, files = _commit_rows(repo, files, request, scratch)
+    eval_batch = None
+    if dataset_cid is not None and (weights == "private" or zk is not None):
+        dataset_rows = repo.manifest(dataset_cid).rows
+        eval_batch = request.eval_batch or DEFAULT_BATCH if dataset_rows is not None else None
+    metrics: dict[str, Any] = {}
+    evaluation_file = None
+    if request.metrics_proof is not None:
+        metrics, evaluation_file = _proven_metrics(repo, request.metrics_proof)
+        files = {**files, "eval/accuracy.json": evaluation_file}
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
-        zk_publication = _prepare_zk(repo, files, zk or "fixed", request.calibration, request.srs, progress)
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request.calibration, request.srs, progress, eval_batch)
+        if evaluation_file is not None:
+            _check_evaluation_binds(repo, request.metrics_proof, zk_publication)
         if weights == "private":  # no byte of the weights, whichever files hold them
             weight_files = zk_publication.weight_files
             files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
@@ -219,8 +260,12 @@ def _publish(
             message=request.message,
             zk=zk_publication.section if zk_publication else None,
             price=request.price,
+            rows=rows_section,
+            metrics=metrics,
         )
         decode_and_verify(cid, block)  # what we sign must be what every reader accepts
+        if private_rows is not None and rows_section is not None:
+            save_private(repo.home / PRIVATE_ROWS, rows_section["commitment"], private_rows)
         repo.store.put_block(cid, block)
         if node is not None:
             _send_to_node(repo, node, cid, block, request.pin)
@@ -238,6 +283,58 @@ def _publish(
         zk_estimate=zk_publication.estimate.describe(),
         zk_srs=zk_publication.section["srs_kind"],
     )
+
+
+def _commit_rows(
+    repo: Repo, files: dict[str, Path], request: PublishRequest, scratch: Path
+) -> tuple[dict[str, Any], CommittedRows | None, dict[str, Path]]:
+    """A dataset's row commitment (`zkreg.zk.rows`): the manifest's `rows` section, the rows and salts a
+    private dataset keeps in this data dir, and the files to publish (a private dataset: the commitment only)."""
+    _, path = table_file(files)
+    rows = commit(load_table(path, request.label), private=request.private)
+    commitment = scratch / "commitment.json"
+    commitment.write_bytes(commitment_bytes(rows))
+    table = rows.table
+    section = {
+        "scheme": ROWS_SCHEME,
+        "visibility": "private" if request.private else "public",
+        "count": table.count,
+        "columns": list(table.columns),
+        "label": table.label,
+        "classes": list(table.classes),
+        "scale": DATA_SCALE,
+        "salts": SALT_COLUMNS,
+        "commitment": file_cid(commitment),
+    }
+    published = {"rows/commitment.json": commitment}
+    if not request.private:
+        published = {**files, **published}
+    return section, rows if request.private else None, published
+
+
+def _proven_metrics(repo: Repo, bundle: Path) -> tuple[dict[str, Any], Path]:
+    """The manifest's proven accuracy from an evaluation bundle, verified first (every proof)."""
+    verdict = verify_evaluation(repo, VerifyEvaluationRequest(bundle))
+    record = {
+        "correct": verdict.correct,
+        "rows": verdict.rows,
+        "dataset": verdict.dataset.cid,
+        "evaluation": file_cid(bundle),
+    }
+    return {"accuracy": record}, bundle
+
+
+def _check_evaluation_binds(repo: Repo, bundle: Path | None, publication: ZkPublication) -> None:
+    """The evaluation must be of these very weights: its model publishes the same vk and evaluation vk."""
+    assert bundle is not None
+    evaluated = repo.manifest(Evaluation.load(bundle).model)
+    zk = evaluated.zk or {}
+    section = publication.section
+    if (zk.get("vk"), zk.get("eval_vk")) != (section["vk"], section.get("eval_vk")):
+        raise BadMetricsProof(
+            f"--metrics-proof evaluates {evaluated.name}@{evaluated.version}, whose circuits are not this "
+            "model's (other weights, another setup, or no --dataset with rows here)"
+        )
 
 
 def _collect_files(paths: list[Path]) -> dict[str, Path]:
@@ -298,7 +395,13 @@ def _now() -> str:
 
 
 def _prepare_zk(
-    repo: Repo, files: dict[str, Path], mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+    repo: Repo,
+    files: dict[str, Path],
+    mode: str,
+    calibration: Path | None,
+    srs: Path | None,
+    progress: Progress,
+    eval_batch: int | None,
 ) -> ZkPublication:
     models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
     if len(models) != 1:
@@ -306,7 +409,7 @@ def _prepare_zk(
             f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
         )
     return repo.zk_workspace().prepare_publish(
-        models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
+        models[0], mode=mode, calibration=calibration, srs=srs, progress=progress, eval_batch=eval_batch
     )
 
 

@@ -2,12 +2,12 @@
 verdict and what was checked go to the ledger; with `vsa_out`, a signed verification summary goes to a file.
 
 Order: the policy file is parsed first (a bad one is an error before any work and attests nothing); then the
-manifest's signature and every block (a failure is exit 4, attested `fail` with its cause); then the zk section,
-the proof bundles held for it, proven metrics and the policy's rules. The attested verdict is `fail` when a rule
-about the artefact itself fails (authors, lineage, SRS, metrics); rules that weigh what others say (author trust,
-consensus, attesters) are recorded in the details but never make this verifier's own verdict a `fail`, so that
-verdicts do not echo one another. A summary is written whether the policy passed or not (its result says which),
-but not for bytes that did not verify.
+manifest's signature, every block, the zk section and every proven metric's evaluation bundle, re-verified (a
+failure is exit 4, attested `fail` with its cause); then the proof bundles held for it and the policy's rules. The
+attested verdict is `fail` when a rule about the artefact itself fails (authors, lineage, SRS, metrics); rules that
+weigh what others say (author trust, consensus, attesters) are recorded in the details but never make this
+verifier's own verdict a `fail`, so that verdicts do not echo one another. A summary is written whether the policy
+passed or not (its result says which), but not for bytes that did not verify.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from zkreg.app.consensus import ConsensusRequest, consensus
+from zkreg.app.metrics import MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.proofs import scores
 from zkreg.app.repo import Repo
 from zkreg.ci_policy import SWARM_RULES, Facts, Policy, PolicyReport, evaluate
-from zkreg.errors import IntegrityError, NotFound, VsaSubjectMismatch
+from zkreg.errors import IntegrityError, NotFound, ProofInvalid, VsaSubjectMismatch
 from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.manifest import Manifest
@@ -57,6 +58,8 @@ class VerifyResult:
     policy: PolicyReport | None = None
     consensus: Consensus | None = None
     """The consensus the policy's rules read (None when no rule reads it)."""
+    metrics: tuple[ProvenMetric, ...] = ()
+    """Proven metrics, each re-verified from its evaluation bundle (a file of the manifest)."""
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,6 @@ class VerifySummaryRequest:
 class SummaryVerdict:
     summary: Summary
     manifest: Manifest
-
-
-def proven_metrics(repo: Repo, manifest: Manifest) -> dict[str, float]:
-    """The metrics of `manifest` that an evaluation bundle held here proves. None yet: the manifest's own
-    `metrics` field is the publisher's claim, never a proven metric."""
-    return {}
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
@@ -89,6 +86,10 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         repo.store.get_block(manifest.tree)
         checks["blocks"] = f"ok: {len(manifest.files)} files, {total} bytes re-hashed"
         zk = zk_section(manifest)
+        metrics = proven_metrics(repo, MetricsRequest(cid)).proven
+        failed = next((metric for metric in metrics if not metric.verified), None)
+        if failed is not None:
+            raise ProofInvalid(f"proven {failed.name} does not verify: {failed.reason}")
     except IntegrityError as error:
         if request.attest:
             checks["cause"] = f"{error.code}: {error.message}"
@@ -96,11 +97,14 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         raise
     checks["zk"] = f"{zk.mode} weights, {zk.srs_kind} SRS" if zk else "none"
     checks["proofs"] = _proofs_held(repo, cid)
-    metrics = proven_metrics(repo, manifest)
-    checks["metrics"] = metrics or "none proven"
+    checks["metrics"] = {
+        metric.name: f"{metric.value} proven ({metric.correct}/{metric.rows} rows of dataset {metric.dataset})"
+        for metric in metrics
+    } or "none proven"
     report = swarm = None
     if policy is not None:
-        report, swarm = _judge(repo, manifest, policy, None if zk is None else zk.srs_kind, metrics)
+        proven = {metric.name: metric.value for metric in metrics}
+        report, swarm = _judge(repo, manifest, policy, None if zk is None else zk.srs_kind, proven)
         checks["policy"] = {rule.rule: f"{'pass' if rule.passed else 'FAIL'}: {rule.detail}" for rule in report.rules}
     if request.attest:
         failures = report.own_failures() if report is not None else []
@@ -122,7 +126,7 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
             ),
         )
         atomic_write(request.vsa_out, sign_summary(repo.identity, summary))
-    return VerifyResult(manifest, len(manifest.files), total, checks, report, swarm)
+    return VerifyResult(manifest, len(manifest.files), total, checks, report, swarm, metrics)
 
 
 def _rehash_files(repo: Repo, manifest: Manifest, progress: Progress) -> tuple[int, dict[str, str]]:

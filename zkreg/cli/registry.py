@@ -10,12 +10,15 @@ import typer
 
 from zkreg.api import (
     ConsensusRequest,
+    MetricsRequest,
+    ProvenMetric,
     PublishRequest,
     PullRequest,
     Repo,
     VerifyRequest,
     VerifyResult,
     VerifySummaryRequest,
+    proven_metrics,
     verify_summary,
 )
 from zkreg.api import consensus as consensus_of
@@ -73,6 +76,19 @@ def publish(
     calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
+    private: Annotated[
+        bool, typer.Option("--private", help="Dataset: publish a row commitment and no row (rows stay here).")
+    ] = False,
+    label: Annotated[str | None, typer.Option(help="Dataset: the CSV label column (default: the last).")] = None,
+    commit_rows: Annotated[
+        bool, typer.Option("--commit-rows", help="Public dataset: also commit every row, to evaluate on it.")
+    ] = False,
+    eval_batch: Annotated[
+        int | None, typer.Option(min=1, max=256, help="zk model with a --dataset with rows: rows per eval proof.")
+    ] = None,
+    metrics_proof: Annotated[
+        Path | None, typer.Option(help="An evaluation bundle (zkreg eval) of these weights: proven accuracy.")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -92,6 +108,11 @@ def publish(
             calibration=calibration,
             srs=srs,
             price=price,
+            private=private,
+            label=label,
+            commit_rows=commit_rows,
+            eval_batch=eval_batch,
+            metrics_proof=metrics_proof,
         )
         result = publish_artefact(repo, request, progress)
     if result.zk_srs == "dev":
@@ -145,7 +166,10 @@ def pull(
             echo(f"{pulled.cid}  {pulled.size:>12}  {one_line(str(result.directory / pulled.path))}")
 
 
-def _describe(manifest: Manifest) -> str:
+def _describe(
+    manifest: Manifest, metrics: tuple[ProvenMetric, ...] = (), claimed: dict[str, object] | None = None
+) -> str:
+    claimed = claimed or {}
     lines = [
         f"manifest {manifest.cid}",
         f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({manifest.weights} weights)",
@@ -156,6 +180,21 @@ def _describe(manifest: Manifest) -> str:
         lines.append(f"dataset  {manifest.dataset}")
     for parent in manifest.parents:
         lines.append(f"parent   {parent}")
+    if manifest.rows is not None:
+        rows = manifest.rows
+        lines.append(
+            f"rows     {rows['count']} ({rows['visibility']}: "
+            + ("a commitment, no row" if rows["visibility"] == "private" else "committed")
+            + f"), label {one_line(rows['label'])}, {len(rows['classes'])} classes, "
+            f"{len(rows['columns'])} features"
+        )
+    for metric in metrics:
+        lines.append(
+            f"metric   {one_line(metric.name)} {metric.value} proven ({metric.correct}/{metric.rows} rows of "
+            f"dataset {metric.dataset}, evaluation {metric.evaluation})"
+        )
+    for name, value in claimed.items():
+        lines.append(f"metric   {one_line(name)} {one_line(str(value))} claimed")
     if manifest.message:
         lines.append(f"\n{_indented(manifest.message)}\n")
     lines.append(f"tree     {manifest.tree}")
@@ -173,10 +212,17 @@ def show(ref: str, json_out: JsonFlag = False) -> None:
     """Show a verified manifest and the consensus of its attesters."""
     repo = open_repo()
     manifest = repo.show(ref)
+    report = proven_metrics(repo, MetricsRequest(manifest.cid, verify=False))
     if json_out:
-        emit_json(manifest.to_json())
+        emit_json(
+            manifest.to_json()
+            | {
+                "proven_metrics": [metric.to_json() for metric in report.proven],
+                "claimed_metrics": report.claimed,
+            }
+        )
     else:
-        echo(_describe(manifest))
+        echo(_describe(manifest, report.proven, report.claimed))
         echo(consensus_of(repo, ConsensusRequest(manifest.cid)).line())
 
 
@@ -252,7 +298,7 @@ def verify(
         if looks_like_summary(Path(ref)):
             _verify_summary_command(repo, Path(ref), json_out)
         else:
-            verify_proof_command(Path(ref), json_out)
+            verify_proof_command(Path(ref), json_out, attest)
         return
     with progress_for(json_out) as progress:
         request = VerifyRequest(ref, attest=attest, policy=policy, vsa_out=vsa_out)
@@ -265,6 +311,8 @@ def verify(
             f"ok {result.manifest.name}@{result.manifest.version}: signature valid, "
             f"{result.files} files, {result.bytes} bytes verified"
         )
+        for metric in result.metrics:
+            echo(f"ok proven {metric.name} {metric.value} ({metric.correct}/{metric.rows} rows) re-verified")
         if result.consensus is not None:
             echo(result.consensus.line())
         for rule in report.rules if report is not None else ():
@@ -280,6 +328,7 @@ def _verify_json(result: VerifyResult) -> dict[str, object]:
         "files": result.files,
         "bytes": result.bytes,
         "checks": result.checks,
+        "metrics": [metric.to_json() for metric in result.metrics],
     }
     if result.policy is not None:
         document["policy"] = result.policy.to_json()

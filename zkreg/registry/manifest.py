@@ -19,7 +19,7 @@ from zkreg.schemas import validate
 
 SCHEMA_ID = "zkreg/manifest/1"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-ZK_LINKS = ("settings", "vk", "srs")
+ZK_LINKS = ("settings", "vk", "srs", "eval_settings", "eval_vk")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,8 @@ class Manifest:
     """Zero-knowledge artefacts (see `zkreg.zk`): settings, vk and SRS CIDs as strings, mode, commitment."""
     price: int | None = None
     """Credits per proof its author's `zkreg serve` asks (None: the server's default, 1)."""
+    rows: dict[str, Any] | None = None
+    """A dataset's row commitment (see `zkreg.zk.rows`), its `commitment` link as a CID string."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +65,7 @@ class Manifest:
             "metrics": self.metrics,
             "zk": self.zk,
             "price": self.price,
+            "rows": self.rows,
         }
 
 
@@ -87,6 +90,8 @@ def build_and_sign(
     message: str | None,
     zk: dict[str, Any] | None = None,
     price: int | None = None,
+    rows: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
     body: dict[str, Any] = {
@@ -100,7 +105,16 @@ def build_and_sign(
         "tree": dagcbor.link(tree),
         "parents": [dagcbor.link(parent) for parent in parents],
         "weights": weights,
-        "metrics": {},
+        "metrics": {
+            name: {
+                "proven": {
+                    **entry,
+                    "dataset": dagcbor.link(entry["dataset"]),
+                    "evaluation": dagcbor.link(entry["evaluation"]),
+                }
+            }
+            for name, entry in (metrics or {}).items()
+        },
     }
     if dataset is not None:
         body["dataset"] = dagcbor.link(dataset)
@@ -110,6 +124,8 @@ def build_and_sign(
         body["zk"] = {key: dagcbor.link(value) if key in ZK_LINKS else value for key, value in zk.items()}
     if price is not None:
         body["price"] = price
+    if rows is not None:
+        body["rows"] = {**rows, "commitment": dagcbor.link(rows["commitment"])}
     signature = identity.sign(dagcbor.encode(body))
     block = dagcbor.encode({**body, "sig": signature})
     return compute(DAG_CBOR, block), block
@@ -145,6 +161,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         metrics=_jsonable(decoded["metrics"]),
         zk=_unlink_zk(decoded.get("zk")),
         price=decoded.get("price"),
+        rows=_unlink_rows(decoded.get("rows")),
     )
 
 
@@ -152,6 +169,10 @@ def _unlink_zk(section: dict[str, Any] | None) -> dict[str, Any] | None:
     if section is None:
         return None
     return {key: _unlink(value) if key in ZK_LINKS else value for key, value in section.items()}
+
+
+def _unlink_rows(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if section is None else {**section, "commitment": _unlink(section["commitment"])}
 
 
 def _jsonable(value: Any) -> Any:

@@ -35,6 +35,9 @@ class ProofBackend(Protocol):
     def make_settings(self, model: Path, calibration: Path, mode: str, out: Path) -> int:
         """Write calibrated circuit settings for `model`; the circuit's size as log2(rows)."""
 
+    def make_eval_settings(self, model: Path, calibration: Path, mode: str, out: Path, input_scale: int) -> int:
+        """Settings for an evaluation circuit (`zk.evaluation`): inputs hashed at `input_scale`; its log2(rows)."""
+
     def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None: ...
 
     def gen_dev_srs(self, out: Path, logrows: int) -> None:
@@ -66,6 +69,9 @@ class ProofBackend(Protocol):
 
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
         """None if the proof verifies, else the reason it does not."""
+
+    def verify_all(self, proofs: list[Path], settings: Path, vk: Path, srs: Path) -> list[str | None]:
+        """`verify` for each proof, in one process (an evaluation's proofs share the circuit)."""
 
     def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         """Split and decode a proof's public instances (raises `ProofInvalid` if they do not fit the settings)."""

@@ -50,6 +50,12 @@ class EzklBackend:
         logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
         return logrows
 
+    def make_eval_settings(self, model: Path, calibration: Path, mode: str, out: Path, input_scale: int) -> int:
+        logrows: int = _run(
+            "eval_settings", model=model, out=out, calibration=calibration, params=mode, input_scale=input_scale
+        )
+        return logrows
+
     def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None:
         _run("compile", deadline=deadline, model=model, settings=settings, out=out)
 
@@ -98,6 +104,17 @@ class EzklBackend:
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
         reason: str | None = _run("verify", proof=proof, settings=settings, vk=vk, srs=srs)
         return reason
+
+    def verify_all(self, proofs: list[Path], settings: Path, vk: Path, srs: Path) -> list[str | None]:
+        reasons: list[str | None] = run_steps(
+            CHILD,
+            [
+                ("verify", {"proof": str(proof), "settings": str(settings), "vk": str(vk), "srs": str(srs)})
+                for proof in proofs
+            ],
+            memory_limit=None,
+        )
+        return reasons
 
     def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         ezkl = untyped_ezkl()

@@ -22,6 +22,23 @@ def settings(model: str, out: str, calibration: str, params: str) -> int:
     return logrows
 
 
+def eval_settings(model: str, out: str, calibration: str, params: str, input_scale: int) -> int:
+    """Settings for an evaluation circuit: rows hashed (their Poseidon hashes are the public instances), the
+    outcome public, the weights as the model binds them, inputs quantised at the data's fixed scale (so a row's
+    hash does not depend on the model)."""
+    ezkl = untyped_ezkl()
+
+    run_args = ezkl.PyRunArgs()
+    run_args.input_visibility = "hashed"
+    run_args.output_visibility = "public"
+    run_args.param_visibility = params
+    run_args.input_scale = input_scale
+    ezkl.gen_settings(model, out, py_run_args=run_args)
+    ezkl.calibrate_settings(calibration, model, out, "resources", scales=[input_scale])
+    logrows: int = json.loads(open(out).read())["run_args"]["logrows"]  # noqa: SIM115
+    return logrows
+
+
 def compile_circuit(model: str, settings: str, out: str) -> None:
     ezkl = untyped_ezkl()
 
@@ -71,6 +88,7 @@ if __name__ == "__main__":
     child_main(
         {
             "settings": settings,
+            "eval_settings": eval_settings,
             "compile": compile_circuit,
             "gen_srs": gen_srs,
             "setup": setup,

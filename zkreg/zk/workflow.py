@@ -47,6 +47,7 @@ from zkreg.zk.backend import MODES, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
 from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
+from zkreg.zk.evaluation import EvaluationWorkspace, prepare_eval, setup_eval
 from zkreg.zk.ezkl_backend import EzklBackend
 from zkreg.zk.inputs import check_values, load_input
 from zkreg.zk.runner import Deadline
@@ -170,8 +171,17 @@ class ZkWorkspace:
     # ---- publish ---------------------------------------------------------------------------------------------
 
     def prepare_publish(
-        self, model: Path, *, mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+        self,
+        model: Path,
+        *,
+        mode: str,
+        calibration: Path | None,
+        srs: Path | None,
+        progress: Progress,
+        eval_batch: int | None = None,
     ) -> ZkPublication:
+        """The zk artefacts of a model; with `eval_batch`, also its evaluation circuit (`zk.evaluation`) for
+        that many rows per proof, on the same SRS (sized for the larger of the two circuits)."""
         from zkreg.zk.model_check import check_provable, write_self_contained  # local: onnx takes ~0.7 s
 
         if mode not in MODES:
@@ -197,7 +207,9 @@ class ZkWorkspace:
                 logrows = self.backend.make_settings(staging / "model.onnx", data, mode, staging / "settings.json")
             finally:
                 progress.end()
-            dev_needed = srs is None and not (self._srs_dir / f"dev-k{logrows}.srs").exists()
+            evaluation = prepare_eval(self.backend, staging, mode, eval_batch) if eval_batch else None
+            srs_logrows = max(logrows, evaluation.logrows if evaluation else 0)
+            dev_needed = srs is None and not (self._srs_dir / f"dev-k{srs_logrows}.srs").exists()
             cost = estimate(logrows, mode, dev_needed)
             budget = memory_budget()
             if cost.peak_bytes > budget:
@@ -207,12 +219,12 @@ class ZkWorkspace:
                     hint="use --zk fixed, a smaller model, or a machine with more memory",
                 )
             if srs is not None:
-                check_ceremony_srs(srs, logrows)
+                check_ceremony_srs(srs, srs_logrows)
                 srs_path, srs_kind = srs, "ceremony"
             else:
-                progress.begin(f"zk: generating an insecure dev SRS (logrows {logrows})", None)
+                progress.begin(f"zk: generating an insecure dev SRS (logrows {srs_logrows})", None)
                 try:
-                    srs_path, srs_kind = dev_srs(self._srs_dir, self.backend, logrows), "dev"
+                    srs_path, srs_kind = dev_srs(self._srs_dir, self.backend, srs_logrows), "dev"
                 finally:
                     progress.end()
             progress.begin(f"zk: compiling and setting up ({cost.describe()})", None)
@@ -224,14 +236,31 @@ class ZkWorkspace:
                 commitment = self.backend.params_commitment(staging / "circuit.ezkl", data) if mode == "hashed" else []
             finally:
                 progress.end()
+            if evaluation is not None:
+                progress.begin(f"zk: setting up the evaluation circuit ({evaluation.batch} rows per proof)", None)
+                try:
+                    setup_eval(self.backend, evaluation.folder, srs_path, memory_fence())
+                finally:
+                    progress.end()
+            srs_name = f"zk/{srs_kind}-k{srs_logrows}.srs"
             published = {
                 "zk/settings.json": staging / "settings.json",
                 "zk/vk.key": staging / "vk.key",
-                f"zk/{srs_kind}-k{logrows}.srs": srs_path,
+                srs_name: srs_path,
             }
+            if evaluation is not None:
+                published["zk/eval-settings.json"] = evaluation.folder / "settings.json"
+                published["zk/eval-vk.key"] = evaluation.folder / "vk.key"
             cids = {name: self.store.put_file(path).cid for name, path in published.items()}
             settings_cid, vk_cid = cids["zk/settings.json"], cids["zk/vk.key"]
-            srs_cid = cids[f"zk/{srs_kind}-k{logrows}.srs"]
+            srs_cid = cids[srs_name]
+            if evaluation is not None:
+                EvaluationWorkspace(self).cache.commit(
+                    evaluation.folder,
+                    EvaluationWorkspace(self).meta(
+                        settings_cid, cids["zk/eval-settings.json"], cids["zk/eval-vk.key"], srs_cid
+                    ),
+                )
             meta = {
                 "backend": self.backend.name,
                 "version": self.backend.version,
@@ -261,8 +290,20 @@ class ZkWorkspace:
         files = {
             "zk/settings.json": entry.file("settings.json"),
             "zk/vk.key": entry.file("vk.key"),
-            f"zk/{srs_kind}-k{logrows}.srs": srs_path,
+            srs_name: srs_path,
         }
+        if evaluation is not None:
+            section.update(
+                eval_settings=cids["zk/eval-settings.json"],
+                eval_vk=cids["zk/eval-vk.key"],
+                eval_batch=evaluation.batch,
+                eval_width=evaluation.width,
+                eval_logrows=evaluation.logrows,
+            )
+            eval_entry = EvaluationWorkspace(self).cache.get(settings_cid, cids["zk/eval-settings.json"])
+            assert eval_entry is not None  # committed above
+            files["zk/eval-settings.json"] = eval_entry.file("settings.json")
+            files["zk/eval-vk.key"] = eval_entry.file("vk.key")
         weight_files = frozenset({model.resolve(), *(external.path for external in checked.external_data)})
         return ZkPublication(section, files, model_cid, cost, weight_files)
 
