@@ -4,6 +4,7 @@ passing once and failing once."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 from tests.reputation.ledger_helpers import identity
 from zkreg.api import PublishRequest, Repo, VerifyRequest, publish, verify
+from zkreg.app.verify import attest_details
 from zkreg.ci_policy import Facts, Policy, evaluate
 from zkreg.errors import BadPolicy
 from zkreg.reputation.consensus import Vote, weigh
@@ -200,3 +202,18 @@ def test_verify_with_a_policy_attests_every_check_and_rule_and_the_lineage_rule_
     assert attested.body["verdict"] == "fail"
     assert "no proven metric accuracy" in attested.body["details"]
     assert '"require_dataset":"pass: dataset' in attested.body["details"]
+
+
+def test_attestation_details_stay_within_the_ledger_bound_and_keep_the_cause() -> None:
+    """The `attest` schema allows 2,048 characters of details: rule details shrink to pass/FAIL first, then the
+    cause is cut, and what is left is still JSON."""
+    rules = {f"metrics.m{n}": f"FAIL: proven m{n} 0.1 < min 0.9 " + "x" * 40 for n in range(60)}
+    checks = {"signature": "ok", "blocks": "ok: 1 files, 3 bytes re-hashed", "policy": rules, "cause": "c" * 5000}
+    details = attest_details(checks)
+    assert len(details) <= 2048
+    decoded = json.loads(details)
+    assert decoded["policy"]["metrics.m0"] == "FAIL"
+    assert decoded["cause"].startswith("ccc")
+    assert decoded["cause"].endswith("…")
+    small = {"signature": "ok", "cause": "integrity/cid-mismatch: block bafk... does not hash to its CID"}
+    assert json.loads(attest_details(small)) == small

@@ -184,14 +184,14 @@ def _proofs_held(repo: Repo, cid: str) -> str:
 def attest_details(checks: dict[str, Any]) -> str:
     """`checks` as compact JSON within the ledger's 2,048 characters: rule details are shortened to pass/FAIL
     first, then the cause is cut, so the verdict's reasons survive whole as long as they can."""
-    text = json.dumps(checks, sort_keys=True, separators=(",", ":"))
+    text = json.dumps(checks, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if len(text) > MAX_DETAILS and isinstance(checks.get("policy"), dict):
         checks = checks | {"policy": {rule: outcome.split(":")[0] for rule, outcome in checks["policy"].items()}}
-        text = json.dumps(checks, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(checks, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if len(text) > MAX_DETAILS and "cause" in checks:
         room = max(0, len(checks["cause"]) - (len(text) - MAX_DETAILS) - 1)
         checks = checks | {"cause": checks["cause"][:room] + "…"}
-        text = json.dumps(checks, sort_keys=True, separators=(",", ":"))
+        text = json.dumps(checks, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text[:MAX_DETAILS]
 
 
