@@ -31,7 +31,8 @@ from zkreg.zk.documents import read_bounded
 
 MAX_POLICY_BYTES = 64 * 1024
 _METRIC_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_TOP_LEVEL = ("authors", "min_author_trust", "require_dataset", "min_consensus", "min_attesters", "srs", "metrics")
+_SCALAR_RULES = ("authors", "min_author_trust", "require_dataset", "min_consensus", "min_attesters", "srs")
+_TOP_LEVEL = (*_SCALAR_RULES, "metrics")
 SRS_KINDS = ("ceremony", "any")
 SWARM_RULES = frozenset({"min_author_trust", "min_consensus", "min_attesters"})
 """Rules that weigh what others say (reputation, attestations) rather than the artefact itself: recorded in an
@@ -91,7 +92,7 @@ class Policy:
         return policy
 
     def rule_names(self) -> list[str]:
-        names = [name for name in _TOP_LEVEL[:-1] if getattr(self, name) is not None]
+        names = [name for name in _SCALAR_RULES if getattr(self, name) is not None]
         return names + [f"metrics.{bound.name}" for bound in self.metrics]
 
 
