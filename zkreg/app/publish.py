@@ -70,6 +70,9 @@ class PublishRequest:
     zk: str | None = None
     """"fixed" | "hashed": set up zk proofs (default "fixed" if the weights are private)."""
     calibration: Path | None = None
+    zk_target: str | None = None
+    """ezkl's calibration target, "resources" (default: the smallest circuit) | "accuracy" (scales that fit the
+    float model best); docs/zk.md gives the size and prediction drift each costs."""
     srs: Path | None = None
     price: int | None = None
     """Credits per proof `zkreg serve` asks for the model (default 1)."""
@@ -145,8 +148,9 @@ def _publish(
         raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
     if weights not in WEIGHTS:
         raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
-    if kind != "model" and (weights == "private" or zk is not None or request.calibration or request.srs):
-        raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
+    zk_options = request.calibration or request.zk_target or request.srs
+    if kind != "model" and (weights == "private" or zk is not None or zk_options):
+        raise NotAModel("--weights private, --zk, --zk-target, --calibration and --srs apply to models")
     identity = repo.identity
     # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
     ledger = repo.ledger
@@ -162,7 +166,7 @@ def _publish(
                 check_onnx_model(path, published)
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
-        zk_publication = _prepare_zk(repo, files, zk or "fixed", request.calibration, request.srs, progress)
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress)
         if weights == "private":  # no byte of the weights, whichever files hold them
             weight_files = zk_publication.weight_files
             files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
@@ -298,7 +302,7 @@ def _now() -> str:
 
 
 def _prepare_zk(
-    repo: Repo, files: dict[str, Path], mode: str, calibration: Path | None, srs: Path | None, progress: Progress
+    repo: Repo, files: dict[str, Path], mode: str, request: PublishRequest, progress: Progress
 ) -> ZkPublication:
     models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
     if len(models) != 1:
@@ -306,7 +310,12 @@ def _prepare_zk(
             f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
         )
     return repo.zk_workspace().prepare_publish(
-        models[0], mode=mode, calibration=calibration, srs=srs, progress=progress
+        models[0],
+        mode=mode,
+        calibration=request.calibration,
+        srs=request.srs,
+        progress=progress,
+        target=request.zk_target or "resources",
     )
 
 
