@@ -77,6 +77,9 @@ class PublishRequest:
     zk: str | None = None
     """"fixed" | "hashed": set up zk proofs (default "fixed" if the weights are private)."""
     calibration: Path | None = None
+    zk_target: str | None = None
+    """ezkl's calibration target, "resources" (default: the smallest circuit) | "accuracy" (scales that fit the
+    float model best); docs/zk.md gives the size and prediction drift each costs."""
     srs: Path | None = None
     price: int | None = None
     """Credits per proof `zkreg serve` asks for the model (default 1)."""
@@ -168,10 +171,11 @@ def _publish(
         raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
     if weights not in WEIGHTS:
         raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
-    if kind != "model" and (
-        weights == "private" or zk is not None or request.calibration or request.srs or request.metrics_proof
-    ):
-        raise NotAModel("--weights private, --zk, --calibration, --srs and --metrics-proof apply to models")
+    zk_options = request.calibration or request.zk_target or request.srs or request.metrics_proof
+    if kind != "model" and (weights == "private" or zk is not None or zk_options):
+        raise NotAModel(
+            "--weights private, --zk, --zk-target, --calibration, --srs and --metrics-proof apply to models"
+        )
     if kind != "dataset" and (request.private or request.label or request.commit_rows):
         raise NotADataset("--private, --label and --commit-rows apply to datasets")
     identity = repo.identity
@@ -201,7 +205,7 @@ def _publish(
         files = {**files, "eval/accuracy.json": evaluation_file}
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
-        zk_publication = _prepare_zk(repo, files, zk or "fixed", request.calibration, request.srs, progress, eval_batch)
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress, eval_batch)
         if evaluation_file is not None:
             _check_evaluation_binds(repo, request.metrics_proof, zk_publication)
         if weights == "private":  # no byte of the weights, whichever files hold them
@@ -398,8 +402,7 @@ def _prepare_zk(
     repo: Repo,
     files: dict[str, Path],
     mode: str,
-    calibration: Path | None,
-    srs: Path | None,
+    request: PublishRequest,
     progress: Progress,
     eval_batch: int | None,
 ) -> ZkPublication:
@@ -409,7 +412,13 @@ def _prepare_zk(
             f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
         )
     return repo.zk_workspace().prepare_publish(
-        models[0], mode=mode, calibration=calibration, srs=srs, progress=progress, eval_batch=eval_batch
+        models[0],
+        mode=mode,
+        calibration=request.calibration,
+        srs=request.srs,
+        progress=progress,
+        target=request.zk_target or "resources",
+        eval_batch=eval_batch,
     )
 
 

@@ -58,6 +58,10 @@ def publish(
     pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the published DAG on the IPFS node.")] = True,
     zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
     calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
+    zk_target: Annotated[
+        str | None,
+        typer.Option(help="zk calibration: resources (default; smallest circuit) | accuracy (least drift)."),
+    ] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
     private: Annotated[
@@ -90,6 +94,7 @@ def publish(
             pin=pin,
             zk=zk,
             calibration=calibration,
+            zk_target=zk_target,
             srs=srs,
             price=price,
             private=private,
