@@ -161,7 +161,7 @@ def _describe(
     claimed = claimed or {}
     lines = [
         f"manifest {manifest.cid}",
-        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({manifest.weights} weights)",
+        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({_visibility(manifest)})",
         f"author   {manifest.author}",
         f"created  {manifest.created}",
     ]
@@ -189,6 +189,12 @@ def _describe(
     lines.append(f"tree     {manifest.tree}")
     lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {one_line(path)}" for path, cid in manifest.files.items())
     return "\n".join(lines)
+
+
+def _visibility(manifest: Manifest) -> str:
+    if manifest.kind == "dataset":
+        return "private rows" if manifest.rows is not None and manifest.rows["visibility"] == "private" else "public"
+    return f"{manifest.weights} weights"
 
 
 def _indented(message: str) -> str:
