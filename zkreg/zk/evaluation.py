@@ -34,6 +34,7 @@ from zkreg.errors import (
     BadCircuitSettings,
     EvalNotSetUp,
     EvalShapeMismatch,
+    InvalidInput,
     MalformedObject,
     NotADataset,
     ProofArtefactMismatch,
@@ -465,7 +466,10 @@ class EvaluationWorkspace:
                 f"was set up with {zk.backend} {zk.version}",
             )
         self.zk._check_version(zk)
-        check_fits(model, zk, dataset)
+        try:
+            check_fits(model, zk, dataset)
+        except InvalidInput as exc:  # judging foreign data: a dataset that does not fit is a failed verification
+            raise ProofDatasetMismatch(exc.message) from None
         batch = zk.eval_batch or 1
         commitment = set(
             parse_commitment(
