@@ -48,7 +48,7 @@ from zkreg.zk.evaluation import DEFAULT_BATCH, Evaluation
 from zkreg.zk.rows import DATA_SCALE, SALT_COLUMNS, CommittedRows, commit, commitment_bytes, save_private
 from zkreg.zk.rows import SCHEME as ROWS_SCHEME
 from zkreg.zk.table import load_table
-from zkreg.zk.workflow import ZkPublication
+from zkreg.zk.workflow import ZkPublication, zk_section
 
 if TYPE_CHECKING:
     from zkreg.registry.ipfs import IpfsStore
@@ -329,15 +329,21 @@ def _proven_metrics(repo: Repo, bundle: Path) -> tuple[dict[str, Any], Path]:
 
 
 def _check_evaluation_binds(repo: Repo, bundle: Path | None, publication: ZkPublication) -> None:
-    """The evaluation must be of these very weights: its model publishes the same vk and evaluation vk."""
+    """The evaluation must be of these very weights: the model it names was set up here from the same ONNX bytes
+    (this data dir's cache records which file each published circuit was built from), or is public with the
+    same ONNX file. Circuits are re-calibrated on each publish, so their vks need not be equal."""
     assert bundle is not None
     evaluated = repo.manifest(Evaluation.load(bundle).model)
-    zk = evaluated.zk or {}
-    section = publication.section
-    if (zk.get("vk"), zk.get("eval_vk")) != (section["vk"], section.get("eval_vk")):
+    zk = zk_section(evaluated)
+    onnx = [cid for name, cid in evaluated.files.items() if name.endswith(".onnx")]
+    built_here = repo.zk_workspace().cache.find(zk.settings) if zk is not None else None
+    same_bytes = publication.model_cid in onnx or (
+        built_here is not None and built_here.meta.get("model") == publication.model_cid
+    )
+    if evaluated.author != repo.identity.did or not same_bytes:
         raise BadMetricsProof(
-            f"--metrics-proof evaluates {evaluated.name}@{evaluated.version}, whose circuits are not this "
-            "model's (other weights, another setup, or no --dataset with rows here)"
+            f"--metrics-proof evaluates {evaluated.name}@{evaluated.version}, which is not this model "
+            "(other weights, or not published from this data dir)"
         )
 
 
