@@ -304,7 +304,7 @@ class BadEnv(InvalidInput):
 
 
 class BadZkMode(InvalidInput):
-    """`--zk` names no known proving mode."""
+    """`--zk` names no known proving mode, or `--zk-target` no known calibration target."""
 
     code = "input/bad-zk-mode"
 

@@ -73,7 +73,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
     repo = Repo.init(folder / "home")
     csv = write_rows(folder / "rows.csv")
     publish(repo, PublishRequest([csv], name="rows", kind="dataset", private=True))
-    publish(repo, PublishRequest([csv], name="rows-again", kind="dataset", private=True))  # other salts
+    publish(repo, PublishRequest([csv], name="rows-public", kind="dataset", commit_rows=True))  # zero salts
     model = build_mlp(folder / "mlp.onnx", seed=0)
     publish(repo, PublishRequest([model], name="mlp", weights="private", dataset="rows", eval_batch=2))
     other = build_mlp(folder / "other.onnx", seed=1)
@@ -128,7 +128,9 @@ def test_an_edit_without_the_evaluators_key_breaks_the_signature(evaluated: Eval
 
 
 def test_rows_that_are_not_in_the_named_datasets_commitment_are_refused(evaluated: Evaluated, cli: Any) -> None:
-    """Proofs over other rows (here: the same values under other salts, another dataset) claimed for `rows`."""
+    """Proofs over other rows (the same values, published without salts as a public dataset) claimed for the
+    private `rows`; the public evaluation itself verifies."""
+    assert verify_cli(cli, evaluated, evaluated.other_dataset_eval).code == 0
     bundle = json.loads(evaluated.other_dataset_eval.read_text())
     bundle["dataset"] = evaluated.repo.resolve("rows")
     result = verify_cli(cli, evaluated, evaluated.write(resign(bundle, evaluated.repo.identity), "foreign.json"))

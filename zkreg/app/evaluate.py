@@ -21,7 +21,7 @@ from zkreg.zk.evaluation import (
 )
 from zkreg.zk.rows import CommittedRows, commit, load_private, parse_commitment
 from zkreg.zk.table import is_table, load_table
-from zkreg.zk.workflow import GB, estimate, zk_section
+from zkreg.zk.workflow import GB, zk_section
 
 PRIVATE_ROWS = "private-rows"
 """The folder of the data dir holding each private dataset's rows and salts (never published)."""
@@ -77,14 +77,15 @@ def _manifests(repo: Repo, request: EvalRequest) -> tuple[Manifest, Manifest, in
     return model, dataset, count
 
 
-def estimate_evaluation(repo: Repo, request: EvalRequest) -> EvalEstimate:
-    """What `evaluate` will cost, from the evaluation circuit's size (shown before it starts)."""
+def estimate_evaluation(repo: Repo, request: EvalRequest, progress: Progress = SILENT) -> EvalEstimate:
+    """What `evaluate` will cost, from the evaluation circuit's size and this machine's measured proving cost
+    (shown before it starts; the first estimate in a data dir measures the machine first)."""
     model, _, count = _manifests(repo, request)
     zk = zk_section(model)
     assert zk is not None
     assert zk.eval_batch is not None
     proofs = math.ceil(count / zk.eval_batch)
-    cost = estimate(zk.eval_logrows or zk.logrows, zk.mode)
+    cost = repo.zk_workspace().estimate(zk.eval_logrows or zk.logrows, zk.mode, progress)
     return EvalEstimate(count, zk.eval_batch, proofs, cost.prove_seconds * proofs, cost.peak_bytes)
 
 

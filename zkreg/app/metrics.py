@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zkreg.app.repo import Repo
-from zkreg.errors import MalformedObject, ProofTotalMismatch, ZkregError
+from zkreg.errors import BadMetricsProof, MalformedObject, ProofTotalMismatch, ZkregError
 from zkreg.registry.manifest import Manifest
 from zkreg.zk.documents import join_bounded
 from zkreg.zk.evaluation import MAX_EVALUATION_BYTES, Evaluation, EvaluationWorkspace
@@ -122,13 +122,17 @@ def load_held_evaluation(repo: Repo, cid: str) -> Evaluation:
 
 
 def check_binds(manifest: Manifest, evaluated: Manifest) -> None:
-    """An evaluation of `evaluated` speaks for `manifest` only if both publish the same circuits (same vk and
-    evaluation vk: the same weights, set up the same way), as a later version of unchanged weights does."""
-    from zkreg.errors import BadMetricsProof
-
+    """An evaluation of `evaluated` speaks for `manifest` if both publish the same circuits, or if one author
+    signed both and, with public weights, both publish the same ONNX file. With private weights the author's
+    signature is the whole binding (as for what a fixed-mode vk holds at all): docs/zk.md."""
     ours, theirs = zk_section(manifest), zk_section(evaluated)
-    if ours is None or theirs is None or (ours.vk, ours.eval_vk) != (theirs.vk, theirs.eval_vk):
+    if ours is not None and theirs is not None and (ours.vk, ours.eval_vk) == (theirs.vk, theirs.eval_vk):
+        return
+    onnx = sorted(cid for name, cid in manifest.files.items() if name.endswith(".onnx"))
+    evaluated_onnx = sorted(cid for name, cid in evaluated.files.items() if name.endswith(".onnx"))
+    same_weights = onnx == evaluated_onnx if manifest.weights == "public" else evaluated.weights == "private"
+    if manifest.author != evaluated.author or not same_weights:
         raise BadMetricsProof(
-            f"the evaluation is of {evaluated.name}@{evaluated.version}, whose circuits are not this model's "
-            "(other weights or another setup)"
+            f"the evaluation is of {evaluated.name}@{evaluated.version}, which is not this model "
+            "(another author, or other weights)"
         )

@@ -48,7 +48,7 @@ from zkreg.zk.evaluation import DEFAULT_BATCH, Evaluation
 from zkreg.zk.rows import DATA_SCALE, SALT_COLUMNS, CommittedRows, commit, commitment_bytes, save_private
 from zkreg.zk.rows import SCHEME as ROWS_SCHEME
 from zkreg.zk.table import load_table
-from zkreg.zk.workflow import ZkPublication
+from zkreg.zk.workflow import ZkPublication, zk_section
 
 if TYPE_CHECKING:
     from zkreg.registry.ipfs import IpfsStore
@@ -77,6 +77,9 @@ class PublishRequest:
     zk: str | None = None
     """"fixed" | "hashed": set up zk proofs (default "fixed" if the weights are private)."""
     calibration: Path | None = None
+    zk_target: str | None = None
+    """ezkl's calibration target, "resources" (default: the smallest circuit) | "accuracy" (scales that fit the
+    float model best); docs/zk.md gives the size and prediction drift each costs."""
     srs: Path | None = None
     price: int | None = None
     """Credits per proof `zkreg serve` asks for the model (default 1)."""
@@ -168,10 +171,11 @@ def _publish(
         raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
     if weights not in WEIGHTS:
         raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
-    if kind != "model" and (
-        weights == "private" or zk is not None or request.calibration or request.srs or request.metrics_proof
-    ):
-        raise NotAModel("--weights private, --zk, --calibration, --srs and --metrics-proof apply to models")
+    zk_options = request.calibration or request.zk_target or request.srs or request.metrics_proof
+    if kind != "model" and (weights == "private" or zk is not None or zk_options):
+        raise NotAModel(
+            "--weights private, --zk, --zk-target, --calibration, --srs and --metrics-proof apply to models"
+        )
     if kind != "dataset" and (request.private or request.label or request.commit_rows):
         raise NotADataset("--private, --label and --commit-rows apply to datasets")
     identity = repo.identity
@@ -201,7 +205,7 @@ def _publish(
         files = {**files, "eval/accuracy.json": evaluation_file}
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
-        zk_publication = _prepare_zk(repo, files, zk or "fixed", request.calibration, request.srs, progress, eval_batch)
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress, eval_batch)
         if evaluation_file is not None:
             _check_evaluation_binds(repo, request.metrics_proof, zk_publication)
         if weights == "private":  # no byte of the weights, whichever files hold them
@@ -325,15 +329,21 @@ def _proven_metrics(repo: Repo, bundle: Path) -> tuple[dict[str, Any], Path]:
 
 
 def _check_evaluation_binds(repo: Repo, bundle: Path | None, publication: ZkPublication) -> None:
-    """The evaluation must be of these very weights: its model publishes the same vk and evaluation vk."""
+    """The evaluation must be of these very weights: the model it names was set up here from the same ONNX bytes
+    (this data dir's cache records which file each published circuit was built from), or is public with the
+    same ONNX file. Circuits are re-calibrated on each publish, so their vks need not be equal."""
     assert bundle is not None
     evaluated = repo.manifest(Evaluation.load(bundle).model)
-    zk = evaluated.zk or {}
-    section = publication.section
-    if (zk.get("vk"), zk.get("eval_vk")) != (section["vk"], section.get("eval_vk")):
+    zk = zk_section(evaluated)
+    onnx = [cid for name, cid in evaluated.files.items() if name.endswith(".onnx")]
+    built_here = repo.zk_workspace().cache.find(zk.settings) if zk is not None else None
+    same_bytes = publication.model_cid in onnx or (
+        built_here is not None and built_here.meta.get("model") == publication.model_cid
+    )
+    if evaluated.author != repo.identity.did or not same_bytes:
         raise BadMetricsProof(
-            f"--metrics-proof evaluates {evaluated.name}@{evaluated.version}, whose circuits are not this "
-            "model's (other weights, another setup, or no --dataset with rows here)"
+            f"--metrics-proof evaluates {evaluated.name}@{evaluated.version}, which is not this model "
+            "(other weights, or not published from this data dir)"
         )
 
 
@@ -398,8 +408,7 @@ def _prepare_zk(
     repo: Repo,
     files: dict[str, Path],
     mode: str,
-    calibration: Path | None,
-    srs: Path | None,
+    request: PublishRequest,
     progress: Progress,
     eval_batch: int | None,
 ) -> ZkPublication:
@@ -409,7 +418,13 @@ def _prepare_zk(
             f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
         )
     return repo.zk_workspace().prepare_publish(
-        models[0], mode=mode, calibration=calibration, srs=srs, progress=progress, eval_batch=eval_batch
+        models[0],
+        mode=mode,
+        calibration=request.calibration,
+        srs=request.srs,
+        progress=progress,
+        target=request.zk_target or "resources",
+        eval_batch=eval_batch,
     )
 
 

@@ -74,6 +74,10 @@ def publish(
     pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the published DAG on the IPFS node.")] = True,
     zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
     calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
+    zk_target: Annotated[
+        str | None,
+        typer.Option(help="zk calibration: resources (default; smallest circuit) | accuracy (least drift)."),
+    ] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
     private: Annotated[
@@ -106,6 +110,7 @@ def publish(
             pin=pin,
             zk=zk,
             calibration=calibration,
+            zk_target=zk_target,
             srs=srs,
             price=price,
             private=private,
@@ -172,7 +177,7 @@ def _describe(
     claimed = claimed or {}
     lines = [
         f"manifest {manifest.cid}",
-        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({manifest.weights} weights)",
+        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({_visibility(manifest)})",
         f"author   {manifest.author}",
         f"created  {manifest.created}",
     ]
@@ -200,6 +205,12 @@ def _describe(
     lines.append(f"tree     {manifest.tree}")
     lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {one_line(path)}" for path, cid in manifest.files.items())
     return "\n".join(lines)
+
+
+def _visibility(manifest: Manifest) -> str:
+    if manifest.kind == "dataset":
+        return "private rows" if manifest.rows is not None and manifest.rows["visibility"] == "private" else "public"
+    return f"{manifest.weights} weights"
 
 
 def _indented(message: str) -> str:

@@ -85,7 +85,8 @@ def eval_(
     evaluation bundle that anyone can verify without seeing a row or a weight."""
     repo = open_repo()
     request = EvalRequest(model, dataset, output, rows=rows, attest=attest)
-    cost = estimate_evaluation(repo, request)
+    with progress_for(json_out) as progress:
+        cost = estimate_evaluation(repo, request, progress)
     if not json_out:
         echo(f"estimate: {cost.describe()}")
     with progress_for(json_out) as progress:

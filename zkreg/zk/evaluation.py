@@ -34,6 +34,7 @@ from zkreg.errors import (
     BadCircuitSettings,
     EvalNotSetUp,
     EvalShapeMismatch,
+    InvalidInput,
     MalformedObject,
     NotADataset,
     ProofArtefactMismatch,
@@ -346,7 +347,7 @@ class EvaluationWorkspace:
             progress.begin("zk: building the evaluation circuit (cold start)", None)
             fetched = staging / "fetched"
             self.zk._fetch_model(manifest, onnx_files[0], fetched, staging / "source.onnx")
-            shape = EvalShape(**_shape_fields(manifest, zk, staging / "source.onnx"))
+            shape = model_shape(staging / "source.onnx", zk.eval_batch or 1)
             build_eval_model(staging / "source.onnx", staging / "model.onnx", shape)
             shutil.copyfile(self.zk.fetch(eval_settings, fetched), staging / "settings.json")
             self.backend.compile(staging / "model.onnx", staging / "settings.json", staging / "circuit.ezkl")
@@ -465,7 +466,10 @@ class EvaluationWorkspace:
                 f"was set up with {zk.backend} {zk.version}",
             )
         self.zk._check_version(zk)
-        check_fits(model, zk, dataset)
+        try:
+            check_fits(model, zk, dataset)
+        except InvalidInput as exc:  # judging foreign data: a dataset that does not fit is a failed verification
+            raise ProofDatasetMismatch(exc.message) from None
         batch = zk.eval_batch or 1
         commitment = set(
             parse_commitment(
@@ -562,11 +566,6 @@ def zk_eval(manifest: Manifest, zk: ZkSection) -> tuple[str, str]:
     if zk.eval_settings is None or zk.eval_vk is None:
         raise EvalNotSetUp(f"{manifest.name}@{manifest.version} has no evaluation circuit")
     return zk.eval_settings, zk.eval_vk
-
-
-def _shape_fields(manifest: Manifest, zk: ZkSection, model: Path) -> dict[str, int]:
-    shape = model_shape(model, zk.eval_batch or 1)
-    return {"features": shape.features, "classes": shape.classes, "batch": shape.batch}
 
 
 def check_fits(model: Manifest, zk: ZkSection, dataset: Manifest) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import resource
+import time
+from pathlib import Path
 from typing import Any
 
 from zkreg.zk.ezkl_backend import untyped_ezkl
 from zkreg.zk.runner import child_main
 
 
-def settings(model: str, out: str, calibration: str, params: str) -> int:
+def settings(model: str, out: str, calibration: str, params: str, target: str) -> int:
     ezkl = untyped_ezkl()
 
     run_args = ezkl.PyRunArgs()
@@ -17,7 +20,7 @@ def settings(model: str, out: str, calibration: str, params: str) -> int:
     run_args.output_visibility = "public"
     run_args.param_visibility = params
     ezkl.gen_settings(model, out, py_run_args=run_args)
-    ezkl.calibrate_settings(calibration, model, out, "resources")
+    ezkl.calibrate_settings(calibration, model, out, target)
     logrows: int = json.loads(open(out).read())["run_args"]["logrows"]  # noqa: SIM115
     return logrows
 
@@ -74,6 +77,55 @@ def prove(witness: str, circuit: str, pk: str, srs: str, out: str) -> None:
     ezkl.prove(witness, circuit, pk, out, srs)
 
 
+def measure_cost(folder: str, mode: str, sizes: list[int]) -> list[dict[str, float | int]]:
+    """Time dev SRS, setup and witness + prove of a probe circuit (x[1,4] @ w[4,4]) forced to each size, smallest
+    first, with this process's peak RSS after each (see `zkreg.zk.cost`)."""
+    import numpy as np  # local: only the probe needs them
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    ezkl = untyped_ezkl()
+    work = Path(folder)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "cost-probe",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.full((4, 4), 0.5, dtype=np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    onnx.save(model, str(work / "probe.onnx"))
+    (work / "input.json").write_text(json.dumps({"input_data": [[0.1, 0.2, 0.3, 0.4]]}))
+    points: list[dict[str, float | int]] = []
+    for logrows in sorted(sizes):
+        run_args = ezkl.PyRunArgs()
+        run_args.input_visibility = "public"
+        run_args.output_visibility = "public"
+        run_args.param_visibility = mode
+        run_args.logrows = logrows
+        names = {name: str(work / f"{name}-{logrows}") for name in ("settings", "circuit", "srs", "vk", "pk", "w", "p")}
+        ezkl.gen_settings(str(work / "probe.onnx"), names["settings"], py_run_args=run_args)
+        ezkl.compile_circuit(str(work / "probe.onnx"), names["circuit"], names["settings"])
+        started = time.perf_counter()
+        ezkl.gen_srs(names["srs"], logrows)
+        srs_done = time.perf_counter()
+        setup(names["circuit"], names["srs"], names["vk"], names["pk"])
+        setup_done = time.perf_counter()
+        ezkl.gen_witness(str(work / "input.json"), names["circuit"], names["w"])
+        ezkl.prove(names["w"], names["circuit"], names["pk"], names["p"], names["srs"])
+        points.append(
+            {
+                "logrows": logrows,
+                "srs_s": srs_done - started,
+                "setup_s": setup_done - srs_done,
+                "prove_s": time.perf_counter() - setup_done,
+                "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            }
+        )
+    return points
+
+
 def verify(proof: str, settings: str, vk: str, srs: str) -> str | None:
     """None if the proof verifies, else the verifier's reason."""
     ezkl = untyped_ezkl()
@@ -95,5 +147,6 @@ if __name__ == "__main__":
             "witness": witness,
             "prove": prove,
             "verify": verify,
+            "measure_cost": measure_cost,
         }
     )

@@ -43,9 +43,10 @@ from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
 from zkreg.registry.store import BlockStore
 from zkreg.registry.unixfs import file_cid
-from zkreg.zk.backend import MODES, ProofBackend
+from zkreg.zk.backend import MODES, TARGETS, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
+from zkreg.zk.cost import PROBE_LOGROWS, CostCache, CostPoint, Estimate
 from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
 from zkreg.zk.evaluation import EvaluationWorkspace, prepare_eval, setup_eval
 from zkreg.zk.ezkl_backend import EzklBackend
@@ -54,38 +55,6 @@ from zkreg.zk.runner import Deadline
 from zkreg.zk.srs import check_ceremony_srs, dev_srs
 
 GB = 1 << 30
-_BASE_LOGROWS = 15
-_MEASURED_AT_BASE = {
-    # mode: (setup s, prove s, peak RSS), the tiny MLP and conv net at logrows 15 on the project's 2-core machine
-    # (bench/zk.py: peak 0.38 GB fixed, 0.76-0.94 GB hashed)
-    "fixed": (3.8, 4.9, int(0.40 * GB)),
-    "hashed": (5.9, 5.5, int(0.95 * GB)),
-}
-_DEV_SRS_SECONDS_AT_BASE = 4.8
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Cost of setup and proving from the circuit's size; each extra logrow doubles all three."""
-
-    logrows: int
-    mode: str
-    setup_seconds: float
-    prove_seconds: float
-    peak_bytes: int
-
-    def describe(self) -> str:
-        return (
-            f"logrows {self.logrows}, {self.mode}: setup ~{self.setup_seconds:.0f} s, "
-            f"prove ~{self.prove_seconds:.0f} s, peak ~{self.peak_bytes / GB:.1f} GB"
-        )
-
-
-def estimate(logrows: int, mode: str, dev_srs_needed: bool = False) -> Estimate:
-    setup_s, prove_s, peak = _MEASURED_AT_BASE[mode]
-    scale = 2.0 ** (logrows - _BASE_LOGROWS)
-    srs_s = _DEV_SRS_SECONDS_AT_BASE * scale if dev_srs_needed else 0.0
-    return Estimate(logrows, mode, setup_s * scale + srs_s, prove_s * scale, int(peak * scale))
 
 
 def memory_budget() -> int:
@@ -159,6 +128,22 @@ class ZkWorkspace:
         self.cache = ArtefactCache(home / "zk" / "cache")
         self._srs_dir = home / "zk" / "srs"
         self._work = home / "zk" / "work"
+        self.costs = CostCache(home / "zk" / "cost.json", self.backend.name, self.backend.version)
+
+    def estimate(self, logrows: int, mode: str, progress: Progress, dev_srs_needed: bool = False) -> Estimate:
+        """The cost of a setup and a proof at `logrows` on this machine, from its measurement (made first, once per
+        data dir and backend version, if there is none: see `zkreg.zk.cost`)."""
+
+        def measure() -> list[CostPoint]:
+            self._work.mkdir(parents=True, exist_ok=True)
+            progress.begin(f"zk: measuring this machine's proving cost ({mode}, once per data dir)", None)
+            try:
+                with tempfile.TemporaryDirectory(prefix="cost-", dir=self._work) as folder:
+                    return self.backend.measure_cost(mode, PROBE_LOGROWS, Path(folder))
+            finally:
+                progress.end()
+
+        return self.costs.profile(mode, measure).estimate(logrows, dev_srs_needed)
 
     def fetch(self, cid: str, folder: Path) -> Path:
         """A published artefact as a file in `folder`, every block checked against its CID on the way (again on
@@ -178,6 +163,7 @@ class ZkWorkspace:
         calibration: Path | None,
         srs: Path | None,
         progress: Progress,
+        target: str = "resources",
         eval_batch: int | None = None,
     ) -> ZkPublication:
         """The zk artefacts of a model; with `eval_batch`, also its evaluation circuit (`zk.evaluation`) for
@@ -186,6 +172,8 @@ class ZkWorkspace:
 
         if mode not in MODES:
             raise BadZkMode(f"--zk must be one of {', '.join(MODES)}")
+        if target not in TARGETS:
+            raise BadZkMode(f"--zk-target must be one of {', '.join(TARGETS)}")
         checked = check_provable(model)
         shapes = checked.input_shapes
         model_cid = file_cid(model)
@@ -204,13 +192,15 @@ class ZkWorkspace:
             data.write_text(json.dumps({"input_data": values}))
             progress.begin("zk: calibrating circuit settings", None)
             try:
-                logrows = self.backend.make_settings(staging / "model.onnx", data, mode, staging / "settings.json")
+                logrows = self.backend.make_settings(
+                    staging / "model.onnx", data, mode, target, staging / "settings.json"
+                )
             finally:
                 progress.end()
             evaluation = prepare_eval(self.backend, staging, mode, eval_batch) if eval_batch else None
             srs_logrows = max(logrows, evaluation.logrows if evaluation else 0)
             dev_needed = srs is None and not (self._srs_dir / f"dev-k{srs_logrows}.srs").exists()
-            cost = estimate(logrows, mode, dev_needed)
+            cost = self.estimate(logrows, mode, progress, dev_needed)
             budget = memory_budget()
             if cost.peak_bytes > budget:
                 raise ZkTooLarge(
