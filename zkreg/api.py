@@ -20,6 +20,7 @@ from zkreg.app.evaluate import (
     verify_evaluation,
 )
 from zkreg.app.gc import GcRequest, GcResult, gc
+from zkreg.app.graphs import LineageRequest, TrustGraphRequest, lineage_graph, trust_graph, write_svg
 from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.proofs import (
     ProveRequest,
@@ -107,6 +108,7 @@ __all__ = [
     "ImportCarRequest",
     "ImportFeedsRequest",
     "ImportReport",
+    "LineageRequest",
     "Manifest",
     "MetricsReport",
     "MetricsRequest",
@@ -134,6 +136,7 @@ __all__ = [
     "SummaryVerdict",
     "SyncReport",
     "SyncRequest",
+    "TrustGraphRequest",
     "VerifyEvaluationRequest",
     "VerifyProofRequest",
     "VerifyRequest",
@@ -148,6 +151,7 @@ __all__ = [
     "gc",
     "import_car",
     "import_feeds",
+    "lineage_graph",
     "prove",
     "prove_remote",
     "proven_metrics",
@@ -156,10 +160,12 @@ __all__ = [
     "pull_remote",
     "scores",
     "sync",
+    "trust_graph",
     "trust_peer",
     "trust_roots",
     "verify",
     "verify_evaluation",
     "verify_proof",
     "verify_summary",
+    "write_svg",
 ]

@@ -10,6 +10,7 @@ import typer
 
 from zkreg.api import (
     ConsensusRequest,
+    LineageRequest,
     MetricsRequest,
     ProvenMetric,
     PublishRequest,
@@ -18,8 +19,10 @@ from zkreg.api import (
     VerifyRequest,
     VerifyResult,
     VerifySummaryRequest,
+    lineage_graph,
     proven_metrics,
     verify_summary,
+    write_svg,
 )
 from zkreg.api import consensus as consensus_of
 from zkreg.api import publish as publish_artefact
@@ -262,10 +265,17 @@ def consensus(
 @commands.command()
 def log(
     ref: Annotated[str, typer.Argument(help="A name (or name@version) whose history to show.")],
+    graph: Annotated[
+        Path | None,
+        typer.Option("--graph", help="Also draw the lineage (parents and datasets) to this SVG file (needs `dot`)."),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """The history of a name, newest first, following each manifest's parents (like `git log`)."""
-    history = open_repo().log(ref)
+    repo = open_repo()
+    history = repo.log(ref)
+    if graph is not None:
+        write_svg(lineage_graph(repo, LineageRequest(history[0].cid)), graph)
     if json_out:
         emit_json([manifest.to_json() for manifest in history])
         return
