@@ -15,13 +15,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nacl.signing
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from zkreg.api import Repo
+from zkreg.identity import Identity
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 HOSTILE_MESSAGE = 'rows <script>document.title="pwned"</script><img src=x onerror="document.title=\'pwned\'">'
+HOSTILE_DETAILS = "<script>document.title='pwned'</script> checked by a hostile attester"
 HOSTILE_FILE = "rows<script>alert(1)<!--.csv"  # a file name holds no "/"
 DOCS_ENV = "ZKREG_DOCS_SCREENSHOTS"
 """Set (to 1) to also write the manifest page and lineage screenshots the README shows into docs/."""
@@ -35,6 +40,10 @@ class ServedPeer:
     home: Path
     cids: dict[str, str]
     """name@version -> manifest CID."""
+    did: str
+    """The peer's identity."""
+    endorsed: str
+    """An identity the peer endorses (a trust edge)."""
 
 
 def _zkreg(home: Path, *args: str) -> str:
@@ -71,6 +80,12 @@ def served_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPeer
             f"classifier v{version}: trained on rows@1",
         )
         cids[f"classifier@{version}"] = out.split()[-1]
+    endorsed = Identity(nacl.signing.SigningKey.generate()).did
+    with Repo.open(home) as repo:
+        did = repo.identity.did
+        attestation = {"subject": cids["rows@1"], "verdict": "ok", "details": HOSTILE_DETAILS}
+        repo.ledger.append(repo.identity, "attest", attestation)
+        repo.ledger.append(repo.identity, "endorse", {"peer": endorsed, "weight": 2})
     server = subprocess.Popen(
         [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json"],
         stdout=subprocess.PIPE,
@@ -85,7 +100,7 @@ def served_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedPeer
             line = server.stdout.readline()
             assert line, "zkreg serve exited before it served"
             lines.append(line.rstrip("\n"))
-        yield ServedPeer(json.loads("\n".join(lines))["url"], home, cids)
+        yield ServedPeer(json.loads("\n".join(lines))["url"], home, cids, did, endorsed)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(10)

@@ -10,7 +10,7 @@ from pathlib import Path
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from tests.pages.conftest import DOCS, DOCS_ENV, HOSTILE_FILE, HOSTILE_MESSAGE, ServedPeer
+from tests.pages.conftest import DOCS, DOCS_ENV, HOSTILE_DETAILS, HOSTILE_FILE, HOSTILE_MESSAGE, ServedPeer
 
 
 def heading(browser: WebDriver) -> str:
@@ -52,6 +52,8 @@ def test_a_hostile_message_and_file_name_with_script_show_as_text_and_run_nothin
 ) -> None:
     browser.get(f"{served_peer.url}/m/rows@1")
     assert browser.find_element(By.ID, "message").text == HOSTILE_MESSAGE
+    assert HOSTILE_DETAILS in browser.find_element(By.ID, "attesters").text
+    assert "1 trusted attester(s)" in browser.find_element(By.ID, "consensus").text
     assert HOSTILE_FILE in browser.find_element(By.ID, "files").text
     assert browser.find_elements(By.TAG_NAME, "script") == []
     assert browser.find_elements(By.CSS_SELECTOR, "main img") == []
@@ -65,10 +67,15 @@ def test_reputation_page_lists_the_peer_and_links_to_its_inputs(
     browser.get(served_peer.url + "/rep")
     assert heading(browser) == "Reputation"
     top = browser.find_element(By.ID, "top")
-    assert "1.000000" in top.text
-    assert "root" in top.text
+    ranked = [row.text for row in top.find_elements(By.TAG_NAME, "tr")[1:]]
+    assert [row.split()[2] for row in ranked] == [served_peer.did, served_peer.endorsed]
+    assert ranked[0].endswith("root")
     browser.save_screenshot(str(artifacts / "reputation.png"))
     top.find_element(By.CSS_SELECTOR, "a.did").click()
     assert browser.find_element(By.ID, "identity").text.startswith("did:key:z6Mk")
     assert "trust (root)" in browser.find_element(By.ID, "inputs").text
+    browser.get(f"{served_peer.url}/rep/{served_peer.endorsed}")
+    inputs = browser.find_element(By.ID, "inputs").text
+    assert "trust (vouch)" in inputs
+    assert served_peer.did in inputs
     browser.save_screenshot(str(artifacts / "identity.png"))

@@ -4,7 +4,8 @@ as Graphviz graphs drawn to SVG by Graphviz's `dot`.
 Every label is attacker-controlled text (a name, a version, a did), so it goes through `graphviz.escape`: its
 backslashes are doubled (no `\\N`-style escape expands) and it is never taken for an HTML-like label. `dot` then
 XML-escapes it into the SVG, which is why `zkreg serve` may inline that SVG in a page (docs/design.md, Serving).
-Node links (`href`) are only ever built from CIDs and dids, which match fixed patterns.
+Node links (`href`) are only ever built from CIDs and dids, which match fixed patterns. Nodes are named `n0`,
+`n1`, ... (a did's colons would read as Graphviz's `node:port`).
 """
 
 from __future__ import annotations
@@ -49,21 +50,22 @@ def lineage_graph(repo: Repo, request: LineageRequest, link: Link | None = None)
     graph = graphviz.Digraph("lineage", graph_attr={"rankdir": "BT"}, node_attr={"shape": "box", "fontsize": "11"})
     start = repo.resolve(request.ref)
     queue, seen = [start], {start}
+    ids = _NodeIds()
     while queue:
         cid = queue.pop(0)
         try:
             manifest = repo.manifest(cid)
         except ZkregError:
-            graph.node(cid, graphviz.escape(f"{cid[:16]}… (not held)"), style="dashed")
+            graph.node(ids[cid], graphviz.escape(f"{cid[:16]}… (not held)"), style="dashed")
             continue
         label = f"{manifest.kind} {manifest.name}@{manifest.version}"
         attrs = {"href": link(cid)} if link else {}
-        graph.node(cid, graphviz.escape(label), style="bold" if cid == start else "solid", **attrs)
+        graph.node(ids[cid], graphviz.escape(label), style="bold" if cid == start else "solid", **attrs)
         sources = [(parent, "parent") for parent in manifest.parents]
         if manifest.dataset:
             sources.append((manifest.dataset, "dataset"))
         for source, kind in sources:
-            graph.edge(cid, source, label=kind, fontsize="9")
+            graph.edge(ids[cid], ids[source], label=kind, fontsize="9")
             if source not in seen and len(seen) < MAX_LINEAGE_NODES:
                 seen.add(source)
                 queue.append(source)
@@ -85,6 +87,7 @@ def trust_graph(repo: Repo, request: TrustGraphRequest, link: Link | None = None
         key=lambda edge: (-edge[2], edge[0], edge[1]),
     )[:MAX_TRUST_EDGES]
     graph = graphviz.Digraph("trust", graph_attr={"rankdir": "LR"}, node_attr={"shape": "box", "fontsize": "10"})
+    ids = _NodeIds()
     for did in sorted({identity} | {source for source, _, _ in edges} | {target for _, target, _ in edges}):
         label = f"{did[:8]}…{did[-6:]}\ntrust {reputation.trust.get(did, 0.0):.4f}"
         attrs = {"href": link(did)} if link else {}
@@ -92,10 +95,18 @@ def trust_graph(repo: Repo, request: TrustGraphRequest, link: Link | None = None
             attrs |= {"color": "red", "fontcolor": "red"}
             label += "\nFORKED"
         style = "bold" if did in reputation.roots or did == identity else "solid"
-        graph.node(did, graphviz.escape(label), style=style, tooltip=did, **attrs)
+        graph.node(ids[did], graphviz.escape(label), style=style, tooltip=did, **attrs)
     for source, target, weight in edges:
-        graph.edge(source, target, label=f"{weight:.3f}", fontsize="9")
+        graph.edge(ids[source], ids[target], label=f"{weight:.3f}", fontsize="9")
     return graph
+
+
+class _NodeIds(dict[str, str]):
+    """CID or did -> `n0`, `n1`, ... in order of first use."""
+
+    def __missing__(self, key: str) -> str:
+        self[key] = f"n{len(self)}"
+        return self[key]
 
 
 def to_svg(graph: graphviz.Digraph) -> str:
