@@ -1,20 +1,24 @@
-"""The child-process side of the ezkl backend: one handler per heavy step (see `zkreg.zk.runner`)."""
+"""The child-process side of the ezkl backend: one handler per heavy step (see `zkreg.zk.runner`).
+
+It imports the proof system and the runner only: every child of a `zkreg prove` pays its imports before the
+proof starts (`zkreg.zk.ezkl_backend` pulls in importlib.metadata, ~0.2-0.4 s here, which no step needs).
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import resource
 import time
 from pathlib import Path
 from typing import Any
 
-from zkreg.zk.ezkl_backend import untyped_ezkl
 from zkreg.zk.runner import child_main
+
+ezkl: Any = importlib.import_module("ezkl")  # untyped: the stubs it ships omit its bindings' defaults
 
 
 def settings(model: str, out: str, calibration: str, params: str, target: str) -> int:
-    ezkl = untyped_ezkl()
-
     run_args = ezkl.PyRunArgs()
     run_args.input_visibility = "public"
     run_args.output_visibility = "public"
@@ -26,28 +30,20 @@ def settings(model: str, out: str, calibration: str, params: str, target: str) -
 
 
 def compile_circuit(model: str, settings: str, out: str) -> None:
-    ezkl = untyped_ezkl()
-
     ezkl.compile_circuit(model, out, settings)
 
 
 def gen_srs(out: str, logrows: int) -> None:
-    ezkl = untyped_ezkl()
-
     ezkl.gen_srs(out, logrows)
 
 
 def setup(circuit: str, srs: str, vk: str, pk: str) -> None:
-    ezkl = untyped_ezkl()
-
     if not ezkl.setup(circuit, vk, pk, srs):
         raise RuntimeError("setup returned false")
 
 
 def witness(data: str, circuit: str, out: str) -> list[str]:
     """The witness; returns the Poseidon hash of the params (empty unless the params are hashed)."""
-    ezkl = untyped_ezkl()
-
     ezkl.gen_witness(data, circuit, out)
     processed: Any = json.loads(open(out).read()).get("processed_params")  # noqa: SIM115
     hashes: list[str] = (processed or {}).get("poseidon_hash") or []
@@ -55,8 +51,6 @@ def witness(data: str, circuit: str, out: str) -> list[str]:
 
 
 def prove(witness: str, circuit: str, pk: str, srs: str, out: str) -> None:
-    ezkl = untyped_ezkl()
-
     ezkl.prove(witness, circuit, pk, out, srs)
 
 
@@ -67,7 +61,6 @@ def measure_cost(folder: str, mode: str, sizes: list[int]) -> list[dict[str, flo
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
-    ezkl = untyped_ezkl()
     work = Path(folder)
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "w"], ["y"])],
@@ -111,8 +104,6 @@ def measure_cost(folder: str, mode: str, sizes: list[int]) -> list[dict[str, flo
 
 def verify(proof: str, settings: str, vk: str, srs: str) -> str | None:
     """None if the proof verifies, else the verifier's reason."""
-    ezkl = untyped_ezkl()
-
     try:
         return None if ezkl.verify(proof, settings, vk, srs) else "the verifier returned false"
     except RuntimeError as exc:
