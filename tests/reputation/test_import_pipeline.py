@@ -1,5 +1,5 @@
-"""Large imports check signatures ahead in a child process; these threats must still be stopped in batches the
-child has seen (every test imports more than one `IMPORT_BATCH`, so the child runs)."""
+"""Large imports check signatures ahead in child processes; these threats must still be stopped in batches the
+children have seen (every test imports at least one full `IMPORT_BATCH`, so the children run)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from zkreg.errors import FeedsRejected, ForgedSignature, MalformedEntry, RevokedKeyUsed
+from zkreg.reputation.entry import decode_entry
 from zkreg.reputation.ledger import IMPORT_BATCH, Ledger
 from zkreg.reputation.pipeline import decoded_batches
 
@@ -30,8 +31,13 @@ def test_the_signature_worker_vouches_for_valid_signatures_only(filler: list[byt
     forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
     batches = list(decoded_batches([*filler, *blocks(honest + forged)], IMPORT_BATCH))
     assert [len(entries) for entries, _ in batches] == [IMPORT_BATCH, 4]
-    assert batches[0][1] == set(), "the first batch is checked by the importer itself"
+    assert batches[0][1] == {(BOB.did, decode_entry(block).cid) for block in filler}
     assert batches[1][1] == {(ALICE.did, entry.cid) for entry in honest}
+
+
+def test_an_import_smaller_than_a_batch_starts_no_signature_worker() -> None:
+    entries = publishes(ALICE, 3)
+    assert list(decoded_batches(blocks(entries), IMPORT_BATCH)) == [(entries, set())]
 
 
 def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, filler: list[bytes]) -> None:

@@ -25,8 +25,20 @@ def cid_bytes(codec: int, digest: bytes) -> bytes:
     return _CODEC_PREFIX[codec] + _MULTIHASH_PREFIX + digest
 
 
+_BASE32_PAIRS = [
+    first + second for first in "abcdefghijklmnopqrstuvwxyz234567" for second in "abcdefghijklmnopqrstuvwxyz234567"
+]
+"""Every 10-bit value as two base32 digits."""
+
+
 def cid_to_str(binary: bytes) -> str:
-    return "b" + base64.b32encode(binary).decode("ascii").lower().rstrip("=")
+    """Multibase base32 (lower case, unpadded), 10 bits at a time from one integer: twice as fast as
+    `base64.b32encode` (pure Python as well), and a ledger import computes one per entry and per CAR section."""
+    bits = 8 * len(binary)
+    padding = -bits % 10
+    number = int.from_bytes(binary, "big") << padding
+    digits = "".join([_BASE32_PAIRS[(number >> shift) & 1023] for shift in range(bits + padding - 10, -1, -10)])
+    return "b" + digits[: -(-bits // 5)]
 
 
 def cid_from_str(text: str) -> bytes:
