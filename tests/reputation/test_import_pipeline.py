@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from zkreg.errors import FeedsRejected, ForgedSignature, MalformedEntry, RevokedKeyUsed
+from zkreg.reputation import pipeline
 from zkreg.reputation.entry import decode_entry
 from zkreg.reputation.ledger import IMPORT_BATCH, Ledger
 from zkreg.reputation.pipeline import decoded_batches
@@ -97,3 +99,40 @@ def test_import_checks_every_signature_itself_when_the_signature_worker_dies(
     assert killed, "the signature worker was running"
     assert isinstance(caught.value.report.rejected[0], ForgedSignature)
     assert ledger.count() == 2 * IMPORT_BATCH
+
+
+# Children that break the protocol: a fault we cannot cause in the real worker, so these stand-ins (real
+# processes, reading the real requests) replace its command.
+_READ_REQUEST = (
+    "import sys, cbor2\n"
+    "inp, out = sys.stdin.buffer, sys.stdout.buffer\n"
+    "while len(header := inp.read(8)) == 8:\n"
+    "    token, items = cbor2.loads(inp.read(int.from_bytes(header, 'big')))\n"
+)
+LIARS = {
+    "says nothing verifies": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + bytes(len(items))); out.flush()\n",
+    "vouches for everything out of turn": _READ_REQUEST
+    + "    out.write((token + 1).to_bytes(8, 'big') + b'\\x01' * len(items)); out.flush()\n",
+    "vouches for one more item than it was sent": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + b'\\x01' * (len(items) + 1)); out.flush()\n",
+    "answers with bytes other than 0 and 1": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + b'\\x02' * len(items)); out.flush()\n",
+    "answers short and exits": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + b'\\x01'); out.flush(); break\n",
+    "exits at once": "pass\n",
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(LIARS))
+def test_a_signature_worker_that_breaks_the_protocol_changes_no_verdict(
+    ledger: Ledger, filler: list[bytes], monkeypatch: pytest.MonkeyPatch, behaviour: str
+) -> None:
+    monkeypatch.setattr(pipeline, "WORKER_COMMAND", [sys.executable, "-c", LIARS[behaviour]])
+    honest = publishes(ALICE, 5)
+    forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
+    with pytest.raises(FeedsRejected) as caught:
+        ledger.import_blocks([*filler, *blocks(honest + forged)])
+    assert isinstance(caught.value.report.rejected[0], ForgedSignature)
+    assert (caught.value.author, caught.value.seq) == (ALICE.did, 6)
+    assert ledger.count() == IMPORT_BATCH + 5

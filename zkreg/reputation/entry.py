@@ -315,7 +315,10 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
     if problem is not None:
         raise MalformedEntry(f"ledger entry {cid} does not match schema {SCHEMA_NAME}: {problem}")
     prev = decoded["prev"]
-    return Entry(
+    # The instance dict filled at once: the frozen dataclass's own __init__ sets the ten fields one by one through
+    # object.__setattr__, which costs as much as the CBOR decoding (it runs once per imported entry).
+    entry = object.__new__(Entry)
+    entry.__dict__.update(
         author=decoded["author"],
         seq=decoded["seq"],
         prev=None if prev is None else _unlink(prev),
@@ -327,3 +330,4 @@ def decode_entry(block: bytes, expected_cid: str | None = None) -> Entry:
         payload=payload,
         wire_body=decoded["body"],
     )
+    return entry

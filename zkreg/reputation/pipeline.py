@@ -37,7 +37,7 @@ SignedBy = set[tuple[str, str]]
 MAX_WORKERS = 4
 """Beyond this many children the importer's own decoding is the bottleneck."""
 WORKER_COMMAND = [sys.executable, "-m", "zkreg.reputation.signature_worker"]
-_TOKEN_BYTES = 8
+_TOKEN_BYTES = _LENGTH_BYTES = 8
 _PIPE_BYTES = 1024 * 1024
 """Room in each request pipe for a few batches (~330 bytes an entry), so submitting never waits for a busy child."""
 
@@ -52,8 +52,9 @@ def worker_count() -> int:
 
 
 class _SignatureWorker:
-    """One child process. Requests are DAG-CBOR `[token, [[signer DID, payload, signature], ...]]`; the answer
-    is the token (8 bytes, big-endian) and one byte per item (1: verifies, 0: does not)."""
+    """One child process. A request is its length (8 bytes, big-endian) and the DAG-CBOR `[token, [[signer DID,
+    payload, signature], ...]]`; the answer is the token (8 bytes, big-endian) and one byte per item (1: verifies,
+    0: does not). Whole messages, because cbor2 reading from or writing to a pipe makes a call per item."""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
@@ -82,8 +83,9 @@ class _SignatureWorker:
             return False
         requests: IO[bytes] | None = self.process.stdin
         assert requests is not None
+        request = cbor2.dumps([token, [[entry.author, entry.payload, entry.sig] for entry in entries]])
         try:
-            cbor2.dump([token, [[entry.author, entry.payload, entry.sig] for entry in entries]], requests)
+            requests.write(len(request).to_bytes(_LENGTH_BYTES, "big") + request)
             requests.flush()
         except OSError:  # the child died: the importer checks its share itself
             self.close()
