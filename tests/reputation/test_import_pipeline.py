@@ -42,7 +42,8 @@ def test_an_import_smaller_than_a_batch_starts_no_signature_worker() -> None:
     assert list(decoded_batches(blocks(entries), IMPORT_BATCH)) == [(entries, set())]
 
 
-def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, filler: list[bytes]) -> None:
+def _refuses_a_forgery_after_five_honest_entries(ledger: Ledger, filler: list[bytes]) -> None:
+    """After a full batch, Alice's five entries and Mallory's forgery of her sixth: only the forgery is refused."""
     honest = publishes(ALICE, 5)
     forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
     with pytest.raises(FeedsRejected) as caught:
@@ -51,6 +52,10 @@ def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, fi
     assert (caught.value.author, caught.value.seq) == (ALICE.did, 6)
     assert ledger.state(ALICE.did).seq == 5
     assert ledger.count() == IMPORT_BATCH + 5
+
+
+def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, filler: list[bytes]) -> None:
+    _refuses_a_forgery_after_five_honest_entries(ledger, filler)
 
 
 def test_rotation_in_a_batch_checked_ahead_accepts_the_new_key_and_refuses_the_old(
@@ -129,10 +134,4 @@ def test_a_signature_worker_that_breaks_the_protocol_changes_no_verdict(
     ledger: Ledger, filler: list[bytes], monkeypatch: pytest.MonkeyPatch, behaviour: str
 ) -> None:
     monkeypatch.setattr(pipeline, "WORKER_COMMAND", [sys.executable, "-c", LIARS[behaviour]])
-    honest = publishes(ALICE, 5)
-    forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
-    with pytest.raises(FeedsRejected) as caught:
-        ledger.import_blocks([*filler, *blocks(honest + forged)])
-    assert isinstance(caught.value.report.rejected[0], ForgedSignature)
-    assert (caught.value.author, caught.value.seq) == (ALICE.did, 6)
-    assert ledger.count() == IMPORT_BATCH + 5
+    _refuses_a_forgery_after_five_honest_entries(ledger, filler)
