@@ -18,17 +18,15 @@ DAG_CBOR = 0x71
 _SHA2_256 = 0x12
 _CODEC_PREFIX = {RAW: b"\x01\x55", DAG_PB: b"\x01\x70", DAG_CBOR: b"\x01\x71"}
 _MULTIHASH_PREFIX = b"\x12\x20"
+_BASE32_PAIRS = [
+    first + second for first in "abcdefghijklmnopqrstuvwxyz234567" for second in "abcdefghijklmnopqrstuvwxyz234567"
+]
+"""Every 10-bit value as two base32 digits."""
 
 
 def cid_bytes(codec: int, digest: bytes) -> bytes:
     """The binary CIDv1 for a sha2-256 digest."""
     return _CODEC_PREFIX[codec] + _MULTIHASH_PREFIX + digest
-
-
-_BASE32_PAIRS = [
-    first + second for first in "abcdefghijklmnopqrstuvwxyz234567" for second in "abcdefghijklmnopqrstuvwxyz234567"
-]
-"""Every 10-bit value as two base32 digits."""
 
 
 def cid_to_str(binary: bytes) -> str:
