@@ -81,8 +81,8 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evaluated]:
         repo, PublishRequest([other], name="other", weights="private", dataset="rows", eval_batch=2)
     ).cid
     evaluate(repo, EvalRequest("mlp", "rows", folder / "eval.json"))
-    evaluate(repo, EvalRequest("mlp", "rows-again", folder / "eval-again.json"))
-    yield Evaluated(repo, folder / "home", folder, csv, folder / "eval.json", folder / "eval-again.json", other_model)
+    evaluate(repo, EvalRequest("mlp", "rows-public", folder / "eval-public.json"))
+    yield Evaluated(repo, folder / "home", folder, csv, folder / "eval.json", folder / "eval-public.json", other_model)
     repo.close()
 
 

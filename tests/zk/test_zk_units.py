@@ -44,23 +44,21 @@ PROBE = (
 
 def test_estimate_is_extrapolated_per_row_from_the_recorded_measurement() -> None:
     profile = CostProfile("fixed", PROBE)
-    per_row_setup = (2.5 - 1.0) / (8192 - 2048)  # fixed part: 1.0 - per_row * 2048 = 0.5
     at_19 = profile.estimate(19)
-    assert at_19.setup_seconds == pytest.approx(0.5 + per_row_setup * (1 << 19))
-    assert at_19.prove_seconds == pytest.approx(1.0 + (3.0 / 6144) * (1 << 19))
+    assert at_19.setup_seconds == pytest.approx(2.5 * 64)  # times: the logrows-13 point, in proportion to rows
+    assert at_19.prove_seconds == pytest.approx(5.0 * 64)
+    # memory: fixed + per row through both points (per row (160 - 100) MB / 6144; fixed 100 MB - 2048 rows' worth)
     assert at_19.peak_bytes == pytest.approx((80 << 20) + (60 << 20) / 6144 * (1 << 19), rel=1e-6)
     with_srs = profile.estimate(19, dev_srs_needed=True)
-    assert with_srs.setup_seconds == pytest.approx(at_19.setup_seconds + 0.3 + (0.6 / 6144) * (1 << 19))
+    assert with_srs.setup_seconds == pytest.approx(at_19.setup_seconds + 1.1 * 64)
     assert profile.estimate(13).setup_seconds == pytest.approx(2.5)
     assert "logrows 19" in at_19.describe()
     assert "logrows 11/13" in at_19.describe()
 
 
-def test_a_measurement_that_shrinks_with_size_never_gives_a_negative_per_row_cost() -> None:
+def test_a_measurement_that_shrinks_with_size_never_gives_a_negative_per_row_memory() -> None:
     noisy = (PROBE[0], CostPoint(logrows=13, srs_s=0.4, setup_s=0.9, prove_s=1.5, peak_bytes=90 << 20))
-    estimate = CostProfile("fixed", noisy).estimate(20)
-    assert estimate.setup_seconds == pytest.approx(1.0)
-    assert estimate.prove_seconds == pytest.approx(2.0)
+    assert CostProfile("fixed", noisy).estimate(20).peak_bytes == 100 << 20
 
 
 def _write_current(path: Path, modes: object) -> None:
@@ -120,7 +118,7 @@ def test_a_current_cost_record_is_used_without_measuring(tmp_path: Path) -> None
         raise AssertionError("a current record must not be measured again")
 
     assert CostCache(path, "ezkl", "23.0.5").profile("hashed", measure).estimate(15).prove_seconds == pytest.approx(
-        1.0 + (3.0 / 6144) * (1 << 15)
+        5.0 * 4
     )
     assert CostCache(path, "ezkl", "23.0.5").load("fixed") is None
 

@@ -2,11 +2,14 @@
 
 The measurement (`ProofBackend.measure_cost`) proves a probe circuit (one 4x4 MatMul, so no range-check table
 forces a minimum size) at two small sizes, `PROBE_LOGROWS`, in one child process, and records for each size the
-seconds of dev-SRS generation, setup and witness + prove, and the child's peak RSS. halo2's work is dominated by
-FFTs and multi-exponentiations over all 2^logrows rows, so each figure is fitted as `fixed + per_row * 2^logrows`
-through the two points and extrapolated to the circuit's logrows. It does not see the circuit's column count, so a
-wide circuit (hashed weights, many einsum columns) costs more per row than the probe: the estimate is a lower
-bound of the right order, and bench/zk.py prints it next to the measured figures.
+seconds of dev-SRS generation, setup and witness + prove (CPU seconds over the cores: what they take with the
+machine to itself, see `ezkl_child.measure_cost`), and the child's peak RSS. halo2's work is dominated by FFTs
+and multi-exponentiations over all 2^logrows rows, so the times are scaled in proportion to the rows from the
+larger probe size, and memory is fitted as `fixed + per_row * 2^logrows` through both sizes (the process and the
+library are a real fixed part of memory). Proportional scaling counts the probe's fixed time as per-row work,
+which overestimates a narrow circuit; the probe cannot see the circuit's column count, which makes a wide one
+(hashed weights, many einsum columns) cost more per row than the probe: bench/zk.py prints the estimate next to
+the measured figures.
 
 `<data dir>/zk/cost.json` keeps the measurement; one made by another backend version or on a machine with a
 different core count or memory, or that does not parse, is measured again (and replaced atomically).
@@ -73,6 +76,12 @@ class Estimate:
         )
 
 
+def _proportional(points: list[tuple[int, float]], logrows: int) -> float:
+    """The largest measured point scaled by the rows: `figure * 2^(logrows - measured logrows)`."""
+    measured_logrows, figure = max(points)
+    return figure * 2.0 ** (logrows - measured_logrows)
+
+
 def _fit(points: list[tuple[int, float]], logrows: int) -> float:
     """`fixed + per_row * 2^logrows` through the smallest and largest measured point, neither part negative."""
     (small_k, small), (big_k, big) = min(points), max(points)
@@ -89,16 +98,16 @@ class CostProfile:
     points: tuple[CostPoint, ...]
 
     def estimate(self, logrows: int, dev_srs_needed: bool = False) -> Estimate:
-        def fit(pick: Callable[[CostPoint], float]) -> float:
-            return _fit([(point.logrows, pick(point)) for point in self.points], logrows)
+        def scaled(pick: Callable[[CostPoint], float]) -> float:
+            return _proportional([(point.logrows, pick(point)) for point in self.points], logrows)
 
-        srs_s = fit(lambda point: point.srs_s) if dev_srs_needed else 0.0
+        srs_s = scaled(lambda point: point.srs_s) if dev_srs_needed else 0.0
         return Estimate(
             logrows,
             self.mode,
-            fit(lambda point: point.setup_s) + srs_s,
-            fit(lambda point: point.prove_s),
-            int(fit(lambda point: point.peak_bytes)),
+            scaled(lambda point: point.setup_s) + srs_s,
+            scaled(lambda point: point.prove_s),
+            int(_fit([(point.logrows, point.peak_bytes) for point in self.points], logrows)),
             tuple(sorted(point.logrows for point in self.points)),
         )
 
