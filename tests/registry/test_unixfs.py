@@ -18,14 +18,16 @@ from zkreg.api import PublishRequest, publish
 from zkreg.errors import CidMismatch, MalformedObject
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, compute
 from zkreg.registry.unixfs import (
-    CHUNK_SIZE,
-    MAX_LINKS,
+    KUBO_V1_LEGACY,
     FileImporter,
     Link,
     decode_file_node,
     encode_node,
     import_stream,
 )
+
+CHUNK_SIZE = KUBO_V1_LEGACY.chunk_size
+MAX_LINKS = KUBO_V1_LEGACY.max_links
 
 
 def offline_cid(data: bytes) -> str:

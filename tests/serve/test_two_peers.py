@@ -35,6 +35,7 @@ from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.limits import Limits
 from zkreg.registry.car import car_stream
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import now_ms
 
 pytestmark = pytest.mark.slow
@@ -222,7 +223,7 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     body = {key: value for key, value in bundle.items() if key not in ("signature", "schema", "prover")}
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(sign_bundle(alice_repo.identity, body)))
-    forged_cid = alice_repo.store.put_file(forged).cid
+    forged_cid = alice_repo.store.put_file(forged, KUBO_V1_LEGACY).cid
     request = sign_request(bob.identity, "prove", alice_template.model, [MLP_INPUT], now_ms())
     bob.ledger.append(
         bob.identity, "use", {"manifest": alice_template.model, "provider": alice.did, "request": request.nonce}

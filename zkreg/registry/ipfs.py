@@ -36,10 +36,10 @@ from zkreg.errors import (
 )
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import read_blocks, read_roots
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, as_version, check_block, cid_from_str
 from zkreg.registry.dag import links_of
 from zkreg.registry.store import BlockStore, LocalStore
-from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
+from zkreg.registry.unixfs import CidProfile, FileImporter, ImportedFile, PutBlock, import_path, read_chunks
 
 DEFAULT_API = "/ip4/127.0.0.1/tcp/5001"
 API_ENV = "ZKREG_IPFS_API"
@@ -240,23 +240,27 @@ class IpfsStore(BlockStore):
 
     # ---- files ---------------------------------------------------------------------------------------------
 
-    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+    def put_file(self, path: Path, profile: CidProfile, progress: Progress = SILENT) -> ImportedFile:
         """Stream the file through the node's `/add` while computing our CID in the same pass; they must agree.
+        A profile `/add` cannot express (links per node) goes up as the blocks zkreg computed, each one checked
+        against the CID the node answers for it.
 
         Not pinned on its own: publishing pins the manifest recursively, which keeps every file under it."""
         size = path.stat().st_size
         progress.begin(f"uploading {path.name}", size)
         try:
+            if profile.add_params is None:
+                return import_path(path, self.put_block, profile, progress.advance)
             with path.open("rb") as stream:
-                return self._add(path.name, stream, size, progress)
+                return self._add(path.name, stream, size, progress, profile)
         finally:
             progress.end()
 
-    def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress) -> ImportedFile:
-
+    def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress, profile: CidProfile) -> ImportedFile:
         writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
         try:
-            ours, answer_bytes = self._upload(name, stream, size, progress, writer.put if writer else _discard)
+            put = writer.put if writer else _discard
+            ours, answer_bytes = self._upload(name, stream, size, progress, put, profile)
         finally:
             if writer is not None:
                 writer.join()
@@ -268,18 +272,18 @@ class IpfsStore(BlockStore):
             theirs = str(answers[-1]["Hash"])
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise IpfsMalformedAnswer(f"IPFS node at {self.address} sent a malformed answer to add") from exc
-        if theirs != ours.cid:
+        if theirs != as_version(ours.cid, profile.cid_version):
             raise CidMismatch(
                 f"IPFS node at {self.address} made {theirs} of {name}, zkreg computed {ours.cid}",
-                hint="the node must chunk with size-262144, raw leaves, CIDv1, sha2-256",
+                hint=f"the node must build the DAG of CID profile {profile.name}",
             )
         return ours
 
     def _upload(
-        self, name: str, stream: BinaryIO, size: int, progress: Progress, put_block: PutBlock
+        self, name: str, stream: BinaryIO, size: int, progress: Progress, put_block: PutBlock, profile: CidProfile
     ) -> tuple[ImportedFile, bytes]:
         """POST the file to `/add` as one multipart body, feeding each chunk to our importer on its way out."""
-        importer = FileImporter(put_block)
+        importer = FileImporter(put_block, profile)
         boundary = secrets.token_hex(16)
         head = (
             f"--{boundary}\r\n"
@@ -290,15 +294,13 @@ class IpfsStore(BlockStore):
 
         def body() -> Iterator[bytes]:
             yield head
-            for chunk in read_chunks(stream, progress.advance):
+            for chunk in read_chunks(stream, profile.chunk_size, progress.advance):
                 importer.add_chunk(chunk)
                 yield chunk
             yield tail
 
         params = {
-            "cid-version": "1",
-            "raw-leaves": "true",
-            "chunker": f"size-{CHUNK_SIZE}",
+            **(profile.add_params or {}),
             "hash": "sha2-256",
             "pin": "false",
             "progress": "false",
