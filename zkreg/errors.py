@@ -375,6 +375,12 @@ class IndexUnreadable(ZkregError):
     code = "store/index-unreadable"
 
 
+class StatCacheUnreadable(ZkregError):
+    """The stat cache cannot be opened (publish then hashes every file; never shown to a user)."""
+
+    code = "store/stat-cache-unreadable"
+
+
 class LedgerUnreadable(ZkregError):
     """The ledger database cannot be opened (not a database, unreadable)."""
 

@@ -117,9 +117,9 @@ def test_usage_error_exits_2(cli: Cli) -> None:
 def test_tampered_block_fails_pull_and_verify_and_leaves_no_file(cli: Cli, tmp_path: Path, damage: str) -> None:
     init(cli)
     data = tmp_path / "model.bin"
-    data.write_bytes(vectors.content(700_000, seed=2))
+    data.write_bytes(vectors.content(2_500_000, seed=2))
     publish(cli, str(data), "--name", "m", "--kind", "model")
-    leaf = next(p for p in block_files(cli.home) if p.name.startswith("bafkrei") and p.stat().st_size == 262144)
+    leaf = next(p for p in block_files(cli.home) if p.name.startswith("bafkrei") and p.stat().st_size == 1024 * 1024)
     raw = bytearray(leaf.read_bytes())
     if damage == "flip-a-byte":
         raw[1000] ^= 0x01

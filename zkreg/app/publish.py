@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,8 +40,16 @@ from zkreg.registry.cid import DAG_CBOR, codec_of
 from zkreg.registry.dag import links_of
 from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign, decode_and_verify
-from zkreg.registry.store import BlockRecord, BlockStore
-from zkreg.registry.unixfs import DEFAULT_PROFILE, CidProfile, PutBlock, profile_named, put_directory
+from zkreg.registry.statcache import Hashed, StatCache, open_stat_cache, record_quietly
+from zkreg.registry.store import BlockRecord, BlockStore, LocalStore
+from zkreg.registry.unixfs import (
+    DEFAULT_PROFILE,
+    CidProfile,
+    ImportedFile,
+    PutBlock,
+    profile_named,
+    put_directory,
+)
 from zkreg.schemas import load as load_schema
 from zkreg.zk.workflow import ZkPublication
 
@@ -173,8 +182,12 @@ def _publish(
             files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
         files = {**files, **zk_publication.files}
 
-    blocks: BlockStore = node or repo.store
-    imported = {file_name: blocks.put_file(path, profile, progress) for file_name, path in files.items()}
+    reused: set[str] = set()
+    if node is not None:
+        imported = {file_name: node.put_file(path, profile, progress) for file_name, path in files.items()}
+    else:
+        with open_stat_cache(repo.home) as cache:
+            imported, reused = _import_files(repo.store, files, profile, progress, cache)
     tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()}, profile)
     if node is not None:
         _send_directories(repo, node, tree, {f.cid for f in imported.values()})
@@ -201,7 +214,7 @@ def _publish(
                 if not ledger.has_entry(identity.did, "publish", previous.cid):
                     ledger.append(identity, "publish", {"manifest": previous.cid})
                 return PublishResult(previous.cid, name, previous.version, created=False)
-        vanished = sorted(cid for cid in record.put if not repo.store.has(cid))
+        vanished = sorted(cid for cid in record.put | reused if not repo.store.has(cid))
         if vanished:
             raise StoreBusy(
                 f"block {vanished[0]} of this publish was removed meanwhile (a concurrent failed publish or gc)",
@@ -245,6 +258,28 @@ def _publish(
         zk_estimate=zk_publication.estimate.describe(),
         zk_srs=zk_publication.section["srs_kind"],
     )
+
+
+def _import_files(
+    store: LocalStore, files: dict[str, Path], profile: CidProfile, progress: Progress, cache: StatCache | None
+) -> tuple[dict[str, ImportedFile], set[str]]:
+    """Each file's DAG in the store: hashed, unless the stat cache knows it unchanged and the store still holds
+    its root (then its CID is reused, and returned among the reused roots for the check at commit)."""
+    imported: dict[str, ImportedFile] = {}
+    reused: set[str] = set()
+    hashed: list[Hashed] = []
+    for name, path in files.items():
+        status = path.stat()
+        known = cache.lookup(path, status, profile.name) if cache is not None else None
+        if known is not None and store.has(known[0]):
+            imported[name] = ImportedFile(known[0], status.st_size, known[1])
+            reused.add(known[0])
+            continue
+        started_ns = time.time_ns()
+        imported[name] = store.put_file(path, profile, progress)
+        hashed.append(Hashed(path, status, started_ns, imported[name].cid, imported[name].tsize))
+    record_quietly(cache, hashed, profile.name)
+    return imported, reused
 
 
 def collect_files(paths: list[Path]) -> dict[str, Path]:
