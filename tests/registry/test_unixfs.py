@@ -52,7 +52,8 @@ def test_file_cid_matches_golden_vector(name: str) -> None:
 
 def test_directory_cid_matches_golden_vector(tmp_path: Path, repo) -> None:  # type: ignore[no-untyped-def]
     folder = vectors.write_directory(tmp_path / "dir")
-    manifest = repo.show(publish(repo, PublishRequest([folder], name="dir-vector", kind="dataset", cid_profile="kubo-v1-legacy")).cid)
+    request = PublishRequest([folder], name="dir-vector", kind="dataset", cid_profile="kubo-v1-legacy")
+    manifest = repo.show(publish(repo, request).cid)
     tree = repo.store.get_block(manifest.tree)
     # The published tree wraps the folder: its single link is the folder's own UnixFS directory node.
     (link,) = _links(tree)

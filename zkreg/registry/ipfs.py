@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import secrets
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from zkreg.errors import (
     NotFound,
 )
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import read_blocks, read_roots
+from zkreg.registry.car import car_header, car_section, read_blocks, read_roots
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, as_version, check_block, cid_from_str
 from zkreg.registry.dag import links_of
 from zkreg.registry.store import BlockStore, LocalStore
@@ -250,11 +251,34 @@ class IpfsStore(BlockStore):
         progress.begin(f"uploading {path.name}", size)
         try:
             if profile.add_params is None:
-                return import_path(path, self.put_block, profile, progress.advance)
+                return self._import_dag(path, profile, progress)
             with path.open("rb") as stream:
                 return self._add(path.name, stream, size, progress, profile)
         finally:
             progress.end()
+
+    def _import_dag(self, path: Path, profile: CidProfile, progress: Progress) -> ImportedFile:
+        """Build the file's DAG here into a spooled CAR and `dag/import` it (one request, blocks of any size, where
+        `block/put` caps a body at 1 MiB on js-ipfs). The root is known only at the end, so the header is written
+        with a placeholder of the same length and patched. The node must then hand back our root block."""
+        with tempfile.TemporaryFile(prefix="zkreg-car-") as spool:
+            spool.write(car_header([_PLACEHOLDER_ROOT]))
+
+            def put(cid: str, block: bytes) -> None:
+                spool.write(car_section(cid, block))
+                if self.cache is not None:
+                    self.cache.put_block(cid, block)
+
+            ours = import_path(path, put, profile, progress.advance)
+            if self.cache is not None:
+                self.cache.flush_index()
+            spool.seek(0)
+            spool.write(car_header([ours.cid]))
+            spool.seek(0)
+            self._call("dag/import", {"pin-roots": "false"}, files={"file": (path.name, spool)})
+        root = self._fetch_block(ours.cid)
+        check_block(ours.cid, root)
+        return ours
 
     def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress, profile: CidProfile) -> ImportedFile:
         writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
@@ -302,6 +326,7 @@ class IpfsStore(BlockStore):
         params = {
             **(profile.add_params or {}),
             "hash": "sha2-256",
+            **({"cid-base": "base32"} if profile.cid_version == 1 else {}),  # a CIDv0 has one form only
             "pin": "false",
             "progress": "false",
         }
@@ -311,9 +336,7 @@ class IpfsStore(BlockStore):
         }
         # One attempt only: a retry would re-read a stream the importer has already consumed.
         with transport.map_transport_errors(self._target, f"add {name}"):
-            req = self._http.build_request(
-                "POST", f"{self.base}/add", params={**params, "cid-base": "base32"}, content=body(), headers=headers
-            )
+            req = self._http.build_request("POST", f"{self.base}/add", params=params, content=body(), headers=headers)
             with closing(self._http.send(req, stream=True)) as response:
                 answer_bytes = response.read()
                 status = response.status_code
@@ -448,6 +471,10 @@ class _NodeRefused(Exception):
     def __init__(self, command: str, message: str) -> None:
         super().__init__(f"{command}: {message}")
         self.message = message
+
+
+_PLACEHOLDER_ROOT = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+"""Any CIDv1 sha2-256: its link encodes to as many header bytes as the real root's."""
 
 
 def _discard(cid: str, data: bytes) -> None:
