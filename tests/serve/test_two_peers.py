@@ -357,6 +357,7 @@ def test_a_proof_past_the_limit_is_proved_in_process_and_its_prover_group_killed
 def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, tmp_path: Path
 ) -> None:
+    from zkreg.registry.unixfs import PROFILES
     from zkreg.zk.workflow import file_cid
 
     alice = start_peer("alice")
@@ -371,8 +372,9 @@ def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     assert circuits
     private = [alice_template.home.parent / "mlp.onnx", *keys, *circuits]  # ... and the weights themselves
     for path in private:
-        answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path)}")
-        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
+        for profile in PROFILES.values():
+            answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path, profile)}")
+            assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
 
 
 def test_the_price_comes_from_the_manifest(
