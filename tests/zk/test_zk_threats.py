@@ -14,9 +14,9 @@ from tests.zk.models import build_mlp
 from zkreg.api import ProveRequest, PublishRequest, VerifyProofRequest, prove, publish, verify_proof
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
+from zkreg.registry.unixfs import profile_named
 from zkreg.zk.bundle import PROOF_KEYS, canonical
 from zkreg.zk.documents import CircuitSettings
-from zkreg.registry.unixfs import profile_named
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
