@@ -30,7 +30,7 @@ from zkreg.api import (
     pull,
     verify,
 )
-from zkreg.errors import BadCidProfile
+from zkreg.errors import BadCidProfile, NotFound
 from zkreg.registry.cid import as_version
 from zkreg.registry.unixfs import PROFILES, FileImporter, decode_file_node, import_path, profile_named
 from zkreg.registry.unixfs import _fields as unixfs_fields
@@ -276,3 +276,17 @@ def test_cached_cid_whose_blocks_are_gone_is_hashed_again(tmp_path: Path, repo: 
     assert hashing.hashed == ["d.csv"]
     assert repo.store.has(cid)
     assert verify(repo, VerifyRequest(result.cid)).bytes == 4000
+
+
+def test_verify_walks_the_directory_nodes_of_the_tree(tmp_path: Path, repo: Repo) -> None:
+    folder = tmp_path / "set"
+    (folder / "inner").mkdir(parents=True)
+    (folder / "inner" / "a.txt").write_text("a")
+    result = publish(repo, PublishRequest([folder], name="set"))
+    manifest = repo.show(result.cid)
+    (wrapped,) = _dag_links(repo, manifest.tree)
+    (inner,) = _dag_links(repo, wrapped)
+    assert inner not in manifest.files.values()  # a directory node, not a file
+    repo.store.remove_blocks([inner])
+    with pytest.raises(NotFound, match=inner):
+        verify(repo, VerifyRequest(result.cid))
