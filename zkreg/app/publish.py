@@ -356,8 +356,7 @@ def _send_to_node(repo: Repo, node: IpfsStore, cid: str, block: bytes, pin: bool
     """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
     for linked in links_of(cid, block):
         if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
-            for linked_cid, linked_block in walk_dag(repo.store.get_block, [linked]):
-                node.put_block(linked_cid, linked_block)
+            node.put_dag(linked, walk_dag(repo.store.get_block, [linked]))
     node.put_block(cid, block)
     if pin:
         node.pin(cid)

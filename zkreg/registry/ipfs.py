@@ -17,7 +17,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -36,7 +36,7 @@ from zkreg.errors import (
     NotFound,
 )
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import car_header, car_section, read_blocks, read_roots
+from zkreg.registry.car import car_header, car_section, read_blocks, read_roots, write_car
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, as_version, check_block, cid_from_str
 from zkreg.registry.dag import links_of
 from zkreg.registry.store import BlockStore, LocalStore
@@ -274,11 +274,20 @@ class IpfsStore(BlockStore):
                 self.cache.flush_index()
             spool.seek(0)
             spool.write(car_header([ours.cid]))
-            spool.seek(0)
-            self._call("dag/import", {"pin-roots": "false"}, files={"file": (path.name, spool)})
-        root = self._fetch_block(ours.cid)
-        check_block(ours.cid, root)
+            self._import_spooled(spool, ours.cid)
         return ours
+
+    def put_dag(self, root: str, blocks: Iterable[tuple[str, bytes]]) -> None:
+        """Put a DAG's blocks on the node as one CAR through `dag/import`: one request, and no 1 MiB cap per
+        block as js-ipfs's `block/put` has. The node must then hand back the root block."""
+        with tempfile.TemporaryFile(prefix="zkreg-car-") as spool:
+            write_car(spool, [root], blocks)
+            self._import_spooled(spool, root)
+
+    def _import_spooled(self, spool: BinaryIO, root: str) -> None:
+        spool.seek(0)
+        self._call("dag/import", {"pin-roots": "false"}, files={"file": ("dag.car", spool)})
+        check_block(root, self._fetch_block(root))
 
     def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress, profile: CidProfile) -> ImportedFile:
         writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
