@@ -23,6 +23,10 @@ DAG_CBOR = 0x71
 _SHA2_256 = 0x12
 _CODEC_PREFIX = {RAW: b"\x01\x55", DAG_PB: b"\x01\x70", DAG_CBOR: b"\x01\x71"}
 _MULTIHASH_PREFIX = b"\x12\x20"
+_BASE32_PAIRS = [
+    first + second for first in "abcdefghijklmnopqrstuvwxyz234567" for second in "abcdefghijklmnopqrstuvwxyz234567"
+]
+"""Every 10-bit value as two base32 digits."""
 
 
 def cid_bytes(codec: int, digest: bytes) -> bytes:
@@ -46,7 +50,13 @@ def as_version(cid: str, version: int) -> str:
 
 
 def cid_to_str(binary: bytes) -> str:
-    return "b" + base64.b32encode(binary).decode("ascii").lower().rstrip("=")
+    """Multibase base32 (lower case, unpadded), 10 bits at a time from one integer: twice as fast as
+    `base64.b32encode` (pure Python as well), and a ledger import computes one per entry and per CAR section."""
+    bits = 8 * len(binary)
+    padding = -bits % 10
+    number = int.from_bytes(binary, "big") << padding
+    digits = "".join([_BASE32_PAIRS[(number >> shift) & 1023] for shift in range(bits + padding - 10, -1, -10)])
+    return "b" + digits[: -(-bits // 5)]
 
 
 def cid_from_str(text: str) -> bytes:
