@@ -5,10 +5,14 @@ per session (each test works on a copy of her data dir)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,3 +117,32 @@ def bob(tmp_path: Path) -> Iterator[Repo]:
     repo = Repo.init(tmp_path / "bob")
     yield repo
     repo.close()
+
+
+@contextmanager
+def zkreg_serve(home: Path, *options: str) -> Iterator[str]:
+    """A real `zkreg serve` process over `home` on a free port of 127.0.0.1; its URL."""
+    env = {**os.environ, "ZKREG_HOME": str(home)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        text = ""
+        while True:  # `--json` prints one (indented) document, then serves on the socket it already bound
+            line = proc.stdout.readline()
+            assert line, "zkreg serve exited"
+            text += line
+            try:
+                url = json.loads(text)["url"]
+                break
+            except ValueError:
+                continue
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -5,17 +5,13 @@ overdraw it, and a provider's own vouch serves a member against its stake."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.serve.conftest import AliceTemplate, StartPeer
+from tests.serve.conftest import AliceTemplate, StartPeer, zkreg_serve
 from tests.serve.test_two_peers import entries_of, run_cli
 from zkreg.api import Repo, VouchRequest, vouch_peer
 from zkreg.app.remote import RemoteProveRequest, prove_remote
@@ -25,35 +21,6 @@ from zkreg.reputation.ledger import now_ms
 from zkreg.reputation.policy import Policy
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def zkreg_serve(home: Path, *options: str) -> Iterator[str]:
-    """A real `zkreg serve` process over `home` on a free port of 127.0.0.1; its URL."""
-    env = {**os.environ, "ZKREG_HOME": str(home)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json", *options],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        text = ""
-        while True:  # `--json` prints one (indented) document, then serves on the socket it already bound
-            line = proc.stdout.readline()
-            assert line, "zkreg serve exited"
-            text += line
-            try:
-                url = json.loads(text)["url"]
-                break
-            except ValueError:
-                continue
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def fresh_key(home: Path) -> Path:
