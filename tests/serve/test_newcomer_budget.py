@@ -35,8 +35,13 @@ def test_three_fresh_keys_get_no_more_than_the_shared_newcomer_budget_even_acros
     keys = [fresh_key(tmp_path / f"freeloader-{n}") for n in range(3)]
     budget = ("--newcomer-budget", "2", "--newcomer-window", "3600")
 
+    asked = iter(range(100))
+
     def ask(home: Path, url: str) -> subprocess.CompletedProcess[str]:
-        return run_cli(home, "prove", alice_template.model, "--remote", url, "--input", str(input_file), "--json")
+        out = str(tmp_path / f"proof-{next(asked)}.json")
+        return run_cli(
+            home, "prove", alice_template.model, "--remote", url, "--input", str(input_file), "-o", out, "--json"
+        )
 
     with zkreg_serve(alice_home, *budget) as url:
         # The loop of the issue: each fresh key asks twice. Per-identity quotas gave 2 each, 6 in all.
