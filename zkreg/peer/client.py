@@ -147,7 +147,9 @@ class HttpFeedTransport:
     `MAX_FEED_PAGES_PER_SYNC` pages).
 
     A feed whose head the peer holds at a seq we also hold is fetched from there only if the entries differ (so
-    two peers told different stories by an equivocating author both find out): `held_at` answers that.
+    two peers told different stories by an equivocating author both find out): `held_at` answers that. A feed the
+    peer holds further is fetched from our last entry on, not after it: had the author told us a different story,
+    its next entry would not link to ours and the import would refuse it, the fork unseen (one entry more a feed).
     """
 
     def __init__(self, client: PeerClient, held_at: HeldAt) -> None:
@@ -164,6 +166,8 @@ class HttpFeedTransport:
                 if not head.forked and self.held_at(author, seq) == head.head:
                     continue
                 after = seq - 1
+            elif after:
+                after -= 1  # overlap the last entry we hold: if the peer's differs there, the import finds the fork
             wanted.append((author, after, seq))
         with ThreadPoolExecutor(max_workers=1) as fetcher:
 
