@@ -31,7 +31,7 @@ from zkreg.schemas import load as load_schema
 
 SCHEMA_NAME = "ledger-entry.v1"
 MAX_ENTRY_BYTES = 16 * 1024
-ENTRY_TYPES = ("publish", "use", "receipt", "attest", "endorse", "revoke", "rotate")
+ENTRY_TYPES = ("publish", "use", "receipt", "attest", "endorse", "revoke", "rotate", "vouch")
 LINK_FIELDS: dict[str, tuple[str, ...]] = {
     "publish": ("manifest",),
     "use": ("manifest",),
@@ -40,6 +40,7 @@ LINK_FIELDS: dict[str, tuple[str, ...]] = {
     "endorse": (),
     "revoke": ("manifest",),
     "rotate": (),
+    "vouch": (),
 }
 _KNOWN_CID_PREFIXES = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20", b"\x01\x70\x12\x20")
 
@@ -118,7 +119,7 @@ def sign_entry(
 @cache
 def _schema_check(type_: object) -> Any:
     """The schema, compiled; for a known type, specialised to that type's body (the same rules, but without
-    evaluating the other six `if` branches, which is most of the cost of checking an entry)."""
+    evaluating the other seven `if` branches, which is most of the cost of checking an entry)."""
     schema = load_schema(SCHEMA_NAME)
     if type_ in ENTRY_TYPES:
         del schema["allOf"]
