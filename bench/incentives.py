@@ -1,11 +1,12 @@
 """A network simulation of zkreg's incentives: who gets served when peers cheat, and how fast gossip catches them.
 
 Every peer is real but for one part: its own SQLite ledger on disk (`Ledger`), Ed25519 identities signing every
-entry, the real scores (`compute_scores`) and the real policy (`decide`, `Policy`), and feeds moved between random
-neighbours through a `FeedTransport` that speaks the wire format (a CAR per feed page, read back with `read_car`,
-the same head comparison as `HttpFeedTransport`). The stand-in is the proof: no ezkl run, a proof is a CID the
-simulation marks good or bad, and the proof hook given to `compute_scores` counts a receipt only if its proof is
-marked good (a cheating provider's are not). The output says so.
+entry, the real scores (`compute_scores`) and the real policy (`standing`, `decide_request`, a
+`MemoryNewcomerBudget` per provider), and feeds moved between random neighbours through a `FeedTransport` that
+speaks the wire format (a CAR per feed page, read back with `read_car`, the same head comparison as
+`HttpFeedTransport`). The stand-in is the proof: no ezkl run, a proof is a CID the simulation marks good or bad, and
+the proof hook given to `compute_scores` counts a receipt only if its proof is marked good (a cheating provider's
+are not). The output says so.
 
 Behaviours (the adversary share of the peers is split evenly between the first five; the ring and the equivocator
 join when the share is > 0):
@@ -63,13 +64,21 @@ from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, compute
 from zkreg.reputation.entry import sign_entry
 from zkreg.reputation.ledger import Ledger, now_ms
-from zkreg.reputation.policy import Policy, decide, unpaid_receipts
+from zkreg.reputation.policy import (
+    RULE_NEWCOMER,
+    MemoryNewcomerBudget,
+    Policy,
+    decide_request,
+    standing,
+    unpaid_receipts,
+)
 from zkreg.reputation.score import Receipt, Scores, compute_scores
-from zkreg.reputation.sync import read_car, pull
+from zkreg.reputation.sync import pull, read_car
 from zkreg.reputation.verify import FeedState
 
 ADVERSARIES = ("freeloader", "whitewasher", "colluder", "lazy", "cheating")
 BEHAVIOURS = ("honest", *ADVERSARIES, "sybil ring", "equivocator")
+SERVED, BY_BUDGET = "served", "served by the newcomer budget"
 STAND_IN = "proofs are simulated: a proof is a CID marked good or bad, the hook counts only good ones"
 
 
@@ -91,6 +100,8 @@ class Config:
     """Well-known honest peers every honest peer trusts besides its own key."""
     quiet_rounds: int = 4
     """Gossip-only rounds at the end, to measure how honest views converge."""
+    round_s: float = 600.0
+    """Simulated seconds per round: the clock of the providers' newcomer budgets (a 1 h window is 6 rounds)."""
     policy: Policy = field(default_factory=Policy)
 
 
@@ -157,10 +168,16 @@ def cid_of(*parts: object) -> str:
 class Tally:
     asked: int = 0
     served: int = 0
+    by_budget: int = 0
+    """Of `served`, the requests the providers' newcomer budgets paid for."""
 
     @property
     def rate(self) -> float:
         return self.served / self.asked if self.asked else 0.0
+
+    @property
+    def beyond_budget(self) -> float:
+        return (self.served - self.by_budget) / self.asked if self.asked else 0.0
 
 
 @dataclass
@@ -172,6 +189,11 @@ class Result:
     share_of_honest: dict[str, float]
     late_share_of_honest: dict[str, float]
     """The same over the second half of the run, once free allowances are spent."""
+    beyond_budget_share: dict[str, float]
+    """Behaviour -> its requests served other than by a newcomer budget, as a share of honest contributors'
+    success rate (the issue's measure for freeloaders and whitewashers)."""
+    budget_served: dict[str, float]
+    """Behaviour -> share of its requests the newcomer budgets served."""
     honest_success: float
     ring_trust_share: float
     equivocator_zeroed_after: int | None
@@ -200,6 +222,7 @@ class Simulation:
         self.gossip_seconds = 0.0
         self.requests = 0
         self.peers = self._make_peers()
+        self.budgets = {p.index: MemoryNewcomerBudget() for p in self.peers}
         self.honest = [p for p in self.peers if p.role == "honest"]
         self.bootstrap = [p.did for p in self.honest[: config.bootstrap_roots]]
         self.ring_keys: list[Identity] = []
@@ -261,6 +284,7 @@ class Simulation:
         for n in range(count):
             for step in (1, 2, 3):
                 items[n].append(("endorse", {"peer": dids[(n + step) % count], "weight": 10}))
+                items[n].append(("vouch", {"peer": dids[(n + step) % count], "credits": 1000}))
             provider = (n + 1) % count
             request = f"ring-{n}"
             proof = cid_of("proof", request, "good")
@@ -300,6 +324,10 @@ class Simulation:
 
     # ---- a round ---------------------------------------------------------------------------------------------
 
+    def clock_ms(self, number: int) -> int:
+        """Simulated time at round `number`, for the newcomer budgets' sliding windows."""
+        return round(number * self.config.round_s * 1000)
+
     def hook(self, receipt: Receipt) -> bool:
         return receipt.proof in self.good_proofs
 
@@ -335,7 +363,7 @@ class Simulation:
         self.rng.shuffle(askers)
         providers = self.providers()
         for peer, identity in askers:
-            served = self.ask(peer, identity, providers, views, number)
+            outcome = self.ask(peer, identity, providers, views, number)
             tallies = [self.tally[peer.role]]
             if number > self.config.rounds // 2:
                 tallies.append(self.late[peer.role])
@@ -343,14 +371,16 @@ class Simulation:
                 tallies.append(round_honest)
             for tally in tallies:
                 tally.asked += 1
-                tally.served += served
+                tally.served += bool(outcome)
+                tally.by_budget += outcome == BY_BUDGET
         self.round_honest.append(round_honest)
         self.trade_colluders(number)
         self.gossip()
         self.check_equivocator(number)
 
-    def ask(self, peer: Peer, identity: Identity, providers: list[Peer], views: dict[int, Scores], number: int) -> bool:
-        """One request: up to `tries` providers; True if a good proof came back."""
+    def ask(self, peer: Peer, identity: Identity, providers: list[Peer], views: dict[int, Scores], number: int) -> str:
+        """One request: up to `tries` providers; SERVED or BY_BUDGET if a good proof came back, else ""."""
+        policy = self.config.policy
         candidates = [p for p in providers if p.index != peer.index and p.index not in peer.avoid]
         for provider in self.rng.sample(candidates, min(self.config.tries, len(candidates))):
             self.requests += 1
@@ -359,16 +389,19 @@ class Simulation:
                 peer.avoid.add(provider.index)
                 continue
             assert provider.model is not None
+            by_budget = False
             if provider.role in ("honest", "equivocator"):
-                balance = views[provider.index].show(identity.did).balance
                 unpaid = unpaid_receipts(provider.ledger, provider.did, identity.did)
+                requester = standing(views[provider.index], provider.did, identity.did, unpaid)
+                budget = self.budgets[provider.index]
                 try:
-                    decide(identity.did, balance, unpaid, self.config.policy.default_price, self.config.policy)
+                    decision = decide_request(requester, policy.default_price, policy, budget, self.clock_ms(number))
                 except Refused:
                     if peer.role == "whitewasher":
                         peer.key = key(self.config.seed, "whitewash", peer.index, self.requests)
                         identity = peer.key
                     continue
+                by_budget = decision.rule == RULE_NEWCOMER
             good = provider.role != "cheating"
             proof = cid_of("proof", request, "good" if good else "bad")
             if good:
@@ -382,8 +415,8 @@ class Simulation:
                 use = {"manifest": provider.model, "provider": provider.did, "request": request}
                 ledger = peer.ledger
                 ledger.append(identity, "use", use)
-            return True
-        return False
+            return BY_BUDGET if by_budget else SERVED
+        return ""
 
     def trade_colluders(self, number: int) -> None:
         """Each colluding pair trades one proof each way: real receipts and uses, good proofs."""
@@ -465,6 +498,8 @@ class Simulation:
             success={b: self.tally[b].rate for b in present},
             share_of_honest={b: self.tally[b].rate / honest_rate if honest_rate else 0.0 for b in present},
             late_share_of_honest={b: self.late[b].rate / late_honest if late_honest else 0.0 for b in present},
+            beyond_budget_share={b: self.tally[b].beyond_budget / honest_rate if honest_rate else 0.0 for b in present},
+            budget_served={b: self.tally[b].by_budget / self.tally[b].asked for b in present},
             honest_success=honest_rate,
             ring_trust_share=self.ring_trust_share,
             equivocator_zeroed_after=self.zeroed_after,
@@ -482,9 +517,7 @@ class Simulation:
             peer.ledger.close()
 
 
-def simulate(
-    config: Config, progress: Callable[[str], None] = lambda line: None, where: Path | None = None
-) -> Result:
+def simulate(config: Config, progress: Callable[[str], None] = lambda line: None, where: Path | None = None) -> Result:
     """Run one simulation with its ledgers in a temporary folder under `where` (the system's default if None)."""
     with tempfile.TemporaryDirectory(prefix="zkreg-incentives-", dir=where) as folder:
         simulation = Simulation(config, Path(folder))
@@ -496,11 +529,15 @@ def simulate(
 
 def report(result: Result) -> str:
     lines = [f"[{result.stand_in}]", f"config: {json.dumps(result.config)}", ""]
-    lines.append(f"{'behaviour':<12} {'served':>8} {'x honest':>9} {'x honest (2nd half)':>20}")
+    lines.append(
+        f"{'behaviour':<12} {'served':>8} {'x honest':>9} {'x honest (2nd half)':>20} {'by budget':>10} "
+        f"{'beyond budget x honest':>23}"
+    )
     for behaviour, rate in result.success.items():
         lines.append(
             f"{behaviour:<12} {rate:>8.1%} {result.share_of_honest[behaviour]:>9.3f} "
-            f"{result.late_share_of_honest[behaviour]:>20.3f}"
+            f"{result.late_share_of_honest[behaviour]:>20.3f} {result.budget_served[behaviour]:>10.1%} "
+            f"{result.beyond_budget_share[behaviour]:>23.3f}"
         )
     zeroed = result.equivocator_zeroed_after
     lines += [
@@ -511,9 +548,13 @@ def report(result: Result) -> str:
         "largest trust disagreement between honest peers after k gossip-only rounds: "
         + ", ".join(f"k={k}: {gap:.2e}" for k, gap in result.disagreement.items()),
         "  between honest peers holding identical feeds: "
-        + ("no such pair" if result.identical_feeds_disagreement is None else f"{result.identical_feeds_disagreement:.2e}"),
-        f"run time {result.seconds:.1f} s (scoring {result.scoring_seconds:.1f} s, gossip {result.gossip_seconds:.1f} s), "
-        f"peak RSS {result.peak_rss_mib:.0f} MiB",
+        + (
+            "no such pair"
+            if result.identical_feeds_disagreement is None
+            else f"{result.identical_feeds_disagreement:.2e}"
+        ),
+        f"run time {result.seconds:.1f} s (scoring {result.scoring_seconds:.1f} s, "
+        f"gossip {result.gossip_seconds:.1f} s), peak RSS {result.peak_rss_mib:.0f} MiB",
     ]
     return "\n".join(lines)
 
@@ -530,7 +571,9 @@ def plot(results: dict[float, Result], path: Path) -> None:
     for behaviour in behaviours:
         points = [(m, results[m].late_share_of_honest[behaviour]) for m in mixes if behaviour in results[m].success]
         left.plot([m * 100 for m, _ in points], [s for _, s in points], marker="o", label=behaviour)
-    left.plot([m * 100 for m in mixes], [results[m].honest_success for m in mixes], "k--", marker="s", label="honest served")
+    left.plot(
+        [m * 100 for m in mixes], [results[m].honest_success for m in mixes], "k--", marker="s", label="honest served"
+    )
     left.set_xlabel("adversaries (% of peers)")
     left.set_ylabel("service, second half (x honest)")
     left.set_ylim(bottom=0)
@@ -548,6 +591,16 @@ def plot(results: dict[float, Result], path: Path) -> None:
     figure.savefig(path, dpi=110)
 
 
+def load(path: Path) -> dict[float, Result]:
+    """Results saved with `--save`."""
+    saved = json.loads(path.read_text())
+    results = {}
+    for mix, fields in saved.items():
+        fields["disagreement"] = {int(k): gap for k, gap in fields["disagreement"].items()}
+        results[float(mix)] = Result(**fields)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--peers", type=int, default=100)
@@ -558,17 +611,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--save", type=Path, help="also write the results as JSON here")
+    parser.add_argument("--where", type=Path, help="folder for the ledgers (e.g. /dev/shm: no disk flushes)")
+    parser.add_argument("--replot", type=Path, help="draw --plot from results saved with --save, without running")
     args = parser.parse_args()
+    if args.replot:
+        plot(load(args.replot), args.plot)
+        return
     mixes = [float(m) for m in args.mixes.split(",")] if args.mixes else [args.adversaries]
     results: dict[float, Result] = {}
     for mix in mixes:
         config = Config(peers=args.peers, rounds=args.rounds, adversaries=mix, seed=args.seed, ring=args.ring)
         print(f"== {mix:.0%} adversaries", file=sys.stderr)
-        results[mix] = simulate(config, lambda line: print(line, file=sys.stderr))
+        results[mix] = simulate(config, lambda line: print(line, file=sys.stderr), args.where)
         if not args.json:
             print(f"== {mix:.0%} adversaries\n{report(results[mix])}\n", flush=True)
+    document = json.dumps({str(mix): asdict(result) for mix, result in results.items()}, indent=2)
     if args.json:
-        print(json.dumps({str(mix): asdict(result) for mix, result in results.items()}, indent=2))
+        print(document)
+    if args.save:
+        args.save.write_text(document + "\n")
     if args.plot:
         plot(results, args.plot)
 

@@ -8,8 +8,18 @@ from pathlib import Path
 import pytest
 
 from bench.incentives import Config, Result, simulate
+from zkreg.reputation.policy import Policy
 
-SMALL = Config(peers=16, rounds=6, adversaries=0.5, ring=40, ring_users=3, fanout=3, quiet_rounds=3, seed=11)
+SMALL = Config(
+    peers=16,
+    rounds=6,
+    adversaries=0.5,
+    ring=40,
+    ring_users=3,
+    quiet_rounds=3,
+    seed=11,
+    policy=Policy(newcomer_budget=1),  # one free proof an hour per provider: small enough to see in six rounds
+)
 
 
 @pytest.fixture(scope="module")
