@@ -155,6 +155,18 @@ class NeighbourFeeds:
             yield from read_car(b"".join(car_stream([head.head], sections)))
 
 
+def held_at(ledger: Ledger) -> Callable[[str, int], str | None]:
+    """`Ledger.held_at` answering from our heads when asked about our last entry of a feed, which is what a sync
+    asks about every feed the neighbour holds no further than we do: one query per sync instead of one per feed."""
+    heads = {state.author: (state.seq, state.head) for state in ledger.heads()}
+
+    def answer(author: str, seq: int) -> str | None:
+        held = heads.get(author)
+        return held[1] if held is not None and held[0] == seq else ledger.held_at(author, seq)
+
+    return answer
+
+
 def key(seed: int, *parts: object) -> Identity:
     material = "|".join(map(str, (seed, *parts))).encode()
     return Identity(nacl.signing.SigningKey(hashlib.sha256(material).digest()))
@@ -203,6 +215,11 @@ class Result:
     identical_feeds_disagreement: float | None
     """The same for pairs whose ledgers hold identical heads (None: no such pair)."""
     per_round_honest: list[float]
+    honest_balance_mean: float
+    """Honest contributors' mean balance in honest providers' views at the end (credit minus debit)."""
+    honest_short: float
+    """Share of (honest provider, honest contributor) pairs where the contributor's own standing no longer pays for
+    a proof (balance + free quota < price): such requests fall back on the newcomer budget."""
     seconds: float
     scoring_seconds: float
     gossip_seconds: float
@@ -441,7 +458,7 @@ class Simulation:
                 continue
             others = [p for p in self.peers if p.index != peer.index]
             for neighbour in self.rng.sample(others, min(self.config.fanout, len(others))):
-                transport = NeighbourFeeds(neighbour.ledger, snapshots[neighbour.index], peer.ledger.held_at)
+                transport = NeighbourFeeds(neighbour.ledger, snapshots[neighbour.index], held_at(peer.ledger))
                 try:
                     pull(peer.ledger, transport)
                 except FeedsRejected as exc:
@@ -480,7 +497,14 @@ class Simulation:
         for number in range(1, self.config.rounds + 1):
             self.run_round(number)
             honest = self.round_honest[-1]
-            progress(f"round {number}: honest served {honest.rate:.1%}, {time.perf_counter() - start:.0f} s")
+            so_far = ", ".join(
+                f"{b} {t.served}/{t.asked} ({t.by_budget} by budget)" for b, t in self.tally.items() if t.asked
+            )
+            progress(
+                f"round {number}: honest served {honest.rate:.1%} this round; so far {so_far}; ring trust "
+                f"{self.ring_trust_share:.1e}; equivocator zeroed after {self.zeroed_after}; "
+                f"{time.perf_counter() - start:.0f} s (CPU {time.process_time():.0f} s)"
+            )
         disagreement: dict[int, float] = {}
         widest, identical = self.disagreement()
         disagreement[0] = widest
@@ -489,6 +513,9 @@ class Simulation:
             self.check_equivocator(self.config.rounds + k)
             widest, identical = self.disagreement()
             disagreement[k] = widest
+        balances = [self.scores(p, self.roots(p)).balance(h.did) for p in self.honest for h in self.honest if h != p]
+        policy = self.config.policy
+        short = sum(balance + policy.free_quota < policy.default_price for balance in balances)
         honest_rate = self.tally["honest"].rate
         late_honest = self.late["honest"].rate
         present = [b for b in BEHAVIOURS if self.tally[b].asked]
@@ -506,6 +533,8 @@ class Simulation:
             disagreement=disagreement,
             identical_feeds_disagreement=identical,
             per_round_honest=[t.rate for t in self.round_honest],
+            honest_balance_mean=sum(balances) / len(balances) if balances else 0.0,
+            honest_short=short / len(balances) if balances else 0.0,
             seconds=time.perf_counter() - start,
             scoring_seconds=self.scoring_seconds,
             gossip_seconds=self.gossip_seconds,
@@ -543,6 +572,8 @@ def report(result: Result) -> str:
     lines += [
         "",
         f"honest contributors served: {result.honest_success:.1%}",
+        f"honest contributors' mean balance at the end {result.honest_balance_mean:.2f}; "
+        f"{result.honest_short:.0%} of them cannot pay from their own standing at an honest provider",
         f"trust captured by the Sybil ring (largest over honest views): {result.ring_trust_share:.2e}",
         f"rounds until every honest peer zeroed the equivocator: {'never' if zeroed is None else zeroed}",
         "largest trust disagreement between honest peers after k gossip-only rounds: "
