@@ -575,7 +575,8 @@ def report(result: Result) -> str:
         f"honest contributors' mean balance at the end {result.honest_balance_mean:.2f}; "
         f"{result.honest_short:.0%} of them cannot pay from their own standing at an honest provider",
         f"trust captured by the Sybil ring (largest over honest views): {result.ring_trust_share:.2e}",
-        f"rounds until every honest peer zeroed the equivocator: {'never' if zeroed is None else zeroed}",
+        "rounds until every honest peer zeroed the equivocator: "
+        + ("no equivocator" if "equivocator" not in result.success else "never" if zeroed is None else str(zeroed)),
         "largest trust disagreement between honest peers after k gossip-only rounds: "
         + ", ".join(f"k={k}: {gap:.2e}" for k, gap in result.disagreement.items()),
         "  between honest peers holding identical feeds: "
