@@ -14,11 +14,13 @@ from zkreg.app.gc import GcRequest, GcResult, gc
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
+    VouchRequest,
     prove,
     scores,
     trust_peer,
     trust_roots,
     verify_proof,
+    vouch_peer,
 )
 from zkreg.app.publish import PublishRequest, PublishResult, publish
 from zkreg.app.pull import PulledFile, PullRequest, PullResult, pull
@@ -104,6 +106,7 @@ __all__ = [
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "VouchRequest",
     "add_peer",
     "export_car",
     "export_feeds",
@@ -121,4 +124,5 @@ __all__ = [
     "trust_roots",
     "verify",
     "verify_proof",
+    "vouch_peer",
 ]

@@ -254,6 +254,12 @@ class BadDid(InvalidInput):
     code = "input/bad-did"
 
 
+class SelfVouch(InvalidInput):
+    """`peer vouch` for one's own key: a stake for oneself would be credit out of nothing."""
+
+    code = "input/self-vouch"
+
+
 class OnnxInvalid(InvalidInput):
     """A model file that does not parse as ONNX or fails the ONNX checker."""
 

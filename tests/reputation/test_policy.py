@@ -288,3 +288,32 @@ def test_a_key_that_contributes_pays_its_voucher_back(tmp_path: Path) -> None:
 def test_decision_json_names_the_rule_and_every_number() -> None:
     decision = Decision("did", 1.0, 0, 2.0, 1)
     assert set(decision.to_json()) >= {"requester", "rule", "balance", "unpaid", "free_quota", "price", "available"}
+
+
+# ---- the CLI ----------------------------------------------------------------------------------------------------
+
+
+def test_cli_peer_vouch_replaces_withdraws_and_rep_show_lists_vouches_and_every_input(cli: Any) -> None:
+    assert cli("init").code == 0
+    own = cli("id", "--json").json()["did"]
+    vouched = cli("peer", "vouch", KEY.did, "--credits", "5", "--json")
+    assert vouched.code == 0, vouched.stderr
+    assert (vouched.json()["did"], vouched.json()["credits"], vouched.json()["seq"]) == (KEY.did, 5, 1)
+    assert cli("peer", "vouch", KEY.did, "--credits", "2").code == 0
+
+    shown = cli("rep", "show", KEY.did, "--json").json()
+    assert shown["vouches"]["received"] == [
+        {"voucher": own, "key": KEY.did, "credits": 2, "liable": 5, "covered": 0.0, "remaining": 2.0}
+    ]
+    assert set(shown["inputs"]) == {"trust", "credit", "debit"}
+    assert cli("rep", "show", "--json").json()["vouches"]["given"] == shown["vouches"]["received"]
+    assert "vouched for by" in cli("rep", "show", KEY.did).stdout
+
+    assert cli("peer", "vouch", KEY.did, "--credits", "0").code == 0
+    assert cli("rep", "show", KEY.did, "--json").json()["vouches"]["received"][0]["credits"] == 0
+
+    self_vouch = cli("peer", "vouch", own, "--credits", "3", "--json")
+    assert (self_vouch.code, self_vouch.json()["error"]["code"]) == (1, "input/self-vouch")
+    bad = cli("peer", "vouch", "did:key:nope", "--credits", "3", "--json")
+    assert (bad.code, bad.json()["error"]["code"]) == (1, "input/bad-did")
+    assert len(cli("ledger", "log", "--json").json()) == 3  # the refused vouches appended nothing

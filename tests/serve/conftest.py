@@ -1,8 +1,11 @@
 """Real peers for the serving tests: each a data dir with its own key, served by uvicorn on 127.0.0.1 (a free port)
-in a thread of the test process, and reached over real HTTP."""
+in a thread of the test process, and reached over real HTTP; and Alice, a provider with a real zk model set up once
+per session (each test works on a copy of her data dir)."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from zkreg.api import Repo
+from tests.zk.models import build_mlp
+from zkreg.api import PublishRequest, Repo, publish
 from zkreg.app.provider import Provider
 from zkreg.peer.limits import Limits
 from zkreg.reputation.policy import Policy
@@ -66,3 +70,46 @@ def start_peer(tmp_path: Path) -> Iterator[StartPeer]:
     yield start
     for stop in stops:
         stop()
+
+
+MLP_INPUT = [0.5, -0.25, 0.75, 0.1]
+
+
+@dataclass(frozen=True)
+class AliceTemplate:
+    home: Path
+    model: str
+    """The manifest CID of her private-weights model."""
+    dear_model: str
+    """The same model published at 5 credits per proof."""
+
+
+@pytest.fixture(scope="session")
+def alice_template(tmp_path_factory: pytest.TempPathFactory) -> AliceTemplate:
+    folder = tmp_path_factory.mktemp("alice-template")
+    repo = Repo.init(folder / "home")
+    model = build_mlp(folder / "mlp.onnx", seed=3)
+    cid = publish(repo, PublishRequest([model], name="mlp", weights="private", zk="fixed")).cid
+    dear = publish(repo, PublishRequest([model], name="mlp-dear", weights="private", zk="fixed", price=5)).cid
+    repo.close()
+    return AliceTemplate(folder / "home", cid, dear)
+
+
+@pytest.fixture
+def alice_home(alice_template: AliceTemplate, tmp_path: Path) -> Path:
+    shutil.copytree(alice_template.home, tmp_path / "alice")
+    return tmp_path / "alice"
+
+
+@pytest.fixture
+def input_file(tmp_path: Path) -> Path:
+    path = tmp_path / "input.json"
+    path.write_text(json.dumps(MLP_INPUT))
+    return path
+
+
+@pytest.fixture
+def bob(tmp_path: Path) -> Iterator[Repo]:
+    repo = Repo.init(tmp_path / "bob")
+    yield repo
+    repo.close()

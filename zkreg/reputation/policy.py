@@ -179,8 +179,8 @@ def standing(scores: Scores, provider: str, requester: str, unpaid: int) -> Stan
     staked = stake = 0.0
     vouchers: list[str] = []
     for view in scores.stakes:
-        if view.key != requester or view.credits <= 0:
-            continue
+        if view.key != requester or view.credits <= 0 or requester in scores.forked:
+            continue  # a proven equivocator is served as a newcomer at best
         if view.voucher == provider:
             usable = view.remaining
         elif scores.trust.get(view.voucher, 0.0) > 0:

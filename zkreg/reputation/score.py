@@ -161,7 +161,7 @@ class Scores:
     uses: dict[tuple[str, str], int]
     """(consumer, provider) -> counted uses."""
     stakes: list[StakeView] = field(default_factory=list)
-    """Every standing vouch between identities not proven to equivocate, by voucher then key."""
+    """Every vouch by an identity not proven to equivocate, by voucher then key."""
 
     def show(self, identity: str) -> Reputation:
         """`identity`'s scores with every input to them (`rep show --json`)."""
@@ -304,6 +304,7 @@ def compute_scores(ledger: Ledger, roots: list[str], receipt_proof_ok: ProofHook
     for (consumer, provider), count in sorted(uses.items()):
         credit[provider] += count * min(1.0, trust.get(consumer, 0.0) * max(size, 1))
         debit[consumer] += count
-    stakes = [stake for stake in ledger.stakes() if stake.voucher not in forked and stake.key not in forked]
+    # A proven equivocator's vouches are void; a vouch *for* one still charges its voucher for what it consumed.
+    stakes = [stake for stake in ledger.stakes() if stake.voucher not in forked]
     views = _cover(stakes, credit, debit)
     return Scores(identities, trust, dict(credit), dict(debit), seeds, forked, edges, uses, views)
