@@ -645,10 +645,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save", type=Path, help="also write the results as JSON here")
     parser.add_argument("--where", type=Path, help="folder for the ledgers (e.g. /dev/shm: no disk flushes)")
-    parser.add_argument("--replot", type=Path, help="draw --plot from results saved with --save, without running")
+    parser.add_argument(
+        "--replot", type=Path, nargs="+", help="draw --plot from results saved with --save, without running"
+    )
     args = parser.parse_args()
     if args.replot:
-        plot(load(args.replot), args.plot)
+        plot({mix: result for path in args.replot for mix, result in load(path).items()}, args.plot)
         return
     mixes = [float(m) for m in args.mixes.split(",")] if args.mixes else [args.adversaries]
     results: dict[float, Result] = {}
