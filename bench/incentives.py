@@ -60,6 +60,8 @@ import nacl.signing
 from zkreg.app.provider import evidence_sections
 from zkreg.errors import FeedsRejected, Refused
 from zkreg.identity import Identity
+from zkreg.peer.answers import Head
+from zkreg.peer.client import feeds_wanted
 from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, compute
 from zkreg.reputation.entry import sign_entry
@@ -129,9 +131,9 @@ class Snapshot:
 
 
 class NeighbourFeeds:
-    """A `FeedTransport` to another peer in this process: what `HttpFeedTransport` does against `zkreg serve`
-    (heads first; a feed whose head at a seq we hold differs from ours is fetched whole; pages as CARs with the
-    evidence held against the author, read back with `read_car`), without the HTTP hop."""
+    """A `FeedTransport` to another peer in this process: `HttpFeedTransport` without the HTTP hop. The same choice
+    of feeds (`feeds_wanted`), then each page as `zkreg serve` sends it (a CAR of the entries and the evidence held
+    against the author), read back with `read_car`."""
 
     def __init__(self, neighbour: Ledger, snapshot: Snapshot, held_at: Callable[[str, int], str | None]) -> None:
         self.neighbour = neighbour
@@ -139,20 +141,14 @@ class NeighbourFeeds:
         self.held_at = held_at
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
-        for head in self.snapshot.heads:
-            if head.head is None:
-                continue
-            after = known.get(head.author, 0)
-            if head.seq <= after:
-                if not head.forked and self.held_at(head.author, head.seq) == head.head:
-                    continue
-                after = head.seq - 1
-            elif after:
-                after -= 1  # overlap the last entry we hold: if it differs, the import finds the fork
-            sections = [(cid, block) for _, cid, block in self.neighbour.blocks(head.author, after, head.seq - after)]
+        heads = {state.author: state for state in self.snapshot.heads if state.head is not None}
+        offered = [Head(state.author, state.seq, state.head, state.forked) for state in heads.values()]
+        for author, after, seq in feeds_wanted(offered, known, self.held_at):
+            head = heads[author]
+            sections = [(cid, block) for _, cid, block in self.neighbour.blocks(author, after, seq - after)]
             if head.forked:
-                sections += evidence_sections(self.neighbour, head.author)
-            yield from read_car(b"".join(car_stream([head.head], sections)))
+                sections += evidence_sections(self.neighbour, author)
+            yield from read_car(b"".join(car_stream([str(head.head)], sections)))
 
 
 def held_at(ledger: Ledger) -> Callable[[str, int], str | None]:
