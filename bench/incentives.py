@@ -637,6 +637,7 @@ def main() -> None:
     parser.add_argument("--mixes", default="", help="comma-separated adversary shares to sweep (e.g. 0,0.1,0.3,0.5)")
     parser.add_argument("--ring", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--newcomer-budget", type=int, default=Policy().newcomer_budget, help="per provider and window")
     parser.add_argument("--plot", type=Path)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--save", type=Path, help="also write the results as JSON here")
@@ -651,7 +652,10 @@ def main() -> None:
     mixes = [float(m) for m in args.mixes.split(",")] if args.mixes else [args.adversaries]
     results: dict[float, Result] = {}
     for mix in mixes:
-        config = Config(peers=args.peers, rounds=args.rounds, adversaries=mix, seed=args.seed, ring=args.ring)
+        policy = Policy(newcomer_budget=args.newcomer_budget)
+        config = Config(
+            peers=args.peers, rounds=args.rounds, adversaries=mix, seed=args.seed, ring=args.ring, policy=policy
+        )
         print(f"== {mix:.0%} adversaries", file=sys.stderr)
         results[mix] = simulate(config, lambda line: print(line, file=sys.stderr), args.where)
         if not args.json:
