@@ -587,7 +587,9 @@ def report(result: Result) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict[float, Result], path: Path) -> None:
+def plot(results: dict[float, Result], path: Path, scarce: Result | None = None) -> None:
+    """Service by behaviour across the mixes, and honest success by round (also for `scarce`: a run with a smaller
+    newcomer budget, if given)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -609,6 +611,10 @@ def plot(results: dict[float, Result], path: Path) -> None:
     left.grid(alpha=0.3)
     for m in mixes:
         right.plot(range(1, len(results[m].per_round_honest) + 1), results[m].per_round_honest, label=f"{m:.0%}")
+    if scarce is not None:
+        label = f"{scarce.config['adversaries']:.0%}, budget {scarce.config['policy']['newcomer_budget']}/window"
+        rounds = range(1, len(scarce.per_round_honest) + 1)
+        right.plot(rounds, scarce.per_round_honest, "k--", label=label)
     right.set_xlabel("round")
     right.set_ylabel("honest requests served")
     right.set_ylim(0, 1.05)
@@ -645,9 +651,11 @@ def main() -> None:
     parser.add_argument(
         "--replot", type=Path, nargs="+", help="draw --plot from results saved with --save, without running"
     )
+    parser.add_argument("--scarce", type=Path, help="with --replot: a saved run with a smaller budget, also drawn")
     args = parser.parse_args()
     if args.replot:
-        plot({mix: result for path in args.replot for mix, result in load(path).items()}, args.plot)
+        scarce = next(iter(load(args.scarce).values())) if args.scarce else None
+        plot({mix: result for path in args.replot for mix, result in load(path).items()}, args.plot, scarce)
         return
     mixes = [float(m) for m in args.mixes.split(",")] if args.mixes else [args.adversaries]
     results: dict[float, Result] = {}
