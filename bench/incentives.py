@@ -2,14 +2,14 @@
 
 Every peer is real but for one part: its own SQLite ledger on disk (`Ledger`), Ed25519 identities signing every
 entry, the real scores (`compute_scores`) and the real policy (`standing`, `decide_request`, a
-`MemoryNewcomerBudget` per provider), and feeds moved between random neighbours through a `FeedTransport` that
-speaks the wire format (a CAR per feed page, read back with `read_car`, the same head comparison as
-`HttpFeedTransport`). The stand-in is the proof: no ezkl run, a proof is a CID the simulation marks good or bad, and
-the proof hook given to `compute_scores` counts a receipt only if its proof is marked good (a cheating provider's
-are not). The output says so.
+`MemoryNewcomerBudget` per provider, on a simulated clock), and feeds moved between random neighbours through a
+`FeedTransport` that chooses feeds as `HttpFeedTransport` does (`feeds_wanted`) and moves them as `zkreg serve`
+does (a CAR per feed page with the evidence, read back with `read_car`). The stand-in is the proof: no ezkl run, a
+proof is a CID the simulation marks good or bad, and the proof hook given to `compute_scores` counts a receipt only
+if its proof is marked good (a cheating provider's are not). The output says so.
 
-Behaviours (the adversary share of the peers is split evenly between the first five; the ring and the equivocator
-join when the share is > 0):
+Behaviours (when the adversary share is > 0, one peer holds the Sybil ring and one is the equivocator; the other
+adversaries cycle through freeloader, whitewasher, a colluding pair, lazy and cheating providers):
   honest       publishes a model, serves whoever the policy lets through, asks one proof a round and pays for it
                (its `use` entry), trusts its own key and a few well-known honest peers (`peer trust`)
   freeloader   asks one proof a round, never publishes, never writes the `use` (withholds payment)
@@ -18,10 +18,10 @@ join when the share is > 0):
                one proof a round too; they serve nobody else
   lazy         advertises a model, accepts requests and never delivers; asks and pays like an honest peer
   cheating     advertises a model, delivers proofs that do not verify; asks and pays like an honest peer
-  sybil ring   one peer holding RING keys that endorse, use and receipt each other; RING_USERS of them ask for a
-               proof each round
+  sybil ring   one peer holding RING keys that endorse, vouch for, use and receipt each other; RING_USERS of them
+               ask honest providers for a proof each round
   equivocator  an honest-looking contributor that signs two different first entries and shows each to half the
-               peers
+               honest peers; it pulls nothing (it would learn of its own fork and stop appending)
 A consumer that gets nothing (refused, no delivery, a bad proof) tries another provider, up to TRIES a round, and
 avoids for good a provider that failed to deliver or delivered a bad proof (what a client would remember).
 
@@ -35,8 +35,10 @@ trust share the Sybil ring captures (largest over honest peers' views); rounds u
 the equivocator; the largest difference between two honest peers' trust vectors (same roots) after k gossip-only
 rounds, and for pairs holding identical feeds; run time and peak memory.
 
-  python bench/incentives.py [--peers 100] [--rounds 50] [--adversaries 0.3] [--mixes 0,0.1,...]
-                             [--seed 7] [--plot docs/incentives.png] [--json]
+  python bench/incentives.py [--peers 100] [--rounds 50] [--adversaries 0.3] [--mixes 0,0.1,...] [--ring 1000]
+                             [--newcomer-budget 10] [--seed 7] [--where /dev/shm] [--save FILE] [--json]
+                             [--plot docs/incentives.png]
+  python bench/incentives.py --replot FILE... [--scarce FILE] --plot docs/incentives.png
 """
 
 from __future__ import annotations
