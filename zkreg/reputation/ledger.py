@@ -227,6 +227,11 @@ class Stake(NamedTuple):
     liable: int
 
 
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    keys = tuple((int(first), str(did)) for first, did in json.loads(row["keys"]))
+    return FeedState(row["author"], row["seq"], row["head"], row["ts"], keys, bool(row["forked"]))
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -239,10 +244,7 @@ class Ledger:
 
     def state(self, author: str) -> FeedState:
         row = self.conn.execute("SELECT * FROM feeds WHERE author = ?", (author,)).fetchone()
-        if row is None:
-            return FeedState(author)
-        keys = tuple((int(first), str(did)) for first, did in json.loads(row["keys"]))
-        return FeedState(author, row["seq"], row["head"], row["ts"], keys, bool(row["forked"]))
+        return FeedState(author) if row is None else _feed_state(row)
 
     def _save_state(self, state: FeedState) -> None:
         self.conn.execute(
@@ -561,7 +563,10 @@ class Ledger:
         return [Mark(*row) for row in rows]
 
     def heads(self, author: str | None = None) -> list[FeedState]:
-        return [self.state(did) for did in ([author] if author else self.authors())]
+        """Every feed's state by author (one query: a sync asks for them all, and a ledger may hold 10k feeds)."""
+        if author:
+            return [self.state(author)]
+        return [_feed_state(row) for row in self.conn.execute("SELECT * FROM feeds ORDER BY author")]
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])
