@@ -10,6 +10,7 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.cids import CidRequest, CidResult, PathCid, compute_cids
 from zkreg.app.consensus import ConsensusRequest, consensus
 from zkreg.app.evaluate import (
     EvalEstimate,
@@ -25,11 +26,13 @@ from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, prove
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
+    VouchRequest,
     prove,
     scores,
     trust_peer,
     trust_roots,
     verify_proof,
+    vouch_peer,
 )
 from zkreg.app.publish import PublishRequest, PublishResult, publish
 from zkreg.app.pull import PulledFile, PullRequest, PullResult, pull
@@ -94,6 +97,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CarImport",
+    "CidRequest",
+    "CidResult",
     "Consensus",
     "ConsensusRequest",
     "EvalEstimate",
@@ -112,6 +117,7 @@ __all__ = [
     "Manifest",
     "MetricsReport",
     "MetricsRequest",
+    "PathCid",
     "Policy",
     "PolicyReport",
     "ProofVerdict",
@@ -142,7 +148,9 @@ __all__ = [
     "VerifyRequest",
     "VerifyResult",
     "VerifySummaryRequest",
+    "VouchRequest",
     "add_peer",
+    "compute_cids",
     "consensus",
     "estimate_evaluation",
     "evaluate",
@@ -167,5 +175,6 @@ __all__ = [
     "verify_evaluation",
     "verify_proof",
     "verify_summary",
+    "vouch_peer",
     "write_svg",
 ]

@@ -26,6 +26,7 @@ from zkreg.ci_policy import SWARM_RULES, Facts, Policy, PolicyReport, evaluate
 from zkreg.errors import IntegrityError, NotFound, ProofInvalid, VsaSubjectMismatch
 from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
+from zkreg.registry.dag import walk
 from zkreg.registry.manifest import Manifest
 from zkreg.reputation.consensus import Consensus, weigh
 from zkreg.vsa import InputAttestation, Subject, Summary, now_rfc3339, read_summary, sign_summary
@@ -74,8 +75,8 @@ class SummaryVerdict:
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
-    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names; then judge
-    the policy's rules, attest and write a summary as asked."""
+    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names: each file's
+    DAG and the directory nodes of its tree; then judge the policy's rules, attest and write a summary as asked."""
     policy = Policy.load(request.policy) if request.policy is not None else None
     cid = repo.resolve(request.ref)
     checks: dict[str, Any] = {}
@@ -83,7 +84,8 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         manifest = repo.manifest(cid)
         checks["signature"] = f"ok: signed by {manifest.author}"
         total, digests = _rehash_files(repo, manifest, progress)
-        repo.store.get_block(manifest.tree)
+        for _ in walk(repo.store.get_block, [manifest.tree], skip=manifest.files.values()):
+            pass  # every directory node of the tree, HAMT shards included, is held and hashes to its CID
         checks["blocks"] = f"ok: {len(manifest.files)} files, {total} bytes re-hashed"
         zk = zk_section(manifest)
         metrics = proven_metrics(repo, MetricsRequest(cid)).proven
