@@ -30,6 +30,7 @@ from zkreg.api import consensus as consensus_of
 from zkreg.api import publish as publish_artefact
 from zkreg.api import pull as pull_artefact
 from zkreg.api import verify as verify_artefact
+from zkreg.app.pages import visibility
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.cli.zk import verify_proof_command
@@ -226,7 +227,7 @@ def _describe(
     claimed = claimed or {}
     lines = [
         f"manifest {manifest.cid}",
-        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({_visibility(manifest)})",
+        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({visibility(manifest)})",
         f"author   {manifest.author}",
         f"created  {manifest.created}",
     ]
@@ -254,12 +255,6 @@ def _describe(
     lines.append(f"tree     {manifest.tree}")
     lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {one_line(path)}" for path, cid in manifest.files.items())
     return "\n".join(lines)
-
-
-def _visibility(manifest: Manifest) -> str:
-    if manifest.kind == "dataset":
-        return "private rows" if manifest.rows is not None and manifest.rows["visibility"] == "private" else "public"
-    return f"{manifest.weights} weights"
 
 
 def _indented(message: str) -> str:
