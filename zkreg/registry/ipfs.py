@@ -10,6 +10,7 @@ any other failure, or a node too slow to answer, is a `BackendUnavailable` namin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -36,10 +37,10 @@ from zkreg.errors import (
 )
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import read_blocks, read_roots
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str, cid_to_str, codec_of
 from zkreg.registry.dag import links_of
-from zkreg.registry.store import BlockStore, LocalStore
-from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
+from zkreg.registry.store import PACK_THRESHOLD, BlockStore, LocalStore
+from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, node_links, read_chunks
 
 DEFAULT_API = "/ip4/127.0.0.1/tcp/5001"
 API_ENV = "ZKREG_IPFS_API"
@@ -254,12 +255,16 @@ class IpfsStore(BlockStore):
 
     def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress) -> ImportedFile:
 
-        writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
-        try:
-            ours, answer_bytes = self._upload(name, stream, size, progress, writer.put if writer else _discard)
-        finally:
-            if writer is not None:
-                writer.join()
+        with contextlib.ExitStack() as cached:
+            writer = None
+            if self.cache is not None:
+                put = cached.enter_context(self.cache.packing()) if size >= PACK_THRESHOLD else self.cache.put_block
+                writer = _BackgroundWriter(put)
+            try:
+                ours, answer_bytes = self._upload(name, stream, size, progress, writer.put if writer else _discard)
+            finally:
+                if writer is not None:
+                    writer.join()
         if writer is not None and self.cache is not None:
             writer.raise_error()
             self.cache.flush_index()
@@ -325,18 +330,48 @@ class IpfsStore(BlockStore):
         return ours, answer_bytes
 
     def iter_file(self, cid: str, size: int | None = None) -> Iterator[bytes]:
-        """With a cache, a file not yet cached is first fetched in one streamed `dag/export` (one request instead
-        of one per 256 KiB block), each block verified on arrival, then read back from the cache."""
-        if self.cache is not None and not self.cache.has(cid):
-            # Asked first because a node exporting a DAG it lacks waits for it instead of failing.
-            if not self.has(cid):
-                raise BlockNotFound(f"file {cid} is neither local nor on the IPFS node at {self.address}")
-            self._prefetch(cid, self.cache)
+        """With a cache, the blocks of the file it lacks are fetched first (`_fetch_missing`), then the file is
+        read back from the cache."""
+        if self.cache is not None:
+            self._fetch_missing(cid, self.cache)
         yield from super().iter_file(cid, size)
 
-    def _prefetch(self, root: str, cache: LocalStore) -> None:
-        """Cache the DAG under `root` from the node's CAR export. Only blocks of that DAG are accepted: each must
-        hash to its CID and be linked from a block already received (the export is parents-first)."""
+    def _fetch_missing(self, root: str, cache: LocalStore) -> None:
+        """Cache the blocks of the DAG under `root` that the cache lacks, appended to one pack. A subtree the cache
+        lacks entirely comes in one streamed `dag/export` (one request instead of one per 256 KiB block); under a
+        cached node, only its missing children are asked for. So a pull cut short (a node killed, a network gone)
+        keeps what arrived and, run again, fetches only the blocks it still lacks."""
+        fetched: set[str] = set()
+        walked: set[str] = set()
+        pending = [root]
+        with cache.packing() as put:
+            while pending:
+                cid = pending.pop()
+                if cid in fetched or cid in walked:
+                    continue
+                if not cache.has(cid):
+                    self._fetch_into(cid, put, fetched)
+                elif codec_of(cid) == DAG_PB:
+                    walked.add(cid)
+                    pending.extend(reversed([cid_to_str(link) for link in node_links(cache.get_block(cid))]))
+
+    def _fetch_into(self, cid: str, put: PutBlock, fetched: set[str]) -> None:
+        """Fetch a block the cache lacks with all it links to: a raw leaf by `block/get`, anything else by an export."""
+        if codec_of(cid) == RAW:
+            data = self._fetch_block(cid)
+            check_block(cid, data)
+            put(cid, data)
+            fetched.add(cid)
+            return
+        # Asked first because a node exporting a DAG it lacks waits for it instead of failing.
+        if not self.has(cid):
+            raise BlockNotFound(f"block {cid} is neither local nor on the IPFS node at {self.address}")
+        self._export_into(cid, put, fetched)
+
+    def _export_into(self, root: str, put: PutBlock, fetched: set[str]) -> None:
+        """The node's CAR export of the DAG under `root`, each block verified and put as it arrives. Only blocks of
+        that DAG are accepted: each must hash to its CID and be linked from a block already received (the export
+        is parents-first)."""
         wanted = {root}
         try:
             with (
@@ -350,11 +385,10 @@ class IpfsStore(BlockStore):
                         raise CidMismatch(f"IPFS node at {self.address} sent block {cid}, which is not in {root}")
                     wanted.discard(cid)
                     wanted.update(links_of(cid, block))
-                    cache.put_block(cid, block)
+                    put(cid, block)
+                    fetched.add(cid)
         except _NodeRefused as refused:
             raise NotFound(f"IPFS node at {self.address} cannot export {root}: {refused.message}") from refused
-        finally:
-            cache.flush_index()
 
     # ---- CAR -----------------------------------------------------------------------------------------------
 
