@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
@@ -254,19 +252,14 @@ class IpfsStore(BlockStore):
             progress.end()
 
     def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress) -> ImportedFile:
-
         with contextlib.ExitStack() as cached:
-            writer = None
+            put: PutBlock = _discard
             if self.cache is not None:
+                # A large file's blocks are appended to one pack, which costs little next to the upload (the
+                # background thread that once hid a file write per block is no longer needed).
                 put = cached.enter_context(self.cache.packing()) if size >= PACK_THRESHOLD else self.cache.put_block
-                writer = _BackgroundWriter(put)
-            try:
-                ours, answer_bytes = self._upload(name, stream, size, progress, writer.put if writer else _discard)
-            finally:
-                if writer is not None:
-                    writer.join()
-        if writer is not None and self.cache is not None:
-            writer.raise_error()
+            ours, answer_bytes = self._upload(name, stream, size, progress, put)
+        if self.cache is not None:
             self.cache.flush_index()
         try:
             answers = [json.loads(line) for line in answer_bytes.splitlines() if line.strip()]
@@ -439,39 +432,6 @@ class _ChunkReader:
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
-
-
-class _BackgroundWriter:
-    """Puts blocks into the local cache on a thread, so local disk writes overlap the upload instead of pausing it
-    (the upload is bound by the node; without this, publishing through a node ran at ~0.85x of the node's own add).
-    At most `depth` blocks wait in memory."""
-
-    def __init__(self, put_block: PutBlock, depth: int = 16) -> None:
-        self._put_block = put_block
-        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=depth)
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._run, name="zkreg-cache-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, cid: str, data: bytes) -> None:
-        self.raise_error()
-        self._queue.put((cid, data))
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._put_block(*item)
-                except Exception as exc:  # handed to the uploading thread, which raises it
-                    self._error = exc
-
-    def join(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-    def raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
 
 
 class _NodeRefused(Exception):
