@@ -98,12 +98,18 @@ def publish_and_baseline(tmp: Path, size: int, *, zeros: bool) -> None:
     shutil.rmtree(folder)
 
 
-def car_import(tmp: Path, size: int) -> None:
-    folder = tmp / "artefact-car"
+def artefact_and_home(tmp: Path, what: str, size: int) -> tuple[Path, Path]:
+    """A folder holding `model.bin` of `size` random bytes, and a fresh data dir."""
+    folder = tmp / f"artefact-{what}"
     folder.mkdir()
     write_file(folder / "model.bin", size)
-    home = tmp / "home-car"
+    home = tmp / f"home-{what}"
     zkreg(home, "init")
+    return folder, home
+
+
+def car_import(tmp: Path, size: int) -> None:
+    folder, home = artefact_and_home(tmp, "car", size)
     zkreg(home, "publish", str(folder), "--name", "bench")
     car = tmp / "bench.car"
     zkreg(home, "export", "bench", "-o", str(car))
@@ -127,11 +133,7 @@ def car_import(tmp: Path, size: int) -> None:
 
 
 def peak_rss(tmp: Path, size: int) -> None:
-    folder = tmp / "artefact-rss"
-    folder.mkdir()
-    write_file(folder / "model.bin", size)
-    author = tmp / "home-rss"
-    zkreg(author, "init")
+    folder, author = artefact_and_home(tmp, "rss", size)
     gib = size / 1024**3
     publish_s, publish_rss = measured(author, "publish", str(folder), "--name", "big")
     pull_s, pull_rss = measured(author, "pull", "big", "-o", str(tmp / "pulled"))
