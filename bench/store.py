@@ -7,7 +7,7 @@
   `/usr/bin/time -v`, with its peak RSS (target for 10 GiB: <= 200 MB each).
 
 Every file is written to a temporary folder (default: the system's; `--tmp` to choose) and deleted at the end.
-Usage: .venv/bin/python bench/store.py [--mib 1024] [--rss-gib 10] [--tmp DIR]
+Usage: .venv/bin/python bench/store.py [--mib 1024] [--rss-gib 10] [--tmp DIR] [--parts publish,car]
 """
 
 from __future__ import annotations
@@ -115,6 +115,7 @@ def car_import(tmp: Path, size: int) -> None:
     zkreg(home, "export", "bench", "-o", str(car))
     import_s: list[float] = []
     copy_s: list[float] = []
+    durable_copy_s: list[float] = []
     for round_index in range(2):
         importer = tmp / f"home-import-{round_index}"
         zkreg(importer, "init")
@@ -122,10 +123,15 @@ def car_import(tmp: Path, size: int) -> None:
         shutil.rmtree(importer)
         copy_s.append(timed(lambda: shutil.copyfile(car, tmp / "copy.car")))
         (tmp / "copy.car").unlink()
+        durable_copy_s.append(timed(lambda: copy_with_fsync(car, tmp / "copy.car")))
     car_mib = car.stat().st_size / MIB
     print(
         f"CAR import         {car_mib / min(import_s):8.1f} MiB/s   shutil.copyfile {car_mib / min(copy_s):8.1f} MiB/s"
         f"   ratio {min(copy_s) / min(import_s):.2f}x (target >= 0.5x)"
+    )
+    print(
+        f"                                     copy + fsync    {car_mib / min(durable_copy_s):8.1f} MiB/s"
+        f"   ratio {min(durable_copy_s) / min(import_s):.2f}x (the import fsyncs its pack; copyfile does not)"
     )
     shutil.rmtree(home)
     shutil.rmtree(folder)
@@ -159,14 +165,17 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=1024)
     parser.add_argument("--rss-gib", type=int, default=0)
     parser.add_argument("--tmp", type=Path, default=None)
+    parser.add_argument("--parts", default="publish,car", help="which of publish,car to run (comma-separated)")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
     with tempfile.TemporaryDirectory(prefix="zkreg-bench-store-", dir=args.tmp) as tmp_name:
         tmp = Path(tmp_name)
         size = args.mib * MIB
-        publish_and_baseline(tmp, size, zeros=False)
-        publish_and_baseline(tmp, size, zeros=True)
-        car_import(tmp, size)
+        if "publish" in args.parts:
+            publish_and_baseline(tmp, size, zeros=False)
+            publish_and_baseline(tmp, size, zeros=True)
+        if "car" in args.parts:
+            car_import(tmp, size)
         if args.rss_gib:
             peak_rss(tmp, args.rss_gib * 1024**3)
     print(f"load average after:  {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} {os.getloadavg()[2]:.1f}")
