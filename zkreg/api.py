@@ -10,6 +10,7 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.cids import CidRequest, CidResult, PathCid, compute_cids
 from zkreg.app.gc import GcRequest, GcResult, gc
 from zkreg.app.proofs import (
     ProveRequest,
@@ -73,6 +74,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CarImport",
+    "CidRequest",
+    "CidResult",
     "ExportCarRequest",
     "ExportFeedsRequest",
     "ExportResult",
@@ -82,6 +85,7 @@ __all__ = [
     "ImportFeedsRequest",
     "ImportReport",
     "Manifest",
+    "PathCid",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
@@ -105,6 +109,7 @@ __all__ = [
     "VerifyRequest",
     "VerifyResult",
     "add_peer",
+    "compute_cids",
     "export_car",
     "export_feeds",
     "gc",

@@ -242,6 +242,12 @@ class ZkOneModel(InvalidInput):
     code = "input/zk-one-model"
 
 
+class BadCidProfile(InvalidInput):
+    """`--cid-profile` (or `cid_profile` in config.toml or a manifest) names no known CID profile."""
+
+    code = "input/bad-cid-profile"
+
+
 class BadCid(InvalidInput):
     """Text that is not a zkreg CID (base32 CIDv1, sha2-256, a codec we know)."""
 
@@ -367,6 +373,12 @@ class IndexUnreadable(ZkregError):
     """The index database cannot be opened (not a database, unreadable)."""
 
     code = "store/index-unreadable"
+
+
+class StatCacheUnreadable(ZkregError):
+    """The stat cache cannot be opened (publish then hashes every file; never shown to a user)."""
+
+    code = "store/stat-cache-unreadable"
 
 
 class LedgerUnreadable(ZkregError):

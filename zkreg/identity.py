@@ -41,8 +41,17 @@ def _b58encode(data: bytes) -> str:
     return str(bases.base58btc.encode(data))
 
 
+_B58_DIGITS = {char: value for value, char in enumerate(_B58_ALPHABET)}
+
+
 def _b58decode(text: str) -> bytes:
-    return bytes(bases.base58btc.decode(text))
+    """Base58btc by integer arithmetic: ~10x faster than `bases`, whose decoder made the first sight of each
+    identity cost more than verifying its signatures (an import of 10k feeds). Leading "1"s are zero bytes."""
+    number = 0
+    for char in text:
+        number = number * 58 + _B58_DIGITS[char]
+    zeros = len(text) - len(text.lstrip("1"))
+    return bytes(zeros) + number.to_bytes((number.bit_length() + 7) // 8, "big")
 
 
 def did_from_public_key(public_key: bytes) -> str:

@@ -37,7 +37,7 @@ from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.registry.car import car_stream, read_blocks, read_roots, write_car
 from zkreg.registry.cid import RAW, cid_to_str, compute
-from zkreg.registry.unixfs import node_links
+from zkreg.registry.unixfs import KUBO_V1_LEGACY, node_links
 from zkreg.reputation.entry import sign_entry
 from zkreg.reputation.ledger import now_ms
 
@@ -55,7 +55,7 @@ def store_secret(home: Path, path: Path) -> tuple[str, list[str]]:
     path.write_bytes(secrets.token_bytes(700_000))  # three chunks: a dag-pb root over raw leaves
     repo = Repo.open(home)
     try:
-        imported = repo.store.put_file(path)
+        imported = repo.store.put_file(path, KUBO_V1_LEGACY)
         leaves = [cid_to_str(link) for link in node_links(repo.store.get_block(imported.cid))]
     finally:
         repo.close()

@@ -15,6 +15,7 @@ from zkreg.errors import CidMismatch, VersionExists
 from zkreg.registry.cid import RAW, compute
 from zkreg.registry.index import open_index
 from zkreg.registry.store import PACK_THRESHOLD, LocalStore
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 
 LARGE = PACK_THRESHOLD + 300_000
 
@@ -36,7 +37,7 @@ def test_a_large_file_goes_to_one_pack_and_reads_back_verified(tmp_path: Path) -
     store = LocalStore(tmp_path / "blocks", open_index(tmp_path / "index.db"))
     source = large_file(tmp_path / "big.bin")
 
-    imported = store.put_file(source)
+    imported = store.put_file(source, KUBO_V1_LEGACY)
 
     assert loose_files(store.root) == [], "no block file per chunk"
     [pack] = packs(store.root)
@@ -56,9 +57,9 @@ def test_a_small_file_stays_in_loose_block_files(tmp_path: Path) -> None:
     small = tmp_path / "small.bin"
     small.write_bytes(vectors.content(600_000, seed=4))
 
-    store.put_file(small)
+    store.put_file(small, KUBO_V1_LEGACY)
 
-    assert len(loose_files(store.root)) == 4  # 3 leaves and their parent
+    assert len(loose_files(store.root)) == 4  # 3 leaves of 256 KiB and their parent
     assert packs(store.root) == []
 
 
@@ -67,7 +68,9 @@ def test_gc_removes_packed_garbage_and_deletes_its_pack(repo: Repo, tmp_path: Pa
     kept.mkdir()
     large_file(kept / "model.bin", seed=5)
     publish(repo, PublishRequest([kept], name="kept"))
-    garbage = repo.store.put_file(large_file(tmp_path / "garbage.bin", seed=6))  # stored, but no manifest has it
+    garbage = repo.store.put_file(
+        large_file(tmp_path / "garbage.bin", seed=6), KUBO_V1_LEGACY
+    )  # stored, but no manifest has it
     assert len(packs(repo.store.root)) == 2
 
     later = time.time_ns() + 10_000_000_000  # a collection that began after both were stored
@@ -81,7 +84,7 @@ def test_gc_removes_packed_garbage_and_deletes_its_pack(repo: Repo, tmp_path: Pa
 
 
 def test_gc_leaves_a_packed_block_stored_since_it_began(repo: Repo, tmp_path: Path) -> None:
-    garbage = repo.store.put_file(large_file(tmp_path / "garbage.bin", seed=7))
+    garbage = repo.store.put_file(large_file(tmp_path / "garbage.bin", seed=7), KUBO_V1_LEGACY)
 
     result = gc(repo, GcRequest(dry_run=False, started_ns=time.time_ns() - 60_000_000_000))
 
@@ -124,5 +127,7 @@ def test_a_data_dir_from_before_packs_opens_and_reads_its_loose_blocks(tmp_path:
         assert repo.store.get_block(cid) == block
         assert set(repo.store.held()) >= {cid}
         assert repo.index.conn.execute("PRAGMA user_version").fetchone()[0] == 1
-        imported = repo.store.put_file(large_file(tmp_path / "big.bin"))  # the migrated index takes packs
+        imported = repo.store.put_file(
+            large_file(tmp_path / "big.bin"), KUBO_V1_LEGACY
+        )  # the migrated index takes packs
         assert repo.store.has(imported.cid)

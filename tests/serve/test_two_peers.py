@@ -35,6 +35,7 @@ from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.limits import Limits
 from zkreg.registry.car import car_stream
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import now_ms
 
 pytestmark = pytest.mark.slow
@@ -222,7 +223,7 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     body = {key: value for key, value in bundle.items() if key not in ("signature", "schema", "prover")}
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(sign_bundle(alice_repo.identity, body)))
-    forged_cid = alice_repo.store.put_file(forged).cid
+    forged_cid = alice_repo.store.put_file(forged, KUBO_V1_LEGACY).cid
     request = sign_request(bob.identity, "prove", alice_template.model, [MLP_INPUT], now_ms())
     bob.ledger.append(
         bob.identity, "use", {"manifest": alice_template.model, "provider": alice.did, "request": request.nonce}
@@ -356,6 +357,7 @@ def test_a_proof_past_the_limit_is_proved_in_process_and_its_prover_group_killed
 def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, tmp_path: Path
 ) -> None:
+    from zkreg.registry.unixfs import PROFILES
     from zkreg.zk.workflow import file_cid
 
     alice = start_peer("alice")
@@ -370,8 +372,9 @@ def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     assert circuits
     private = [alice_template.home.parent / "mlp.onnx", *keys, *circuits]  # ... and the weights themselves
     for path in private:
-        answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path)}")
-        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
+        for profile in PROFILES.values():
+            answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path, profile)}")
+            assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
 
 
 def test_the_price_comes_from_the_manifest(

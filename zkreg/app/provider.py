@@ -42,6 +42,7 @@ from zkreg.peer.store import PEER_DB, PeerStore
 from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, looks_like_cid
 from zkreg.registry.dag import walk
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
 from zkreg.reputation.policy import Policy, decide, unpaid_receipts
 from zkreg.reputation.sync import read_car
@@ -302,4 +303,4 @@ class Provider:
             input_path, bundle_path = Path(folder) / "input.json", Path(folder) / "proof.json"
             input_path.write_text(json.dumps({"input_data": values}))
             prove(repo, ProveRequest(manifest, input_path, bundle_path, Deadline.after(self.limits.prove_timeout_s)))
-            return repo.store.put_file(bundle_path).cid, bundle_path.read_bytes()
+            return repo.store.put_file(bundle_path, KUBO_V1_LEGACY).cid, bundle_path.read_bytes()

@@ -19,10 +19,10 @@ from pathlib import Path
 from zkreg.errors import BlockNotFound, MalformedObject, SizeMismatch
 from zkreg.fsutil import atomic_write, fsync_folder
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
+from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_binary, cid_from_str, looks_like_cid
 from zkreg.registry.dag import walk
 from zkreg.registry.index import Index
-from zkreg.registry.unixfs import ImportedFile, PutBlock, decode_file_node, import_stream
+from zkreg.registry.unixfs import CidProfile, ImportedFile, PutBlock, decode_file_node, import_path
 
 _MAX_DEPTH = 16  # far beyond any real file (174^16 chunks); stops a hostile self-referencing DAG early
 
@@ -38,11 +38,10 @@ class BlockStore(ABC):
     @abstractmethod
     def has(self, cid: str) -> bool: ...
 
-    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+    def put_file(self, path: Path, profile: CidProfile, progress: Progress = SILENT) -> ImportedFile:
         progress.begin(f"hashing {path.name}", path.stat().st_size)
         try:
-            with path.open("rb") as stream:
-                return import_stream(stream, self.put_block, progress.advance)
+            return import_path(path, self.put_block, profile, progress.advance)
         finally:
             progress.end()
 
@@ -62,9 +61,13 @@ class BlockStore(ABC):
             node = decode_file_node(block)
             size = node.filesize
             chunks = (
-                chunk
-                for link, blocksize in zip(node.links, node.blocksizes, strict=True)
-                for chunk in self._walk(cid_to_str(link.cid), blocksize, depth + 1)
+                iter((node.data,))
+                if not node.links
+                else (  # a dag-pb leaf carries its bytes
+                    chunk
+                    for link, blocksize in zip(node.links, node.blocksizes, strict=True)
+                    for chunk in self._walk(cid_from_binary(link.cid), blocksize, depth + 1)
+                )
             )
         else:
             raise MalformedObject(f"{cid} is not a file (codec 0x{codec:x})")
@@ -342,15 +345,15 @@ class LocalStore(BlockStore):
             index.add_blocks(rows)
             index.touch_packed(touched, time.time_ns())
 
-    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+    def put_file(self, path: Path, profile: CidProfile, progress: Progress = SILENT) -> ImportedFile:
         size = path.stat().st_size
         if size < PACK_THRESHOLD:
-            imported = super().put_file(path, progress)
+            imported = super().put_file(path, profile, progress)
         else:
             progress.begin(f"hashing {path.name}", size)
             try:
-                with self.packing() as put, path.open("rb") as stream:
-                    imported = import_stream(stream, put, progress.advance)
+                with self.packing() as put:
+                    imported = import_path(path, put, profile, progress.advance)
             finally:
                 progress.end()
         self.flush_index()
