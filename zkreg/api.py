@@ -15,11 +15,13 @@ from zkreg.app.gc import GcRequest, GcResult, gc
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
+    VouchRequest,
     prove,
     scores,
     trust_peer,
     trust_roots,
     verify_proof,
+    vouch_peer,
 )
 from zkreg.app.publish import PublishRequest, PublishResult, publish
 from zkreg.app.pull import PulledFile, PullRequest, PullResult, pull
@@ -108,6 +110,7 @@ __all__ = [
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "VouchRequest",
     "add_peer",
     "compute_cids",
     "export_car",
@@ -126,4 +129,5 @@ __all__ = [
     "trust_roots",
     "verify",
     "verify_proof",
+    "vouch_peer",
 ]

@@ -260,6 +260,12 @@ class BadDid(InvalidInput):
     code = "input/bad-did"
 
 
+class SelfVouch(InvalidInput):
+    """`peer vouch` for one's own key: a stake for oneself would be credit out of nothing."""
+
+    code = "input/self-vouch"
+
+
 class OnnxInvalid(InvalidInput):
     """A model file that does not parse as ONNX or fails the ONNX checker."""
 
@@ -799,13 +805,14 @@ class PolicyRefused(ZkregError):
 
 
 class Refused(PolicyRefused):
-    """Not enough reputation for the price; carries the numbers so the requester can see how far off it is."""
+    """Not enough reputation for the price; names the rule that refused (`balance`, `stake` or `newcomer-budget`)
+    and carries the numbers, so the requester can see how far off it is and when the newcomer budget frees up."""
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(
-            f"refused: {decision.requester} has balance {decision.balance:.3f} ({decision.unpaid} unpaid receipt(s), "
-            f"free quota {decision.free_quota:g}); the price is {decision.price}",
-            hint="contribute: publish artefacts others use, then `zkreg sync` with this peer",
+            decision.explain(),
+            hint="contribute: publish artefacts others use, then `zkreg sync` with this peer; or ask a peer this "
+            "provider trusts to `zkreg peer vouch` for you",
         )
         self.decision = decision
 
