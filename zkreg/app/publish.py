@@ -144,8 +144,10 @@ def take_back(repo: Repo, record: BlockRecord) -> None:
     at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
     if not record.added:
         return
-    with contextlib.suppress(ZkregError, OSError, sqlite3.Error), repo.index.transaction() as index:
-        repo.store.remove_blocks(record.added - repo.store.reachable(index.ref_cids()))
+    with contextlib.suppress(ZkregError, OSError, sqlite3.Error):
+        with repo.index.transaction() as index:
+            repo.store.remove_blocks(record.added - repo.store.reachable(index.ref_cids()))
+        repo.store.reclaim_packs()
 
 
 def _publish(
