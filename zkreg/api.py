@@ -10,6 +10,7 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.cids import CidRequest, CidResult, PathCid, compute_cids
 from zkreg.app.evaluate import (
     EvalEstimate,
     EvalRequest,
@@ -23,11 +24,13 @@ from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, prove
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
+    VouchRequest,
     prove,
     scores,
     trust_peer,
     trust_roots,
     verify_proof,
+    vouch_peer,
 )
 from zkreg.app.publish import PublishRequest, PublishResult, publish
 from zkreg.app.pull import PulledFile, PullRequest, PullResult, pull
@@ -83,6 +86,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CarImport",
+    "CidRequest",
+    "CidResult",
     "EvalEstimate",
     "EvalRequest",
     "EvaluationResult",
@@ -98,6 +103,7 @@ __all__ = [
     "Manifest",
     "MetricsReport",
     "MetricsRequest",
+    "PathCid",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
@@ -122,7 +128,9 @@ __all__ = [
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "VouchRequest",
     "add_peer",
+    "compute_cids",
     "estimate_evaluation",
     "evaluate",
     "export_car",
@@ -143,4 +151,5 @@ __all__ = [
     "verify",
     "verify_evaluation",
     "verify_proof",
+    "vouch_peer",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bases
@@ -84,8 +85,9 @@ class Identity:
     def public_key(self) -> bytes:
         return bytes(self.signing_key.verify_key)
 
-    @property
+    @cached_property
     def did(self) -> str:
+        """Computed once: base58 through `bases` costs ~2 ms, and every appended entry names its author."""
         return did_from_public_key(self.public_key)
 
     def sign(self, message: bytes) -> bytes:

@@ -8,6 +8,7 @@ from zkreg.app.metrics import MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.repo import Repo
 from zkreg.errors import IntegrityError, ProofInvalid
 from zkreg.progress import SILENT, Progress
+from zkreg.registry.dag import walk
 from zkreg.registry.manifest import Manifest
 
 
@@ -28,7 +29,8 @@ class VerifyResult:
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
-    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names.
+    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names: each file's
+    DAG and the directory nodes of its tree.
 
     With `attest`, the verdict (ok, or fail with the reason) is appended to this identity's feed.
     """
@@ -38,7 +40,8 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         total = 0
         for file_name, file_cid in manifest.files.items():
             total += repo.store.verify_file(file_cid, manifest.sizes[file_name], progress)
-        repo.store.get_block(manifest.tree)
+        for _ in walk(repo.store.get_block, [manifest.tree], skip=manifest.files.values()):
+            pass  # every directory node of the tree, HAMT shards included, is held and hashes to its CID
         metrics = proven_metrics(repo, MetricsRequest(cid)).proven
         failed = next((metric for metric in metrics if not metric.verified), None)
         if failed is not None:

@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from zkreg.api import MetricsRequest, ProvenMetric, PublishRequest, PullRequest, Repo, VerifyRequest, proven_metrics
+from zkreg.api import (
+    CidRequest,
+    MetricsRequest,
+    ProvenMetric,
+    PublishRequest,
+    PullRequest,
+    Repo,
+    VerifyRequest,
+    compute_cids,
+    proven_metrics,
+)
 from zkreg.api import publish as publish_artefact
 from zkreg.api import pull as pull_artefact
 from zkreg.api import verify as verify_artefact
@@ -18,6 +28,15 @@ from zkreg.cli.zk import verify_proof_command
 from zkreg.registry.manifest import Manifest
 
 commands = command_set()
+
+CidProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cid-profile",
+        help="unixfs-v1-2025 | unixfs-v0-2015 | kubo-v1-legacy (IPIP-499); default: the latest version's, "
+        "then cid_profile in config.toml, then unixfs-v1-2025.",
+    ),
+]
 
 StoreOption = Annotated[
     str | None,
@@ -77,6 +96,7 @@ def publish(
     metrics_proof: Annotated[
         Path | None, typer.Option(help="An evaluation bundle (zkreg eval) of these weights: proven accuracy.")
     ] = None,
+    cid_profile: CidProfileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -102,6 +122,7 @@ def publish(
             commit_rows=commit_rows,
             eval_batch=eval_batch,
             metrics_proof=metrics_proof,
+            cid_profile=cid_profile,
         )
         result = publish_artefact(repo, request, progress)
     if result.zk_srs == "dev":
@@ -117,6 +138,39 @@ def publish(
         note = "published" if result.created else "unchanged, already published as"
         echo(f"{note} {result.name}@{result.version}")
         echo(result.cid)
+
+
+@commands.command()
+def cid(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories.", metavar="PATH")],
+    cid_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--cid-profile",
+            help="unixfs-v1-2025 | unixfs-v0-2015 | kubo-v1-legacy; default: cid_profile in config.toml, "
+            "then unixfs-v1-2025.",
+        ),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Print the CID of each file or folder without storing anything (like `ipfs add --only-hash`).
+
+    A folder's CID covers every file below it, hidden ones included (`ipfs add -r --hidden`); empty folders are
+    left out, as publish leaves them out.
+    """
+    repo = open_repo()
+    with progress_for(json_out) as progress:
+        result = compute_cids(repo, CidRequest(paths, cid_profile), progress)
+    if json_out:
+        emit_json(
+            {
+                "profile": result.profile,
+                "entries": [{"path": e.path, "cid": e.cid, "size": e.size, "type": e.kind} for e in result.entries],
+            }
+        )
+    else:
+        for entry in result.entries:
+            echo(f"{entry.cid}  {entry.path}")
 
 
 @commands.command()

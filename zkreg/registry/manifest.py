@@ -20,6 +20,7 @@ from zkreg.schemas import validate
 SCHEMA_ID = "zkreg/manifest/1"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 ZK_LINKS = ("settings", "vk", "srs", "eval_settings", "eval_vk")
+LEGACY_PROFILE = "kubo-v1-legacy"
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Manifest:
     """Credits per proof its author's `zkreg serve` asks (None: the server's default, 1)."""
     rows: dict[str, Any] | None = None
     """A dataset's row commitment (see `zkreg.zk.rows`), its `commitment` link as a CID string."""
+    cid_profile: str = LEGACY_PROFILE
+    """The CID profile (IPIP-499) of its files and tree; a manifest from before profiles has none: kubo-v1-legacy."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,7 @@ class Manifest:
             "zk": self.zk,
             "price": self.price,
             "rows": self.rows,
+            "cid_profile": self.cid_profile,
         }
 
 
@@ -92,6 +96,7 @@ def build_and_sign(
     price: int | None = None,
     rows: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
+    cid_profile: str | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
     body: dict[str, Any] = {
@@ -126,6 +131,8 @@ def build_and_sign(
         body["price"] = price
     if rows is not None:
         body["rows"] = {**rows, "commitment": dagcbor.link(rows["commitment"])}
+    if cid_profile is not None:
+        body["cid_profile"] = cid_profile
     signature = identity.sign(dagcbor.encode(body))
     block = dagcbor.encode({**body, "sig": signature})
     return compute(DAG_CBOR, block), block
@@ -162,6 +169,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         zk=_unlink_zk(decoded.get("zk")),
         price=decoded.get("price"),
         rows=_unlink_rows(decoded.get("rows")),
+        cid_profile=decoded.get("cid_profile", LEGACY_PROFILE),
     )
 
 

@@ -33,7 +33,7 @@ from zkreg.schemas import load as load_schema
 
 SCHEMA_NAME = "ledger-entry.v1"
 MAX_ENTRY_BYTES = 16 * 1024
-ENTRY_TYPES = ("publish", "use", "receipt", "attest", "endorse", "revoke", "rotate")
+ENTRY_TYPES = ("publish", "use", "receipt", "attest", "endorse", "revoke", "rotate", "vouch")
 LINK_FIELDS: dict[str, tuple[str, ...]] = {
     "publish": ("manifest",),
     "use": ("manifest",),
@@ -42,6 +42,7 @@ LINK_FIELDS: dict[str, tuple[str, ...]] = {
     "endorse": (),
     "revoke": ("manifest",),
     "rotate": (),
+    "vouch": (),
 }
 _KNOWN_CID_PREFIXES = (b"\x01\x71\x12\x20", b"\x01\x55\x12\x20", b"\x01\x70\x12\x20")
 _LINKS = frozenset(b"\x00" + prefix for prefix in _KNOWN_CID_PREFIXES)

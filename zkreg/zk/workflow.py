@@ -42,7 +42,7 @@ from zkreg.identity import Identity
 from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
 from zkreg.registry.store import BlockStore
-from zkreg.registry.unixfs import file_cid
+from zkreg.registry.unixfs import CidProfile, file_cid, profile_named
 from zkreg.zk.backend import MODES, TARGETS, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
@@ -165,6 +165,7 @@ class ZkWorkspace:
         progress: Progress,
         target: str = "resources",
         eval_batch: int | None = None,
+        profile: CidProfile,
     ) -> ZkPublication:
         """The zk artefacts of a model; with `eval_batch`, also its evaluation circuit (`zk.evaluation`) for
         that many rows per proof, on the same SRS (sized for the larger of the two circuits)."""
@@ -241,7 +242,7 @@ class ZkWorkspace:
             if evaluation is not None:
                 published["zk/eval-settings.json"] = evaluation.folder / "settings.json"
                 published["zk/eval-vk.key"] = evaluation.folder / "vk.key"
-            cids = {name: self.store.put_file(path).cid for name, path in published.items()}
+            cids = {name: self.store.put_file(path, profile).cid for name, path in published.items()}
             settings_cid, vk_cid = cids["zk/settings.json"], cids["zk/vk.key"]
             srs_cid = cids[srs_name]
             if evaluation is not None:
@@ -345,7 +346,7 @@ class ZkWorkspace:
                 deadline,
             )
             shutil.rmtree(fetched)
-            if file_cid(staging / "vk.key") != zk.vk:
+            if file_cid(staging / "vk.key", profile_named(manifest.cid_profile)) != zk.vk:
                 raise ZkVkMismatch(
                     "the rebuilt verifying key is not the published one; refusing to prove with it",
                 )
