@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 IPFS_NODE := tests/ipfs-node
 IPFS_NODE_STAMP := $(IPFS_NODE)/node_modules/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo eval-demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	ZKREG=$(BIN)/zkreg examples/demo.sh
+
+eval-demo: $(STAMP)
+	ZKREG=$(BIN)/zkreg examples/eval-demo.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,7 +11,16 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from zkreg.app.cids import CidRequest, CidResult, PathCid, compute_cids
+from zkreg.app.evaluate import (
+    EvalEstimate,
+    EvalRequest,
+    VerifyEvaluationRequest,
+    estimate_evaluation,
+    evaluate,
+    verify_evaluation,
+)
 from zkreg.app.gc import GcRequest, GcResult, gc
+from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
@@ -42,6 +51,7 @@ from zkreg.registry.manifest import Manifest
 from zkreg.reputation.ledger import ImportReport
 from zkreg.reputation.score import Reputation, Scores
 from zkreg.reputation.sync import ExportResult
+from zkreg.zk.evaluation import EvaluationResult, EvaluationVerdict
 from zkreg.zk.workflow import ProofVerdict, ProveResult
 
 if TYPE_CHECKING:
@@ -78,6 +88,10 @@ __all__ = [
     "CarImport",
     "CidRequest",
     "CidResult",
+    "EvalEstimate",
+    "EvalRequest",
+    "EvaluationResult",
+    "EvaluationVerdict",
     "ExportCarRequest",
     "ExportFeedsRequest",
     "ExportResult",
@@ -87,10 +101,13 @@ __all__ = [
     "ImportFeedsRequest",
     "ImportReport",
     "Manifest",
+    "MetricsReport",
+    "MetricsRequest",
     "PathCid",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
+    "ProvenMetric",
     "Provider",
     "PublishRequest",
     "PublishResult",
@@ -107,12 +124,15 @@ __all__ = [
     "Scores",
     "SyncReport",
     "SyncRequest",
+    "VerifyEvaluationRequest",
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
     "VouchRequest",
     "add_peer",
     "compute_cids",
+    "estimate_evaluation",
+    "evaluate",
     "export_car",
     "export_feeds",
     "gc",
@@ -120,6 +140,7 @@ __all__ = [
     "import_feeds",
     "prove",
     "prove_remote",
+    "proven_metrics",
     "publish",
     "pull",
     "pull_remote",
@@ -128,6 +149,7 @@ __all__ = [
     "trust_peer",
     "trust_roots",
     "verify",
+    "verify_evaluation",
     "verify_proof",
     "vouch_peer",
 ]

@@ -309,7 +309,7 @@ class BadEnv(InvalidInput):
 
 
 class BadZkMode(InvalidInput):
-    """`--zk` names no known proving mode."""
+    """`--zk` names no known proving mode, or `--zk-target` no known calibration target."""
 
     code = "input/bad-zk-mode"
 
@@ -354,6 +354,66 @@ class SrsTooSmall(InvalidInput):
     """An SRS ceremony file for fewer logrows than the circuit needs."""
 
     code = "input/srs-too-small"
+
+
+class DataFormatUnknown(InvalidInput):
+    """A data file that is neither .csv nor .npz."""
+
+    code = "input/data-format"
+
+
+class DataRagged(InvalidInput):
+    """A data file whose rows do not all have the header's columns (or x and y that do not line up)."""
+
+    code = "input/data-ragged"
+
+
+class DataNotNumeric(InvalidInput):
+    """A data file with a feature cell that is not a number."""
+
+    code = "input/data-not-numeric"
+
+
+class DataNotFinite(InvalidInput):
+    """A data file with a NaN or infinite feature."""
+
+    code = "input/data-not-finite"
+
+
+class DataMissingLabel(InvalidInput):
+    """A data file without the label column (`--label`, default the last) or an empty label."""
+
+    code = "input/data-no-label"
+
+
+class DataTooLarge(InvalidInput):
+    """A data file past the bounds (bytes, rows, columns, classes)."""
+
+    code = "input/data-too-large"
+
+
+class NoTable(InvalidInput):
+    """`--private` or `--label` for a dataset without exactly one .csv or .npz file."""
+
+    code = "input/no-table"
+
+
+class EvalShapeMismatch(InvalidInput):
+    """A model that cannot be evaluated (not one input and one output), or rows that do not fit its circuit."""
+
+    code = "input/eval-shape"
+
+
+class EvalNotSetUp(InvalidInput):
+    """A model published without an evaluation circuit."""
+
+    code = "input/eval-not-set-up"
+
+
+class BadMetricsProof(InvalidInput):
+    """`--metrics-proof` naming an evaluation of another model's weights."""
+
+    code = "input/metrics-proof"
 
 
 class RequestTooLarge(InvalidInput):
@@ -480,6 +540,12 @@ class ProofNotFound(NotFound):
     """A proof bundle that is not held here."""
 
     code = "not-found/proof"
+
+
+class PrivateRowsMissing(NotFound):
+    """Evaluating on a private dataset in a data dir that does not hold its rows and salts."""
+
+    code = "not-found/private-rows"
 
 
 class ProvingKeyNotFound(NotFound):
@@ -785,6 +851,30 @@ class ProofInstancesShape(ProofInvalid):
     """A proof's public instances do not have the circuit's shape."""
 
     code = "proof/instances-shape"
+
+
+class ProofDatasetMismatch(ProofInvalid):
+    """An evaluation naming a dataset without the row commitment its proofs need."""
+
+    code = "proof/dataset-mismatch"
+
+
+class ProofRowNotCommitted(ProofInvalid):
+    """An evaluation proof over a row that is not in the dataset's row commitment."""
+
+    code = "proof/row-not-committed"
+
+
+class ProofRowCountedTwice(ProofInvalid):
+    """An evaluation that proves the same row in two proofs (or with two outcomes)."""
+
+    code = "proof/row-counted-twice"
+
+
+class ProofTotalMismatch(ProofInvalid):
+    """An evaluation whose claimed rows, correct count or accuracy is not what its proofs give."""
+
+    code = "proof/total-mismatch"
 
 
 class ProofInstancesMalformed(ProofInvalid):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.serve.conftest import start_peer  # noqa: F401  (real peers, for the private dataset tests here)
 from tests.zk.helpers import CONV_INPUT, MLP_INPUT, Published, ZkSession
 from tests.zk.models import build_conv, build_mlp
 from zkreg.api import ProveRequest, PublishRequest, Repo, prove, publish

@@ -16,6 +16,8 @@ from tests.zk.models import build_mlp, mlp_reference
 from zkreg.api import ProveRequest, Repo, VerifyProofRequest, prove, verify_proof
 from zkreg.errors import NotFound
 from zkreg.registry.unixfs import PROFILES, profile_named
+from zkreg.zk.cost import PROBE_LOGROWS, CostCache, CostPoint, CostProfile
+from zkreg.zk.ezkl_backend import installed_version
 from zkreg.zk.workflow import file_cid
 
 pytestmark = pytest.mark.slow
@@ -161,14 +163,34 @@ def test_cached_keys_from_another_ezkl_version_are_never_used(zk_session: ZkSess
     assert verify_proof(repo, VerifyProofRequest(out)).output == rebuilt.output
 
 
-def test_cli_publish_private_prints_the_estimate_and_warns_about_the_dev_srs(cli: Any, tmp_path: Path) -> None:
+def test_the_first_zk_publish_of_a_data_dir_measures_this_machine_and_records_it(zk_session: ZkSession) -> None:
+    cost = CostCache(zk_session.home / "zk" / "cost.json", "ezkl", installed_version())
+    for mode in ("fixed", "hashed"):
+        profile = cost.load(mode)
+        assert profile is not None, mode
+        assert tuple(point.logrows for point in profile.points) == PROBE_LOGROWS
+        assert all(point.setup_s > 0 and point.prove_s > 0 and point.peak_bytes > 1 << 20 for point in profile.points)
+
+
+def test_cli_publish_private_prints_the_estimate_from_this_machines_measurement_and_warns_about_the_dev_srs(
+    cli: Any, tmp_path: Path
+) -> None:
     assert cli("init").code == 0
+    # A recorded measurement with figures no real run gives: the estimate printed must be extrapolated from it.
+    cost = CostCache(cli.home / "zk" / "cost.json", "ezkl", installed_version())
+    slow = (CostPoint(11, 0.0, 4096.0, 2048.0, 1 << 20), CostPoint(13, 0.0, 16384.0, 8192.0, 4 << 20))
+    cost.record(CostProfile("fixed", slow))
     model = build_mlp(tmp_path / "mlp.onnx", seed=5)
     result = cli("publish", str(model), "--name", "cli-mlp", "--weights", "private", "--json")
     assert result.code == 0, result.stderr
     document = result.json()
     assert document["zk_srs"] == "dev"
-    assert document["zk_estimate"].startswith("logrows ")
+    logrows = cli("show", document["cid"], "--json").json()["zk"]["logrows"]
+    expected = CostProfile("fixed", slow).estimate(logrows)
+    assert document["zk_estimate"].startswith(
+        f"logrows {logrows}, fixed: setup ~{expected.setup_seconds:.0f} s, prove ~{expected.prove_seconds:.0f} s"
+    )
+    assert cost.load("fixed") == CostProfile("fixed", slow), "a current measurement is not measured again"
     assert "insecure dev SRS" in result.stderr
     shown = cli("show", document["cid"], "--json").json()
     assert shown["zk"]["mode"] == "fixed"

@@ -7,17 +7,20 @@ import os
 import re
 import sqlite3
 import stat
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from zkreg.app.evaluate import PRIVATE_ROWS, VerifyEvaluationRequest, table_file, verify_evaluation
 from zkreg.app.repo import Repo
 from zkreg.config import load_config
 from zkreg.errors import (
     BadKind,
+    BadMetricsProof,
     BadName,
     BadVersion,
     BadWeights,
@@ -47,11 +50,16 @@ from zkreg.registry.unixfs import (
     CidProfile,
     ImportedFile,
     PutBlock,
+    file_cid,
     profile_named,
     put_directory,
 )
 from zkreg.schemas import load as load_schema
-from zkreg.zk.workflow import ZkPublication
+from zkreg.zk.evaluation import DEFAULT_BATCH, Evaluation
+from zkreg.zk.rows import DATA_SCALE, SALT_COLUMNS, CommittedRows, commit, commitment_bytes, save_private
+from zkreg.zk.rows import SCHEME as ROWS_SCHEME
+from zkreg.zk.table import load_table
+from zkreg.zk.workflow import ZkPublication, zk_section
 
 if TYPE_CHECKING:
     from zkreg.registry.ipfs import IpfsStore
@@ -80,9 +88,22 @@ class PublishRequest:
     zk: str | None = None
     """"fixed" | "hashed": set up zk proofs (default "fixed" if the weights are private)."""
     calibration: Path | None = None
+    zk_target: str | None = None
+    """ezkl's calibration target, "resources" (default: the smallest circuit) | "accuracy" (scales that fit the
+    float model best); docs/zk.md gives the size and prediction drift each costs."""
     srs: Path | None = None
     price: int | None = None
     """Credits per proof `zkreg serve` asks for the model (default 1)."""
+    private: bool = False
+    """A dataset: publish only its row commitment (count, column schema, one blinded hash per row), no row."""
+    label: str | None = None
+    """A dataset's label column (CSV; default the last). Implies `commit_rows`."""
+    commit_rows: bool = False
+    """A public dataset: also publish its row commitment, so models can be evaluated on it."""
+    eval_batch: int | None = None
+    """A zk model with a `dataset` that has rows: rows per evaluation proof (default `DEFAULT_BATCH`)."""
+    metrics_proof: Path | None = None
+    """An evaluation bundle (`zkreg eval`) of these weights: recorded as the model's proven accuracy."""
     cid_profile: str | None = None
     """The IPIP-499 CID profile of the files and tree; default: the latest version's (a re-publish is stable),
     then `cid_profile` in config.toml, then unixfs-v1-2025."""
@@ -129,7 +150,8 @@ def publish(repo: Repo, request: PublishRequest, progress: Progress = SILENT) ->
     try:
         with repo.store.recording() as record:
             try:
-                return _publish(repo, request, progress, node, record)
+                with tempfile.TemporaryDirectory(prefix="zkreg-publish-") as scratch:
+                    return _publish(repo, request, progress, node, record, Path(scratch))
             except BaseException:  # an error or Ctrl-C: what this publish added and nothing reaches goes
                 take_back(repo, record)
                 raise
@@ -151,7 +173,12 @@ def take_back(repo: Repo, record: BlockRecord) -> None:
 
 
 def _publish(
-    repo: Repo, request: PublishRequest, progress: Progress, node: IpfsStore | None, record: BlockRecord
+    repo: Repo,
+    request: PublishRequest,
+    progress: Progress,
+    node: IpfsStore | None,
+    record: BlockRecord,
+    scratch: Path,
 ) -> PublishResult:
     name, version, weights, zk = request.name, request.version, request.weights, request.zk
     files = collect_files(list(request.paths))
@@ -160,8 +187,13 @@ def _publish(
         raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
     if weights not in WEIGHTS:
         raise BadWeights(f"--weights must be one of {', '.join(WEIGHTS)}")
-    if kind != "model" and (weights == "private" or zk is not None or request.calibration or request.srs):
-        raise NotAModel("--weights private, --zk, --calibration and --srs apply to models")
+    zk_options = request.calibration or request.zk_target or request.srs or request.metrics_proof
+    if kind != "model" and (weights == "private" or zk is not None or zk_options):
+        raise NotAModel(
+            "--weights private, --zk, --zk-target, --calibration, --srs and --metrics-proof apply to models"
+        )
+    if kind != "dataset" and (request.private or request.label or request.commit_rows):
+        raise NotADataset("--private, --label and --commit-rows apply to datasets")
     profile = choose_profile(repo, request.cid_profile, name)
     identity = repo.identity
     # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
@@ -176,9 +208,23 @@ def _publish(
         for file_name, path in files.items():
             if file_name.endswith(".onnx"):
                 check_onnx_model(path, published)
+    rows_section, private_rows = None, None
+    if kind == "dataset" and (request.private or request.label is not None or request.commit_rows):
+        rows_section, private_rows, files = _commit_rows(repo, files, request, scratch)
+    eval_batch = None
+    if dataset_cid is not None and (weights == "private" or zk is not None):
+        dataset_rows = repo.manifest(dataset_cid).rows
+        eval_batch = request.eval_batch or DEFAULT_BATCH if dataset_rows is not None else None
+    metrics: dict[str, Any] = {}
+    evaluation_file = None
+    if request.metrics_proof is not None:
+        metrics, evaluation_file = _proven_metrics(repo, request.metrics_proof)
+        files = {**files, "eval/accuracy.json": evaluation_file}
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
-        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress, profile)
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress, eval_batch, profile)
+        if evaluation_file is not None:
+            _check_evaluation_binds(repo, request.metrics_proof, zk_publication)
         if weights == "private":  # no byte of the weights, whichever files hold them
             weight_files = zk_publication.weight_files
             files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
@@ -240,9 +286,13 @@ def _publish(
             message=request.message,
             zk=zk_publication.section if zk_publication else None,
             price=request.price,
+            rows=rows_section,
+            metrics=metrics,
             cid_profile=profile.name,
         )
         decode_and_verify(cid, block)  # what we sign must be what every reader accepts
+        if private_rows is not None and rows_section is not None:
+            save_private(repo.home / PRIVATE_ROWS, rows_section["commitment"], private_rows)
         repo.store.put_block(cid, block)
         if node is not None:
             _send_to_node(repo, node, cid, block, request.pin)
@@ -260,6 +310,64 @@ def _publish(
         zk_estimate=zk_publication.estimate.describe(),
         zk_srs=zk_publication.section["srs_kind"],
     )
+
+
+def _commit_rows(
+    repo: Repo, files: dict[str, Path], request: PublishRequest, scratch: Path
+) -> tuple[dict[str, Any], CommittedRows | None, dict[str, Path]]:
+    """A dataset's row commitment (`zkreg.zk.rows`): the manifest's `rows` section, the rows and salts a
+    private dataset keeps in this data dir, and the files to publish (a private dataset: the commitment only)."""
+    _, path = table_file(files)
+    rows = commit(load_table(path, request.label), private=request.private)
+    commitment = scratch / "commitment.json"
+    commitment.write_bytes(commitment_bytes(rows))
+    table = rows.table
+    section = {
+        "scheme": ROWS_SCHEME,
+        "visibility": "private" if request.private else "public",
+        "count": table.count,
+        "columns": list(table.columns),
+        "label": table.label,
+        "classes": list(table.classes),
+        "scale": DATA_SCALE,
+        "salts": SALT_COLUMNS,
+        "commitment": file_cid(commitment),
+    }
+    published = {"rows/commitment.json": commitment}
+    if not request.private:
+        published = {**files, **published}
+    return section, rows if request.private else None, published
+
+
+def _proven_metrics(repo: Repo, bundle: Path) -> tuple[dict[str, Any], Path]:
+    """The manifest's proven accuracy from an evaluation bundle, verified first (every proof)."""
+    verdict = verify_evaluation(repo, VerifyEvaluationRequest(bundle))
+    record = {
+        "correct": verdict.correct,
+        "rows": verdict.rows,
+        "dataset": verdict.dataset.cid,
+        "evaluation": file_cid(bundle),
+    }
+    return {"accuracy": record}, bundle
+
+
+def _check_evaluation_binds(repo: Repo, bundle: Path | None, publication: ZkPublication) -> None:
+    """The evaluation must be of these very weights: the model it names was set up here from the same ONNX bytes
+    (this data dir's cache records which file each published circuit was built from), or is public with the
+    same ONNX file. Circuits are re-calibrated on each publish, so their vks need not be equal."""
+    assert bundle is not None
+    evaluated = repo.manifest(Evaluation.load(bundle).model)
+    zk = zk_section(evaluated)
+    onnx = [cid for name, cid in evaluated.files.items() if name.endswith(".onnx")]
+    built_here = repo.zk_workspace().cache.find(zk.settings) if zk is not None else None
+    same_bytes = publication.model_cid in onnx or (
+        built_here is not None and built_here.meta.get("model") == publication.model_cid
+    )
+    if evaluated.author != repo.identity.did or not same_bytes:
+        raise BadMetricsProof(
+            f"--metrics-proof evaluates {evaluated.name}@{evaluated.version}, which is not this model "
+            "(other weights, or not published from this data dir)"
+        )
 
 
 def _import_files(
@@ -342,7 +450,13 @@ def _now() -> str:
 
 
 def _prepare_zk(
-    repo: Repo, files: dict[str, Path], mode: str, request: PublishRequest, progress: Progress, profile: CidProfile
+    repo: Repo,
+    files: dict[str, Path],
+    mode: str,
+    request: PublishRequest,
+    progress: Progress,
+    eval_batch: int | None,
+    profile: CidProfile,
 ) -> ZkPublication:
     models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
     if len(models) != 1:
@@ -350,7 +464,14 @@ def _prepare_zk(
             f"zk proofs need exactly one .onnx file among the published files, found {len(models)}",
         )
     return repo.zk_workspace().prepare_publish(
-        models[0], mode=mode, calibration=request.calibration, srs=request.srs, progress=progress, profile=profile
+        models[0],
+        mode=mode,
+        calibration=request.calibration,
+        srs=request.srs,
+        progress=progress,
+        target=request.zk_target or "resources",
+        eval_batch=eval_batch,
+        profile=profile,
     )
 
 

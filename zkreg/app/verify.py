@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from zkreg.app.metrics import MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.repo import Repo
-from zkreg.errors import IntegrityError
+from zkreg.errors import IntegrityError, ProofInvalid
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.dag import walk
 from zkreg.registry.manifest import Manifest
@@ -23,6 +24,8 @@ class VerifyResult:
     manifest: Manifest
     files: int
     bytes: int
+    metrics: tuple[ProvenMetric, ...] = ()
+    """Proven metrics, each re-verified from its evaluation bundle (a file of the manifest)."""
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
@@ -39,6 +42,10 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
             total += repo.store.verify_file(file_cid, manifest.sizes[file_name], progress)
         for _ in walk(repo.store.get_block, [manifest.tree], skip=manifest.files.values()):
             pass  # every directory node of the tree, HAMT shards included, is held and hashes to its CID
+        metrics = proven_metrics(repo, MetricsRequest(cid)).proven
+        failed = next((metric for metric in metrics if not metric.verified), None)
+        if failed is not None:
+            raise ProofInvalid(f"proven {failed.name} does not verify: {failed.reason}")
     except IntegrityError as error:
         if request.attest:
             repo.ledger.append(
@@ -48,4 +55,4 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
     if request.attest:
         details = f"{len(manifest.files)} files, {total} bytes verified"
         repo.ledger.append(repo.identity, "attest", {"subject": cid, "verdict": "ok", "details": details})
-    return VerifyResult(manifest, len(manifest.files), total)
+    return VerifyResult(manifest, len(manifest.files), total, metrics)

@@ -76,6 +76,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zkreg.cli.zk",
         "Run the model on an input and write a signed zero-knowledge proof bundle of the output.",
     ),
+    "eval": (
+        "zkreg.cli.zk",
+        "Prove how many rows of a committed dataset a committed model classifies correctly; write a signed "
+        "evaluation bundle that anyone can verify without seeing a row or a weight.",
+    ),
     "ledger": ("zkreg.cli.ledger", "The signed, hash-chained feeds this peer holds."),
     "rep": ("zkreg.cli.ledger", "Proof of Reputation: trust, credit, debit and balance."),
     "peer": ("zkreg.cli.peer", "Peers and local trust roots."),

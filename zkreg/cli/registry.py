@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from zkreg.api import CidRequest, PublishRequest, PullRequest, Repo, VerifyRequest, compute_cids
+from zkreg.api import (
+    CidRequest,
+    MetricsRequest,
+    ProvenMetric,
+    PublishRequest,
+    PullRequest,
+    Repo,
+    VerifyRequest,
+    compute_cids,
+    proven_metrics,
+)
 from zkreg.api import publish as publish_artefact
 from zkreg.api import pull as pull_artefact
 from zkreg.api import verify as verify_artefact
@@ -67,8 +77,25 @@ def publish(
     pin: Annotated[bool, typer.Option("--pin/--no-pin", help="Pin the published DAG on the IPFS node.")] = True,
     zk: Annotated[str | None, typer.Option(help="fixed | hashed: set up zk proofs (default fixed if private).")] = None,
     calibration: Annotated[Path | None, typer.Option(help="zk: a representative input (JSON).")] = None,
+    zk_target: Annotated[
+        str | None,
+        typer.Option(help="zk calibration: resources (default; smallest circuit) | accuracy (least drift)."),
+    ] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
+    private: Annotated[
+        bool, typer.Option("--private", help="Dataset: publish a row commitment and no row (rows stay here).")
+    ] = False,
+    label: Annotated[str | None, typer.Option(help="Dataset: the CSV label column (default: the last).")] = None,
+    commit_rows: Annotated[
+        bool, typer.Option("--commit-rows", help="Public dataset: also commit every row, to evaluate on it.")
+    ] = False,
+    eval_batch: Annotated[
+        int | None, typer.Option(min=1, max=256, help="zk model with a --dataset with rows: rows per eval proof.")
+    ] = None,
+    metrics_proof: Annotated[
+        Path | None, typer.Option(help="An evaluation bundle (zkreg eval) of these weights: proven accuracy.")
+    ] = None,
     cid_profile: CidProfileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
@@ -87,8 +114,14 @@ def publish(
             pin=pin,
             zk=zk,
             calibration=calibration,
+            zk_target=zk_target,
             srs=srs,
             price=price,
+            private=private,
+            label=label,
+            commit_rows=commit_rows,
+            eval_batch=eval_batch,
+            metrics_proof=metrics_proof,
             cid_profile=cid_profile,
         )
         result = publish_artefact(repo, request, progress)
@@ -176,10 +209,13 @@ def pull(
             echo(f"{pulled.cid}  {pulled.size:>12}  {one_line(str(result.directory / pulled.path))}")
 
 
-def _describe(manifest: Manifest) -> str:
+def _describe(
+    manifest: Manifest, metrics: tuple[ProvenMetric, ...] = (), claimed: dict[str, object] | None = None
+) -> str:
+    claimed = claimed or {}
     lines = [
         f"manifest {manifest.cid}",
-        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({manifest.weights} weights)",
+        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({_visibility(manifest)})",
         f"author   {manifest.author}",
         f"created  {manifest.created}",
     ]
@@ -187,11 +223,32 @@ def _describe(manifest: Manifest) -> str:
         lines.append(f"dataset  {manifest.dataset}")
     for parent in manifest.parents:
         lines.append(f"parent   {parent}")
+    if manifest.rows is not None:
+        rows = manifest.rows
+        lines.append(
+            f"rows     {rows['count']} ({rows['visibility']}: "
+            + ("a commitment, no row" if rows["visibility"] == "private" else "committed")
+            + f"), label {one_line(rows['label'])}, {len(rows['classes'])} classes, "
+            f"{len(rows['columns'])} features"
+        )
+    for metric in metrics:
+        lines.append(
+            f"metric   {one_line(metric.name)} {metric.value} proven ({metric.correct}/{metric.rows} rows of "
+            f"dataset {metric.dataset}, evaluation {metric.evaluation})"
+        )
+    for name, value in claimed.items():
+        lines.append(f"metric   {one_line(name)} {one_line(str(value))} claimed")
     if manifest.message:
         lines.append(f"\n{_indented(manifest.message)}\n")
     lines.append(f"tree     {manifest.tree}")
     lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {one_line(path)}" for path, cid in manifest.files.items())
     return "\n".join(lines)
+
+
+def _visibility(manifest: Manifest) -> str:
+    if manifest.kind == "dataset":
+        return "private rows" if manifest.rows is not None and manifest.rows["visibility"] == "private" else "public"
+    return f"{manifest.weights} weights"
 
 
 def _indented(message: str) -> str:
@@ -202,11 +259,19 @@ def _indented(message: str) -> str:
 @commands.command()
 def show(ref: str, json_out: JsonFlag = False) -> None:
     """Show a verified manifest."""
-    manifest = open_repo().show(ref)
+    repo = open_repo()
+    manifest = repo.show(ref)
+    report = proven_metrics(repo, MetricsRequest(manifest.cid, verify=False))
     if json_out:
-        emit_json(manifest.to_json())
+        emit_json(
+            manifest.to_json()
+            | {
+                "proven_metrics": [metric.to_json() for metric in report.proven],
+                "claimed_metrics": report.claimed,
+            }
+        )
     else:
-        echo(_describe(manifest))
+        echo(_describe(manifest, report.proven, report.claimed))
 
 
 @commands.command()
@@ -248,14 +313,24 @@ def verify(
     A known ref wins over a same-named file in the current folder: write ./NAME to verify that file."""
     repo = open_repo()
     if Path(ref).is_file() and not repo.knows_ref(ref):
-        verify_proof_command(Path(ref), json_out)
+        verify_proof_command(Path(ref), json_out, attest)
         return
     with progress_for(json_out) as progress:
         result = verify_artefact(repo, VerifyRequest(ref, attest=attest), progress)
     if json_out:
-        emit_json({"ok": True, "cid": result.manifest.cid, "files": result.files, "bytes": result.bytes})
+        emit_json(
+            {
+                "ok": True,
+                "cid": result.manifest.cid,
+                "files": result.files,
+                "bytes": result.bytes,
+                "metrics": [metric.to_json() for metric in result.metrics],
+            }
+        )
     else:
         echo(
             f"ok {result.manifest.name}@{result.manifest.version}: signature valid, "
             f"{result.files} files, {result.bytes} bytes verified"
         )
+        for metric in result.metrics:
+            echo(f"ok proven {metric.name} {metric.value} ({metric.correct}/{metric.rows} rows) re-verified")

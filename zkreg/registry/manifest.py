@@ -19,7 +19,7 @@ from zkreg.schemas import validate
 
 SCHEMA_ID = "zkreg/manifest/1"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-ZK_LINKS = ("settings", "vk", "srs")
+ZK_LINKS = ("settings", "vk", "srs", "eval_settings", "eval_vk")
 LEGACY_PROFILE = "kubo-v1-legacy"
 
 
@@ -45,6 +45,8 @@ class Manifest:
     """Zero-knowledge artefacts (see `zkreg.zk`): settings, vk and SRS CIDs as strings, mode, commitment."""
     price: int | None = None
     """Credits per proof its author's `zkreg serve` asks (None: the server's default, 1)."""
+    rows: dict[str, Any] | None = None
+    """A dataset's row commitment (see `zkreg.zk.rows`), its `commitment` link as a CID string."""
     cid_profile: str = LEGACY_PROFILE
     """The CID profile (IPIP-499) of its files and tree; a manifest from before profiles has none: kubo-v1-legacy."""
 
@@ -66,6 +68,7 @@ class Manifest:
             "metrics": self.metrics,
             "zk": self.zk,
             "price": self.price,
+            "rows": self.rows,
             "cid_profile": self.cid_profile,
         }
 
@@ -91,6 +94,8 @@ def build_and_sign(
     message: str | None,
     zk: dict[str, Any] | None = None,
     price: int | None = None,
+    rows: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
     cid_profile: str | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
@@ -105,7 +110,16 @@ def build_and_sign(
         "tree": dagcbor.link(tree),
         "parents": [dagcbor.link(parent) for parent in parents],
         "weights": weights,
-        "metrics": {},
+        "metrics": {
+            name: {
+                "proven": {
+                    **entry,
+                    "dataset": dagcbor.link(entry["dataset"]),
+                    "evaluation": dagcbor.link(entry["evaluation"]),
+                }
+            }
+            for name, entry in (metrics or {}).items()
+        },
     }
     if dataset is not None:
         body["dataset"] = dagcbor.link(dataset)
@@ -115,6 +129,8 @@ def build_and_sign(
         body["zk"] = {key: dagcbor.link(value) if key in ZK_LINKS else value for key, value in zk.items()}
     if price is not None:
         body["price"] = price
+    if rows is not None:
+        body["rows"] = {**rows, "commitment": dagcbor.link(rows["commitment"])}
     if cid_profile is not None:
         body["cid_profile"] = cid_profile
     signature = identity.sign(dagcbor.encode(body))
@@ -152,6 +168,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         metrics=_jsonable(decoded["metrics"]),
         zk=_unlink_zk(decoded.get("zk")),
         price=decoded.get("price"),
+        rows=_unlink_rows(decoded.get("rows")),
         cid_profile=decoded.get("cid_profile", LEGACY_PROFILE),
     )
 
@@ -160,6 +177,10 @@ def _unlink_zk(section: dict[str, Any] | None) -> dict[str, Any] | None:
     if section is None:
         return None
     return {key: _unlink(value) if key in ZK_LINKS else value for key, value in section.items()}
+
+
+def _unlink_rows(section: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if section is None else {**section, "commitment": _unlink(section["commitment"])}
 
 
 def _jsonable(value: Any) -> Any:

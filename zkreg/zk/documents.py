@@ -159,6 +159,12 @@ class ZkSection:
     srs_kind: str
     logrows: int
     params_commitment: tuple[str, ...]
+    eval_settings: str | None = None
+    """The evaluation circuit (`zkreg.zk.evaluation`), if the model was published with one."""
+    eval_vk: str | None = None
+    eval_batch: int | None = None
+    eval_width: int | None = None
+    eval_logrows: int | None = None
 
     @classmethod
     def parse(cls, section: Any, *, what: str) -> ZkSection:
@@ -177,6 +183,11 @@ class ZkSection:
             srs_kind=section["srs_kind"],
             logrows=section["logrows"],
             params_commitment=tuple(section.get("params_commitment", ())),
+            eval_settings=section.get("eval_settings"),
+            eval_vk=section.get("eval_vk"),
+            eval_batch=section.get("eval_batch"),
+            eval_width=section.get("eval_width"),
+            eval_logrows=section.get("eval_logrows"),
         )
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from zkreg.errors import ProofInputMismatch, ProofInstancesMalformed, ProofInstancesShape
 from zkreg.zk.backend import PublicValues
+from zkreg.zk.cost import CostPoint
 from zkreg.zk.runner import Deadline, run_steps
 
 if TYPE_CHECKING:
@@ -46,8 +47,14 @@ class EzklBackend:
     def __init__(self) -> None:
         self.version = installed_version()
 
-    def make_settings(self, model: Path, calibration: Path, mode: str, out: Path) -> int:
-        logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode)
+    def make_settings(self, model: Path, calibration: Path, mode: str, target: str, out: Path) -> int:
+        logrows: int = _run("settings", model=model, out=out, calibration=calibration, params=mode, target=target)
+        return logrows
+
+    def make_eval_settings(self, model: Path, calibration: Path, mode: str, out: Path, input_scale: int) -> int:
+        logrows: int = _run(
+            "eval_settings", model=model, out=out, calibration=calibration, params=mode, input_scale=input_scale
+        )
         return logrows
 
     def compile(self, model: Path, settings: Path, out: Path, deadline: Deadline | None = None) -> None:
@@ -95,9 +102,24 @@ class EzklBackend:
             deadline=deadline,
         )
 
+    def measure_cost(self, mode: str, sizes: tuple[int, ...], folder: Path) -> list[CostPoint]:
+        points: list[object] = _run("measure_cost", folder=folder, mode=mode, sizes=list(sizes))
+        return [CostPoint.parse(point) for point in points]
+
     def verify(self, proof: Path, settings: Path, vk: Path, srs: Path) -> str | None:
         reason: str | None = _run("verify", proof=proof, settings=settings, vk=vk, srs=srs)
         return reason
+
+    def verify_all(self, proofs: list[Path], settings: Path, vk: Path, srs: Path) -> list[str | None]:
+        reasons: list[str | None] = run_steps(
+            CHILD,
+            [
+                ("verify", {"proof": str(proof), "settings": str(settings), "vk": str(vk), "srs": str(srs)})
+                for proof in proofs
+            ],
+            memory_limit=None,
+        )
+        return reasons
 
     def decode(self, instances: list[list[str]], settings: CircuitSettings, mode: str) -> PublicValues:
         ezkl = untyped_ezkl()

@@ -43,48 +43,18 @@ from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
 from zkreg.registry.store import BlockStore
 from zkreg.registry.unixfs import CidProfile, file_cid, profile_named
-from zkreg.zk.backend import MODES, ProofBackend
+from zkreg.zk.backend import MODES, TARGETS, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
+from zkreg.zk.cost import PROBE_LOGROWS, CostCache, CostPoint, Estimate
 from zkreg.zk.documents import CircuitSettings, ProofBundle, ZkSection
+from zkreg.zk.evaluation import EvaluationWorkspace, prepare_eval, setup_eval
 from zkreg.zk.ezkl_backend import EzklBackend
 from zkreg.zk.inputs import check_values, load_input
 from zkreg.zk.runner import Deadline
 from zkreg.zk.srs import check_ceremony_srs, dev_srs
 
 GB = 1 << 30
-_BASE_LOGROWS = 15
-_MEASURED_AT_BASE = {
-    # mode: (setup s, prove s, peak RSS), the tiny MLP and conv net at logrows 15 on the project's 2-core machine
-    # (bench/zk.py: peak 0.38 GB fixed, 0.76-0.94 GB hashed)
-    "fixed": (3.8, 4.9, int(0.40 * GB)),
-    "hashed": (5.9, 5.5, int(0.95 * GB)),
-}
-_DEV_SRS_SECONDS_AT_BASE = 4.8
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """Cost of setup and proving from the circuit's size; each extra logrow doubles all three."""
-
-    logrows: int
-    mode: str
-    setup_seconds: float
-    prove_seconds: float
-    peak_bytes: int
-
-    def describe(self) -> str:
-        return (
-            f"logrows {self.logrows}, {self.mode}: setup ~{self.setup_seconds:.0f} s, "
-            f"prove ~{self.prove_seconds:.0f} s, peak ~{self.peak_bytes / GB:.1f} GB"
-        )
-
-
-def estimate(logrows: int, mode: str, dev_srs_needed: bool = False) -> Estimate:
-    setup_s, prove_s, peak = _MEASURED_AT_BASE[mode]
-    scale = 2.0 ** (logrows - _BASE_LOGROWS)
-    srs_s = _DEV_SRS_SECONDS_AT_BASE * scale if dev_srs_needed else 0.0
-    return Estimate(logrows, mode, setup_s * scale + srs_s, prove_s * scale, int(peak * scale))
 
 
 def memory_budget() -> int:
@@ -158,6 +128,22 @@ class ZkWorkspace:
         self.cache = ArtefactCache(home / "zk" / "cache")
         self._srs_dir = home / "zk" / "srs"
         self._work = home / "zk" / "work"
+        self.costs = CostCache(home / "zk" / "cost.json", self.backend.name, self.backend.version)
+
+    def estimate(self, logrows: int, mode: str, progress: Progress, dev_srs_needed: bool = False) -> Estimate:
+        """The cost of a setup and a proof at `logrows` on this machine, from its measurement (made first, once per
+        data dir and backend version, if there is none: see `zkreg.zk.cost`)."""
+
+        def measure() -> list[CostPoint]:
+            self._work.mkdir(parents=True, exist_ok=True)
+            progress.begin(f"zk: measuring this machine's proving cost ({mode}, once per data dir)", None)
+            try:
+                with tempfile.TemporaryDirectory(prefix="cost-", dir=self._work) as folder:
+                    return self.backend.measure_cost(mode, PROBE_LOGROWS, Path(folder))
+            finally:
+                progress.end()
+
+        return self.costs.profile(mode, measure).estimate(logrows, dev_srs_needed)
 
     def fetch(self, cid: str, folder: Path) -> Path:
         """A published artefact as a file in `folder`, every block checked against its CID on the way (again on
@@ -177,12 +163,18 @@ class ZkWorkspace:
         calibration: Path | None,
         srs: Path | None,
         progress: Progress,
+        target: str = "resources",
+        eval_batch: int | None = None,
         profile: CidProfile,
     ) -> ZkPublication:
+        """The zk artefacts of a model; with `eval_batch`, also its evaluation circuit (`zk.evaluation`) for
+        that many rows per proof, on the same SRS (sized for the larger of the two circuits)."""
         from zkreg.zk.model_check import check_provable, write_self_contained  # local: onnx takes ~0.7 s
 
         if mode not in MODES:
             raise BadZkMode(f"--zk must be one of {', '.join(MODES)}")
+        if target not in TARGETS:
+            raise BadZkMode(f"--zk-target must be one of {', '.join(TARGETS)}")
         checked = check_provable(model)
         shapes = checked.input_shapes
         model_cid = file_cid(model)
@@ -201,11 +193,15 @@ class ZkWorkspace:
             data.write_text(json.dumps({"input_data": values}))
             progress.begin("zk: calibrating circuit settings", None)
             try:
-                logrows = self.backend.make_settings(staging / "model.onnx", data, mode, staging / "settings.json")
+                logrows = self.backend.make_settings(
+                    staging / "model.onnx", data, mode, target, staging / "settings.json"
+                )
             finally:
                 progress.end()
-            dev_needed = srs is None and not (self._srs_dir / f"dev-k{logrows}.srs").exists()
-            cost = estimate(logrows, mode, dev_needed)
+            evaluation = prepare_eval(self.backend, staging, mode, eval_batch) if eval_batch else None
+            srs_logrows = max(logrows, evaluation.logrows if evaluation else 0)
+            dev_needed = srs is None and not (self._srs_dir / f"dev-k{srs_logrows}.srs").exists()
+            cost = self.estimate(logrows, mode, progress, dev_needed)
             budget = memory_budget()
             if cost.peak_bytes > budget:
                 raise ZkTooLarge(
@@ -214,12 +210,12 @@ class ZkWorkspace:
                     hint="use --zk fixed, a smaller model, or a machine with more memory",
                 )
             if srs is not None:
-                check_ceremony_srs(srs, logrows)
+                check_ceremony_srs(srs, srs_logrows)
                 srs_path, srs_kind = srs, "ceremony"
             else:
-                progress.begin(f"zk: generating an insecure dev SRS (logrows {logrows})", None)
+                progress.begin(f"zk: generating an insecure dev SRS (logrows {srs_logrows})", None)
                 try:
-                    srs_path, srs_kind = dev_srs(self._srs_dir, self.backend, logrows), "dev"
+                    srs_path, srs_kind = dev_srs(self._srs_dir, self.backend, srs_logrows), "dev"
                 finally:
                     progress.end()
             progress.begin(f"zk: compiling and setting up ({cost.describe()})", None)
@@ -231,14 +227,31 @@ class ZkWorkspace:
                 commitment = self.backend.params_commitment(staging / "circuit.ezkl", data) if mode == "hashed" else []
             finally:
                 progress.end()
+            if evaluation is not None:
+                progress.begin(f"zk: setting up the evaluation circuit ({evaluation.batch} rows per proof)", None)
+                try:
+                    setup_eval(self.backend, evaluation.folder, srs_path, memory_fence())
+                finally:
+                    progress.end()
+            srs_name = f"zk/{srs_kind}-k{srs_logrows}.srs"
             published = {
                 "zk/settings.json": staging / "settings.json",
                 "zk/vk.key": staging / "vk.key",
-                f"zk/{srs_kind}-k{logrows}.srs": srs_path,
+                srs_name: srs_path,
             }
+            if evaluation is not None:
+                published["zk/eval-settings.json"] = evaluation.folder / "settings.json"
+                published["zk/eval-vk.key"] = evaluation.folder / "vk.key"
             cids = {name: self.store.put_file(path, profile).cid for name, path in published.items()}
             settings_cid, vk_cid = cids["zk/settings.json"], cids["zk/vk.key"]
-            srs_cid = cids[f"zk/{srs_kind}-k{logrows}.srs"]
+            srs_cid = cids[srs_name]
+            if evaluation is not None:
+                EvaluationWorkspace(self).cache.commit(
+                    evaluation.folder,
+                    EvaluationWorkspace(self).meta(
+                        settings_cid, cids["zk/eval-settings.json"], cids["zk/eval-vk.key"], srs_cid
+                    ),
+                )
             meta = {
                 "backend": self.backend.name,
                 "version": self.backend.version,
@@ -268,8 +281,20 @@ class ZkWorkspace:
         files = {
             "zk/settings.json": entry.file("settings.json"),
             "zk/vk.key": entry.file("vk.key"),
-            f"zk/{srs_kind}-k{logrows}.srs": srs_path,
+            srs_name: srs_path,
         }
+        if evaluation is not None:
+            section.update(
+                eval_settings=cids["zk/eval-settings.json"],
+                eval_vk=cids["zk/eval-vk.key"],
+                eval_batch=evaluation.batch,
+                eval_width=evaluation.width,
+                eval_logrows=evaluation.logrows,
+            )
+            eval_entry = EvaluationWorkspace(self).cache.get(settings_cid, cids["zk/eval-settings.json"])
+            assert eval_entry is not None  # committed above
+            files["zk/eval-settings.json"] = eval_entry.file("settings.json")
+            files["zk/eval-vk.key"] = eval_entry.file("vk.key")
         weight_files = frozenset({model.resolve(), *(external.path for external in checked.external_data)})
         return ZkPublication(section, files, model_cid, cost, weight_files)
 
