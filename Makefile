@@ -38,6 +38,7 @@ bench: $(STAMP) $(IPFS_NODE_STAMP)
 	$(BIN)/python bench/cli_startup.py
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/ipfs.py
+	$(BIN)/python bench/store.py
 	$(BIN)/python bench/zk.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/incentives.py --where /dev/shm

@@ -38,7 +38,13 @@ CONTROL_CHARS = "\x1b\x07\r\x9b\u202e"
 
 
 def block_files(home: Path) -> list[Path]:
-    return [p for p in (home / "blocks").glob("*/*") if p.parent.name != ".tmp"]
+    """The store's block files and pack files (the blocks of large files, pulls and CAR imports go to packs)."""
+    loose = [p for p in (home / "blocks").glob("*/*") if p.parent.name != ".tmp"]
+    return [*loose, *(home / "packs").glob("*.pack")]
+
+
+def stored_bytes(home: Path) -> int:
+    return sum(path.stat().st_size for path in block_files(home))
 
 
 def one_error_line(result: Any, code: str) -> None:
@@ -97,7 +103,7 @@ def test_ctrl_c_during_publish_stops_exits_130_and_leaves_no_ref_and_no_blocks(c
     assert cli("init").code == 0
     big = big_sparse_file(tmp_path / "big.bin", 3 * 1024**3)
     proc = start(cli, "publish", str(big), "--name", "big")
-    wait_until(proc, lambda: len(block_files(cli.home)) >= 8)
+    wait_until(proc, lambda: stored_bytes(cli.home) >= 8 * 262144)
 
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)

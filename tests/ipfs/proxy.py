@@ -2,8 +2,10 @@
 
 It forwards every request to the node and can flip a byte of a response (a node that lies), pad a response with
 megabytes (a node that sends too much), hold a response back (a node too slow to answer), or run a callback once
-a given number of request bytes went through (to kill the node in the middle of an upload). Everything else is
-the real node's answer.
+a given number of request bytes went through (to kill the node in the middle of an upload). With
+`stream_answers`, answers are forwarded as they arrive (chunked), kept for the test to inspect, and a callback can
+run once a given number of answer bytes went through (to kill the node in the middle of a download): the client
+then sees the answer cut short, as from a node that died. Everything else is the real node's answer.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ import httpx
 
 
 class FaultProxy:
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, stream_answers: bool = False) -> None:
         self.upstream = upstream.rstrip("/")
+        self.stream_answers = stream_answers
+        self.after_answer_bytes: tuple[int, Callable[[], None]] | None = None
+        self.answers: list[tuple[str, bytes]] = []
+        """(request path, answer bytes forwarded) of every request, with `stream_answers`."""
         self.flip_byte_in: str | None = None
         """Flip the middle byte of every response to requests whose path contains this text."""
         self.pad_response_in: str | None = None
@@ -30,6 +36,8 @@ class FaultProxy:
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if stream_answers else "HTTP/1.0"  # chunked answers need 1.1
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
@@ -69,6 +77,9 @@ class FaultProxy:
                     trigger = None
 
         headers = {"Content-Type": request.headers.get("Content-Type", ""), "Content-Length": str(length)}
+        if self.stream_answers:
+            self._stream_answer(request, body(), headers)
+            return
         try:
             with httpx.Client(timeout=120, trust_env=False) as client:
                 answer = client.post(self.upstream + request.path, content=body(), headers=headers)
@@ -90,3 +101,27 @@ class FaultProxy:
         request.end_headers()
         with contextlib.suppress(OSError):
             request.wfile.write(data)
+
+    def _stream_answer(self, request: BaseHTTPRequestHandler, body: Iterator[bytes], headers: dict[str, str]) -> None:
+        """Forward the node's answer piece by piece as a chunked body; if the node dies (or is killed here) in the
+        middle, hang up without the final chunk, so the client sees an incomplete answer."""
+        forwarded = bytearray()
+        with httpx.Client(timeout=120, trust_env=False) as client:
+            try:
+                with client.stream("POST", self.upstream + request.path, content=body, headers=headers) as answer:
+                    request.send_response(answer.status_code)
+                    request.send_header("Content-Type", answer.headers.get("Content-Type", "application/octet-stream"))
+                    request.send_header("Transfer-Encoding", "chunked")
+                    request.end_headers()
+                    for piece in answer.iter_raw():
+                        request.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                        forwarded += piece
+                        trigger = self.after_answer_bytes
+                        if trigger is not None and len(forwarded) >= trigger[0]:
+                            self.after_answer_bytes = None
+                            trigger[1]()
+                request.wfile.write(b"0\r\n\r\n")
+            except (httpx.HTTPError, OSError):
+                request.close_connection = True
+            finally:
+                self.answers.append((request.path, bytes(forwarded)))

@@ -6,6 +6,7 @@ import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from tests.ipfs.helpers import free_port, random_file
 from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
 from zkreg.api import PublishRequest, PullRequest, Repo, publish, pull
+from zkreg.errors import ZkregError
 from zkreg.registry.car import read_blocks, read_roots
 from zkreg.registry.cid import as_version
 from zkreg.registry.dag import walk
@@ -234,6 +236,55 @@ def test_unknown_store_is_a_clear_error(cli: Any, artefact: Path) -> None:
     result = cli("publish", str(artefact), "--name", "x", "--store", "s3", "--json")
     assert result.code == 1
     assert result.json()["error"]["code"] == "input/bad-store"
+
+
+def fetched_blocks(answers: list[tuple[str, bytes]]) -> list[str]:
+    """The CIDs of the blocks a node's answers carried: each block of a `dag/export` CAR, each `block/get`."""
+    fetched: list[str] = []
+    for path, answer in answers:
+        if "/dag/export" in path:
+            stream = io.BytesIO(answer)
+            read_roots(stream)
+            fetched.extend(cid for cid, _ in read_blocks(stream))
+        elif "/block/get" in path:
+            fetched.append(parse_qs(urlsplit(path).query)["arg"][0])
+    return fetched
+
+
+@pytest.mark.slow
+def test_pull_from_a_node_killed_half_way_resumes_with_only_the_blocks_it_lacks(
+    own_ipfs_node: Callable[[], IpfsNode], tmp_path: Path
+) -> None:
+    node = own_ipfs_node()
+    folder = tmp_path / "big"
+    folder.mkdir()
+    random_file(folder / "model.bin", 24 * 1024 * 1024, seed=21)
+    author = Repo.init(tmp_path / "author")
+    author.ipfs_api = node.api
+    cid = publish(author, PublishRequest([folder], name="big", store="ipfs")).cid
+    [(file_name, file_cid)] = author.manifest(cid).files.items()
+    file_blocks = author.store.reachable([file_cid])
+    author.close()
+    proxy = FaultProxy(node.url, stream_answers=True)
+    proxy.after_answer_bytes = (12 * 1024 * 1024, node.kill)
+    puller = Repo.init(tmp_path / "puller")
+    puller.ipfs_api = proxy.api
+    try:
+        with pytest.raises(ZkregError):
+            pull(puller, PullRequest(cid, tmp_path / "out", store="ipfs"))
+        kept = file_blocks & set(puller.store.held())
+        assert 0 < len(kept) < len(file_blocks), "the first pull was cut half-way and kept what had arrived"
+
+        node.restart_after_crash()
+        proxy.upstream = node.url
+        proxy.answers.clear()
+        pull(puller, PullRequest(cid, tmp_path / "out", store="ipfs"))
+    finally:
+        proxy.close()
+        puller.close()
+    fetched = fetched_blocks(proxy.answers)
+    assert sorted(fetched) == sorted(file_blocks - kept), "the second pull fetched each missing block once, no other"
+    assert (tmp_path / "out" / file_name).read_bytes() == (folder / "model.bin").read_bytes()
 
 
 @pytest.mark.parametrize("profile", ["unixfs-v1-2025", "unixfs-v0-2015", "kubo-v1-legacy"])

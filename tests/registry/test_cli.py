@@ -35,6 +35,11 @@ def publish(cli: Cli, *args: str) -> dict[str, Any]:
     return document
 
 
+def packed_bytes(home: Path) -> int:
+    """Bytes in the store's pack files (where the blocks of large files go)."""
+    return sum(pack.stat().st_size for pack in (home / "packs").glob("*.pack"))
+
+
 def block_files(home: Path) -> list[Path]:
     return [p for p in (home / "blocks").glob("*/*") if p.parent.name != ".tmp"]
 
@@ -245,7 +250,7 @@ def test_kill_9_during_publish_leaves_a_consistent_store(cli: Cli, tmp_path: Pat
         stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 60
-    while len(block_files(cli.home)) < 100 and proc.poll() is None and time.monotonic() < deadline:
+    while packed_bytes(cli.home) < 100 * 262144 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert proc.poll() is None, "publish finished before it could be killed; make the file bigger"
     proc.send_signal(signal.SIGKILL)
@@ -253,7 +258,9 @@ def test_kill_9_during_publish_leaves_a_consistent_store(cli: Cli, tmp_path: Pat
 
     for block in block_files(cli.home):
         check_block(block.name, block.read_bytes())  # nothing half-written under a final name
+    assert packed_bytes(cli.home) >= 100 * 262144, "the killed writer's pack is still there"
     assert cli("ls", "--json").json() == []
+    assert packed_bytes(cli.home) == 0, "a pack its dead writer never indexed is removed on the next open"
     again = publish(cli, str(big), "--name", "big")
     assert cli("verify", again["cid"]).code == 0
     assert not list((cli.home / "blocks" / ".tmp").iterdir()), "the dead writer's temporaries are cleaned up"

@@ -12,7 +12,7 @@ from zkreg.app.repo import Repo
 from zkreg.errors import CidMismatch, EvalNotSetUp, NoTable, NotADataset
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.manifest import Manifest
-from zkreg.registry.unixfs import KUBO_V1_LEGACY
+from zkreg.registry.unixfs import DEFAULT_PROFILE
 from zkreg.zk.evaluation import (
     Evaluation,
     EvaluationResult,
@@ -113,7 +113,7 @@ def verify_evaluation(repo: Repo, request: VerifyEvaluationRequest) -> Evaluatio
 
 def _attest(repo: Repo, model: str, bundle: Path, what: str) -> None:
     """The evaluation goes into the store (content-addressed) and an `attest` of the model names its CID."""
-    cid = repo.store.put_file(bundle, KUBO_V1_LEGACY).cid  # stored as proof bundles are
+    cid = repo.store.put_file(bundle, DEFAULT_PROFILE).cid
     repo.ledger.append(
         repo.identity, "attest", {"subject": model, "verdict": "ok", "details": f"evaluation {cid}: {what}"}
     )

@@ -57,6 +57,7 @@ def gc(repo: Repo, request: GcRequest) -> GcResult:
             if size is not None:
                 removed.append((cid, size))
         index.remove_blocks(cid for cid, _ in removed)
+    repo.store.reclaim_packs()  # once the rows are gone for good: a rollback must find its packs still there
     return GcResult(len(removed), sum(size for _, size in removed), True, started_ns)
 
 

@@ -166,8 +166,10 @@ def take_back(repo: Repo, record: BlockRecord) -> None:
     at its own commit and fails cleanly). A failure here only leaves garbage for `zkreg gc`."""
     if not record.added:
         return
-    with contextlib.suppress(ZkregError, OSError, sqlite3.Error), repo.index.transaction() as index:
-        repo.store.remove_blocks(record.added - repo.store.reachable(index.ref_cids()))
+    with contextlib.suppress(ZkregError, OSError, sqlite3.Error):
+        with repo.index.transaction() as index:
+            repo.store.remove_blocks(record.added - repo.store.reachable(index.ref_cids()))
+        repo.store.reclaim_packs()
 
 
 def _publish(
@@ -208,7 +210,7 @@ def _publish(
                 check_onnx_model(path, published)
     rows_section, private_rows = None, None
     if kind == "dataset" and (request.private or request.label is not None or request.commit_rows):
-        rows_section, private_rows, files = _commit_rows(files, request, scratch, profile)
+        rows_section, private_rows, files = _commit_rows(repo, files, request, scratch)
     eval_batch = None
     if dataset_cid is not None and (weights == "private" or zk is not None):
         dataset_rows = repo.manifest(dataset_cid).rows
@@ -216,13 +218,13 @@ def _publish(
     metrics: dict[str, Any] = {}
     evaluation_file = None
     if request.metrics_proof is not None:
-        metrics, evaluation_file = _proven_metrics(repo, request.metrics_proof, profile)
+        metrics, evaluation_file = _proven_metrics(repo, request.metrics_proof)
         files = {**files, "eval/accuracy.json": evaluation_file}
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
         zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress, eval_batch, profile)
         if evaluation_file is not None:
-            _check_evaluation_binds(repo, request.metrics_proof, zk_publication, files)
+            _check_evaluation_binds(repo, request.metrics_proof, zk_publication)
         if weights == "private":  # no byte of the weights, whichever files hold them
             weight_files = zk_publication.weight_files
             files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
@@ -311,7 +313,7 @@ def _publish(
 
 
 def _commit_rows(
-    files: dict[str, Path], request: PublishRequest, scratch: Path, profile: CidProfile
+    repo: Repo, files: dict[str, Path], request: PublishRequest, scratch: Path
 ) -> tuple[dict[str, Any], CommittedRows | None, dict[str, Path]]:
     """A dataset's row commitment (`zkreg.zk.rows`): the manifest's `rows` section, the rows and salts a
     private dataset keeps in this data dir, and the files to publish (a private dataset: the commitment only)."""
@@ -329,7 +331,7 @@ def _commit_rows(
         "classes": list(table.classes),
         "scale": DATA_SCALE,
         "salts": SALT_COLUMNS,
-        "commitment": file_cid(commitment, profile),
+        "commitment": file_cid(commitment),
     }
     published = {"rows/commitment.json": commitment}
     if not request.private:
@@ -337,21 +339,19 @@ def _commit_rows(
     return section, rows if request.private else None, published
 
 
-def _proven_metrics(repo: Repo, bundle: Path, profile: CidProfile) -> tuple[dict[str, Any], Path]:
+def _proven_metrics(repo: Repo, bundle: Path) -> tuple[dict[str, Any], Path]:
     """The manifest's proven accuracy from an evaluation bundle, verified first (every proof)."""
     verdict = verify_evaluation(repo, VerifyEvaluationRequest(bundle))
     record = {
         "correct": verdict.correct,
         "rows": verdict.rows,
         "dataset": verdict.dataset.cid,
-        "evaluation": file_cid(bundle, profile),
+        "evaluation": file_cid(bundle),
     }
     return {"accuracy": record}, bundle
 
 
-def _check_evaluation_binds(
-    repo: Repo, bundle: Path | None, publication: ZkPublication, files: dict[str, Path]
-) -> None:
+def _check_evaluation_binds(repo: Repo, bundle: Path | None, publication: ZkPublication) -> None:
     """The evaluation must be of these very weights: the model it names was set up here from the same ONNX bytes
     (this data dir's cache records which file each published circuit was built from), or is public with the
     same ONNX file. Circuits are re-calibrated on each publish, so their vks need not be equal."""
@@ -360,9 +360,7 @@ def _check_evaluation_binds(
     zk = zk_section(evaluated)
     onnx = [cid for name, cid in evaluated.files.items() if name.endswith(".onnx")]
     built_here = repo.zk_workspace().cache.find(zk.settings) if zk is not None else None
-    evaluated_profile = profile_named(evaluated.cid_profile)
-    ours = {file_cid(path, evaluated_profile) for name, path in files.items() if name.endswith(".onnx")}
-    same_bytes = bool(ours & set(onnx)) or (
+    same_bytes = publication.model_cid in onnx or (
         built_here is not None and built_here.meta.get("model") == publication.model_cid
     )
     if evaluated.author != repo.identity.did or not same_bytes:

@@ -80,8 +80,8 @@ def import_car(repo: Repo, request: ImportCarRequest) -> CarImport:
     stored as they verify, and if the CAR fails, the ones this import added that nothing reaches are removed."""
     with repo.store.recording() as record:
         try:
-            with request.path.open("rb") as stream:
-                summary = scan_car(stream, on_block=repo.store.put_block)
+            with request.path.open("rb") as stream, repo.store.packing() as put:
+                summary = scan_car(stream, on_block=put)
             manifests = [
                 decode_and_verify(root, summary.root_blocks[root])
                 for root in summary.roots

@@ -1,9 +1,10 @@
-"""The local SQLite index (`index.db`): which blocks the local store holds, and the refs (name@version -> manifest
-CID). Every SQL statement about it is here; the discipline (WAL, one `BEGIN IMMEDIATE` transaction per change)
-is `zkreg.storage`'s."""
+"""The local SQLite index (`index.db`): which blocks the local store holds, where its packed blocks lie, and the
+refs (name@version -> manifest CID). Every SQL statement about it is here; the discipline (WAL, one
+`BEGIN IMMEDIATE` transaction per change) is `zkreg.storage`'s."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,22 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS refs_cid ON refs (cid)",
 )
 
+_PACKED = (
+    "CREATE TABLE packed (cid TEXT PRIMARY KEY, pack TEXT NOT NULL, offset INTEGER NOT NULL, "
+    "size INTEGER NOT NULL, touched_ns INTEGER NOT NULL)",
+    "CREATE INDEX packed_pack ON packed (pack)",
+)
+"""Blocks held in pack files (`LocalStore` packs the blocks of large files): a row exists only once its bytes are
+durable in the pack, so the row is the block's existence. `touched_ns` is what a loose block's mtime is to `gc`."""
+
+
+def _add_packed(conn: sqlite3.Connection) -> None:
+    for statement in _PACKED:
+        conn.execute(statement)
+
+
+_MIGRATIONS = (_add_packed,)
+
 
 class Ref(NamedTuple):
     """A recorded `name@version` and the manifest it names."""
@@ -32,6 +49,15 @@ class Ref(NamedTuple):
     created: str
 
 
+class PackedBlock(NamedTuple):
+    """Where a packed block lies: `size` bytes at `offset` of the pack file named `pack`."""
+
+    pack: str
+    offset: int
+    size: int
+    touched_ns: int
+
+
 class Mark(NamedTuple):
     """A row's position in its table (rowid or id) and the CID it holds: for scanning what arrived since."""
 
@@ -41,7 +67,9 @@ class Mark(NamedTuple):
 
 class Index:
     def __init__(self, path: Path) -> None:
-        self.conn = open_database(path, _SCHEMA, what="the index", unreadable=IndexUnreadable)
+        self.conn = open_database(
+            path, (*_SCHEMA, *_PACKED), what="the index", unreadable=IndexUnreadable, migrations=_MIGRATIONS
+        )
 
     def close(self) -> None:
         self.conn.close()
@@ -103,7 +131,43 @@ class Index:
         self.conn.executemany("INSERT OR IGNORE INTO blocks (cid, size) VALUES (?, ?)", blocks)
 
     def remove_blocks(self, cids: Iterable[str]) -> None:
-        self.conn.executemany("DELETE FROM blocks WHERE cid = ?", ((cid,) for cid in cids))
+        """Forget blocks, packed ones included (their pack files are reclaimed once no row names them)."""
+        doomed = [(cid,) for cid in cids]
+        self.conn.executemany("DELETE FROM blocks WHERE cid = ?", doomed)
+        self.conn.executemany("DELETE FROM packed WHERE cid = ?", doomed)
+
+    # ---- packed blocks ---------------------------------------------------------------------------------------
+
+    def add_packed(self, rows: Iterable[tuple[str, str, int, int]], touched_ns: int) -> None:
+        """Record (CID, pack, offset, size) of blocks made durable in a pack; a block already packed elsewhere
+        keeps its first place (the copy in this pack is dead space)."""
+        self.conn.executemany(
+            "INSERT OR IGNORE INTO packed (cid, pack, offset, size, touched_ns) VALUES (?, ?, ?, ?, ?)",
+            ((cid, pack, offset, size, touched_ns) for cid, pack, offset, size in rows),
+        )
+
+    def packed_location(self, cid: str) -> PackedBlock | None:
+        row = self.conn.execute("SELECT pack, offset, size, touched_ns FROM packed WHERE cid = ?", (cid,)).fetchone()
+        return None if row is None else PackedBlock(*row)
+
+    def packed_cids(self) -> Iterator[str]:
+        return (str(row[0]) for row in self.conn.execute("SELECT cid FROM packed"))
+
+    def touch_packed(self, cids: Iterable[str], touched_ns: int) -> None:
+        """Mark packed blocks stored again, so a `gc` that began before leaves them."""
+        self.conn.executemany(
+            "UPDATE packed SET touched_ns = max(touched_ns, ?) WHERE cid = ?", ((touched_ns, cid) for cid in cids)
+        )
+
+    def remove_packed_untouched(self, cid: str, before_ns: int) -> int | None:
+        """Forget a packed block unless it was stored (again) at `before_ns` or later; its size if forgotten."""
+        row = self.conn.execute(
+            "DELETE FROM packed WHERE cid = ? AND touched_ns < ? RETURNING size", (cid, before_ns)
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def packs_in_use(self) -> set[str]:
+        return {str(row[0]) for row in self.conn.execute("SELECT DISTINCT pack FROM packed")}
 
     def lists_block(self, cid: str) -> bool:
         return self.conn.execute("SELECT 1 FROM blocks WHERE cid = ?", (cid,)).fetchone() is not None

@@ -10,12 +10,11 @@ any other failure, or a node too slow to answer, is a `BackendUnavailable` namin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-import queue
 import secrets
 import tempfile
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -37,10 +36,10 @@ from zkreg.errors import (
 )
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import car_header, car_section, read_blocks, read_roots, write_car
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, as_version, check_block, cid_from_str
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, as_version, check_block, cid_from_binary, cid_from_str, codec_of
 from zkreg.registry.dag import links_of
-from zkreg.registry.store import BlockStore, LocalStore
-from zkreg.registry.unixfs import CidProfile, FileImporter, ImportedFile, PutBlock, import_path, read_chunks
+from zkreg.registry.store import PACK_THRESHOLD, BlockStore, LocalStore
+from zkreg.registry.unixfs import CidProfile, FileImporter, ImportedFile, PutBlock, import_path, node_links, read_chunks
 
 DEFAULT_API = "/ip4/127.0.0.1/tcp/5001"
 API_ENV = "ZKREG_IPFS_API"
@@ -261,21 +260,29 @@ class IpfsStore(BlockStore):
         """Build the file's DAG here into a spooled CAR and `dag/import` it (one request, blocks of any size, where
         `block/put` caps a body at 1 MiB on js-ipfs). The root is known only at the end, so the header is written
         with a placeholder of the same length and patched. The node must then hand back our root block."""
-        with tempfile.TemporaryFile(prefix="zkreg-car-") as spool:
+        with tempfile.TemporaryFile(prefix="zkreg-car-") as spool, contextlib.ExitStack() as cached:
             spool.write(car_header([_PLACEHOLDER_ROOT]))
+            cache_put = self._cache_put(cached, path.stat().st_size)
 
             def put(cid: str, block: bytes) -> None:
                 spool.write(car_section(cid, block))
-                if self.cache is not None:
-                    self.cache.put_block(cid, block)
+                cache_put(cid, block)
 
             ours = import_path(path, put, profile, progress.advance)
+            cached.close()  # the cache's pack is sealed and indexed before the node is asked
             if self.cache is not None:
                 self.cache.flush_index()
             spool.seek(0)
             spool.write(car_header([ours.cid]))
             self._import_spooled(spool, ours.cid)
         return ours
+
+    def _cache_put(self, cached: contextlib.ExitStack, size: int) -> PutBlock:
+        """Where a file's blocks go in the local cache: a large file's appended to one pack (entered on `cached`),
+        which costs little next to the upload, a small file's loose."""
+        if self.cache is None:
+            return _discard
+        return cached.enter_context(self.cache.packing()) if size >= PACK_THRESHOLD else self.cache.put_block
 
     def put_dag(self, root: str, blocks: Iterable[tuple[str, bytes]]) -> None:
         """Put a DAG's blocks on the node as one CAR through `dag/import`: one request, and no 1 MiB cap per
@@ -290,15 +297,10 @@ class IpfsStore(BlockStore):
         check_block(root, self._fetch_block(root))
 
     def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress, profile: CidProfile) -> ImportedFile:
-        writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
-        try:
-            put = writer.put if writer else _discard
+        with contextlib.ExitStack() as cached:
+            put = self._cache_put(cached, size)
             ours, answer_bytes = self._upload(name, stream, size, progress, put, profile)
-        finally:
-            if writer is not None:
-                writer.join()
-        if writer is not None and self.cache is not None:
-            writer.raise_error()
+        if self.cache is not None:
             self.cache.flush_index()
         try:
             answers = [json.loads(line) for line in answer_bytes.splitlines() if line.strip()]
@@ -359,18 +361,48 @@ class IpfsStore(BlockStore):
         return ours, answer_bytes
 
     def iter_file(self, cid: str, size: int | None = None) -> Iterator[bytes]:
-        """With a cache, a file not yet cached is first fetched in one streamed `dag/export` (one request instead
-        of one per 256 KiB block), each block verified on arrival, then read back from the cache."""
-        if self.cache is not None and not self.cache.has(cid):
-            # Asked first because a node exporting a DAG it lacks waits for it instead of failing.
-            if not self.has(cid):
-                raise BlockNotFound(f"file {cid} is neither local nor on the IPFS node at {self.address}")
-            self._prefetch(cid, self.cache)
+        """With a cache, the blocks of the file it lacks are fetched first (`_fetch_missing`), then the file is
+        read back from the cache."""
+        if self.cache is not None:
+            self._fetch_missing(cid, self.cache)
         yield from super().iter_file(cid, size)
 
-    def _prefetch(self, root: str, cache: LocalStore) -> None:
-        """Cache the DAG under `root` from the node's CAR export. Only blocks of that DAG are accepted: each must
-        hash to its CID and be linked from a block already received (the export is parents-first)."""
+    def _fetch_missing(self, root: str, cache: LocalStore) -> None:
+        """Cache the blocks of the DAG under `root` that the cache lacks, appended to one pack. A subtree the cache
+        lacks entirely comes in one streamed `dag/export` (one request instead of one per 256 KiB block); under a
+        cached node, only its missing children are asked for. So a pull cut short (a node killed, a network gone)
+        keeps what arrived and, run again, fetches only the blocks it still lacks."""
+        fetched: set[str] = set()
+        walked: set[str] = set()
+        pending = [root]
+        with cache.packing() as put:
+            while pending:
+                cid = pending.pop()
+                if cid in fetched or cid in walked:
+                    continue
+                if not cache.has(cid):
+                    self._fetch_into(cid, put, fetched)
+                elif codec_of(cid) == DAG_PB:
+                    walked.add(cid)
+                    pending.extend(reversed([cid_from_binary(link) for link in node_links(cache.get_block(cid))]))
+
+    def _fetch_into(self, cid: str, put: PutBlock, fetched: set[str]) -> None:
+        """Fetch a block the cache lacks with all it links to: a raw leaf by `block/get`, anything else by an export."""
+        if codec_of(cid) == RAW:
+            data = self._fetch_block(cid)
+            check_block(cid, data)
+            put(cid, data)
+            fetched.add(cid)
+            return
+        # Asked first because a node exporting a DAG it lacks waits for it instead of failing.
+        if not self.has(cid):
+            raise BlockNotFound(f"block {cid} is neither local nor on the IPFS node at {self.address}")
+        self._export_into(cid, put, fetched)
+
+    def _export_into(self, root: str, put: PutBlock, fetched: set[str]) -> None:
+        """The node's CAR export of the DAG under `root`, each block verified and put as it arrives. Only blocks of
+        that DAG are accepted: each must hash to its CID and be linked from a block already received (the export
+        is parents-first)."""
         wanted = {root}
         try:
             with (
@@ -384,11 +416,10 @@ class IpfsStore(BlockStore):
                         raise CidMismatch(f"IPFS node at {self.address} sent block {cid}, which is not in {root}")
                     wanted.discard(cid)
                     wanted.update(links_of(cid, block))
-                    cache.put_block(cid, block)
+                    put(cid, block)
+                    fetched.add(cid)
         except _NodeRefused as refused:
             raise NotFound(f"IPFS node at {self.address} cannot export {root}: {refused.message}") from refused
-        finally:
-            cache.flush_index()
 
     # ---- CAR -----------------------------------------------------------------------------------------------
 
@@ -439,39 +470,6 @@ class _ChunkReader:
         data = bytes(self._buffer[:size])
         del self._buffer[:size]
         return data
-
-
-class _BackgroundWriter:
-    """Puts blocks into the local cache on a thread, so local disk writes overlap the upload instead of pausing it
-    (the upload is bound by the node; without this, publishing through a node ran at ~0.85x of the node's own add).
-    At most `depth` blocks wait in memory."""
-
-    def __init__(self, put_block: PutBlock, depth: int = 16) -> None:
-        self._put_block = put_block
-        self._queue: queue.Queue[tuple[str, bytes] | None] = queue.Queue(maxsize=depth)
-        self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._run, name="zkreg-cache-writer", daemon=True)
-        self._thread.start()
-
-    def put(self, cid: str, data: bytes) -> None:
-        self.raise_error()
-        self._queue.put((cid, data))
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._put_block(*item)
-                except Exception as exc:  # handed to the uploading thread, which raises it
-                    self._error = exc
-
-    def join(self) -> None:
-        self._queue.put(None)
-        self._thread.join()
-
-    def raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
 
 
 class _NodeRefused(Exception):

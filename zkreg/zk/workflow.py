@@ -163,9 +163,9 @@ class ZkWorkspace:
         calibration: Path | None,
         srs: Path | None,
         progress: Progress,
-        profile: CidProfile,
         target: str = "resources",
         eval_batch: int | None = None,
+        profile: CidProfile,
     ) -> ZkPublication:
         """The zk artefacts of a model; with `eval_batch`, also its evaluation circuit (`zk.evaluation`) for
         that many rows per proof, on the same SRS (sized for the larger of the two circuits)."""
