@@ -7,10 +7,13 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.pages.conftest import DOCS, DOCS_ENV, HOSTILE_DETAILS, HOSTILE_FILE, HOSTILE_MESSAGE, ServedPeer
+
+pytestmark = pytest.mark.slow  # a real browser and a real server: seconds each
 
 
 def heading(browser: WebDriver) -> str:
