@@ -37,6 +37,7 @@ bench: $(STAMP) $(IPFS_NODE_STAMP)
 	$(BIN)/python bench/ipfs.py
 	$(BIN)/python bench/zk.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/incentives.py --where /dev/shm
 
 clean:
 	rm -rf $(VENV) demo-out

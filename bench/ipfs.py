@@ -41,7 +41,9 @@ from zkreg.api import (
     pull,
 )
 from zkreg.registry.ipfs import IpfsStore
-from zkreg.registry.unixfs import CHUNK_SIZE, import_stream
+from zkreg.registry.unixfs import KUBO_V1_LEGACY, import_stream
+
+CHUNK_SIZE = KUBO_V1_LEGACY.chunk_size
 
 MIB = 1024 * 1024
 
@@ -114,7 +116,7 @@ def run(node: IpfsNode, tmp: Path, size: int) -> None:
         )
         times["add-no-pin"].append(timed(lambda f=fresh[2]: node_add(node, f, pin=False)))
         with IpfsStore(node.api, cache=repo.store) as store:
-            times["upload"].append(timed(lambda s=store, f=fresh[3]: s.put_file(f)))
+            times["upload"].append(timed(lambda s=store, f=fresh[3]: s.put_file(f, KUBO_V1_LEGACY)))
         repo.close()
         for path in (fresh[0], fresh[2], fresh[3]):
             path.unlink()

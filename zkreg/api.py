@@ -10,15 +10,18 @@ with Repo.init(Path("~/.zkreg").expanduser()) as repo:     # or Repo.open() for 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from zkreg.app.cids import CidRequest, CidResult, PathCid, compute_cids
 from zkreg.app.gc import GcRequest, GcResult, gc
 from zkreg.app.proofs import (
     ProveRequest,
     VerifyProofRequest,
+    VouchRequest,
     prove,
     scores,
     trust_peer,
     trust_roots,
     verify_proof,
+    vouch_peer,
 )
 from zkreg.app.publish import PublishRequest, PublishResult, publish
 from zkreg.app.pull import PulledFile, PullRequest, PullResult, pull
@@ -73,6 +76,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CarImport",
+    "CidRequest",
+    "CidResult",
     "ExportCarRequest",
     "ExportFeedsRequest",
     "ExportResult",
@@ -82,6 +87,7 @@ __all__ = [
     "ImportFeedsRequest",
     "ImportReport",
     "Manifest",
+    "PathCid",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
@@ -104,7 +110,9 @@ __all__ = [
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "VouchRequest",
     "add_peer",
+    "compute_cids",
     "export_car",
     "export_feeds",
     "gc",
@@ -121,4 +129,5 @@ __all__ = [
     "trust_roots",
     "verify",
     "verify_proof",
+    "vouch_peer",
 ]

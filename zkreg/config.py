@@ -1,6 +1,8 @@
 """The data dir's optional settings file, `config.toml`. Environment variables override it; flags override both.
 
     store = "ipfs"                      # default store for publish and pull: "local" | "ipfs"
+    cid_profile = "unixfs-v1-2025"      # default CID profile of new names: "unixfs-v1-2025" | "unixfs-v0-2015" |
+                                        # "kubo-v1-legacy" (a name already published keeps its manifest's)
     [ipfs]
     api = "/ip4/127.0.0.1/tcp/5001"     # the node's RPC API; setting it makes "ipfs" the default store
 
@@ -22,6 +24,7 @@ CONFIG_FILE = "config.toml"
 class Config:
     store: str | None = None
     ipfs_api: str | None = None
+    cid_profile: str | None = None
 
 
 def load_config(home: Path) -> Config:
@@ -34,10 +37,11 @@ def load_config(home: Path) -> Config:
         raise ConfigInvalid(f"cannot read {path}: {exc}") from exc
     ipfs = data.pop("ipfs", {})
     store = data.pop("store", None)
+    cid_profile = data.pop("cid_profile", None)
     api = ipfs.pop("api", None) if isinstance(ipfs, dict) else None
     unknown = [*data, *(f"ipfs.{key}" for key in ipfs)] if isinstance(ipfs, dict) else ["ipfs"]
     if unknown:
         raise ConfigInvalid(f"{path}: unknown setting(s) {', '.join(unknown)}")
-    if not isinstance(store, str | None) or not isinstance(api, str | None):
-        raise ConfigInvalid(f"{path}: `store` and `ipfs.api` must be strings")
-    return Config(store=store, ipfs_api=api)
+    if not all(isinstance(value, str | None) for value in (store, api, cid_profile)):
+        raise ConfigInvalid(f"{path}: `store`, `cid_profile` and `ipfs.api` must be strings")
+    return Config(store=store, ipfs_api=api, cid_profile=cid_profile)

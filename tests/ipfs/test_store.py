@@ -17,7 +17,7 @@ from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, compute
 from zkreg.registry.index import open_index
 from zkreg.registry.ipfs import IpfsStore, api_url
 from zkreg.registry.store import LocalStore
-from zkreg.registry.unixfs import DIRECTORY_DATA, encode_node, import_stream
+from zkreg.registry.unixfs import DIRECTORY_DATA, KUBO_V1_LEGACY, encode_node, import_stream
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_put_file_streams_through_add_and_caches_the_same_blocks(
 ) -> None:
     path = random_file(tmp_path / "weights.bin", 3 * 1024 * 1024 + 17, seed=1)
     node_store.cache = local
-    imported = node_store.put_file(path)
+    imported = node_store.put_file(path, KUBO_V1_LEGACY)
     with path.open("rb") as stream:
         assert imported.cid == import_stream(stream, lambda cid, block: None).cid
     assert local.has(imported.cid)
@@ -82,7 +82,7 @@ def test_put_file_streams_through_add_and_caches_the_same_blocks(
 
 
 def test_pin_is_recursive_and_visible(node_store: IpfsStore, tmp_path: Path) -> None:
-    imported = node_store.put_file(random_file(tmp_path / "a.bin", 600_000, seed=2))
+    imported = node_store.put_file(random_file(tmp_path / "a.bin", 600_000, seed=2), KUBO_V1_LEGACY)
     assert not node_store.pinned(imported.cid)
     node_store.pin(imported.cid)
     assert node_store.pinned(imported.cid)
@@ -105,7 +105,7 @@ def test_node_that_reports_another_cid_for_an_upload_is_refused(
 ) -> None:
     proxy.flip_byte_in = "/add"
     with IpfsStore(proxy.api) as lying, pytest.raises(CidMismatch, match="zkreg computed"):
-        lying.put_file(random_file(tmp_path / "f.bin", 1000, seed=3))
+        lying.put_file(random_file(tmp_path / "f.bin", 1000, seed=3), KUBO_V1_LEGACY)
 
 
 def test_node_down_is_backend_unavailable_naming_the_address() -> None:

@@ -117,9 +117,9 @@ def test_usage_error_exits_2(cli: Cli) -> None:
 def test_tampered_block_fails_pull_and_verify_and_leaves_no_file(cli: Cli, tmp_path: Path, damage: str) -> None:
     init(cli)
     data = tmp_path / "model.bin"
-    data.write_bytes(vectors.content(700_000, seed=2))
+    data.write_bytes(vectors.content(2_500_000, seed=2))
     publish(cli, str(data), "--name", "m", "--kind", "model")
-    leaf = next(p for p in block_files(cli.home) if p.name.startswith("bafkrei") and p.stat().st_size == 262144)
+    leaf = next(p for p in block_files(cli.home) if p.name.startswith("bafkrei") and p.stat().st_size == 1024 * 1024)
     raw = bytearray(leaf.read_bytes())
     if damage == "flip-a-byte":
         raw[1000] ^= 0x01
@@ -304,3 +304,34 @@ def test_passphrase_protected_identity_needs_the_passphrase(cli: Cli, tmp_path: 
         "identity/bad-passphrase",
     )
     assert cli("publish", str(file), "--name", "f", env=secret).code == 0
+
+
+IPIP_HELLO_WORLD_V0 = "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD"  # IPIP-499's fixture for "hello world"
+
+
+def test_cid_command_prints_the_cids_publish_stores_and_refuses_an_unknown_profile(cli: Cli, tmp_path: Path) -> None:
+    init(cli)
+    folder = tmp_path / "set"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x,y\n1,2\n")
+    (folder / "hello.txt").write_text("hello world")
+    result = cli("cid", "--cid-profile", "unixfs-v0-2015", "--json", str(folder / "hello.txt"), str(folder))
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert document["profile"] == "unixfs-v0-2015"
+    hello, whole = document["entries"]
+    assert (hello["cid"], hello["type"], hello["size"]) == (
+        "Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD",
+        "file",
+        11,
+    )
+    assert whole["type"] == "directory"
+    assert whole["cid"].startswith("Qm")
+    plain = cli("cid", str(folder / "a.csv"))
+    assert plain.code == 0, plain.stderr
+    cid, path = plain.stdout.split()
+    publish(cli, str(folder / "a.csv"), "--name", "a")
+    assert cli("show", "a", "--json").json()["files"]["a.csv"]["cid"] == cid
+    assert path == str(folder / "a.csv")
+    error = assert_error(cli("cid", "--cid-profile", "nope", "--json", str(folder)), 1, "input/bad-cid-profile")
+    assert "unixfs-v1-2025" in error["message"]

@@ -5,12 +5,16 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import bases
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zkreg.errors import BadSignature, InvalidInput, NotFound, ZkregError
 from zkreg.identity import (
     KEY_FILE,
     Identity,
+    _b58decode,
     create_identity,
     did_from_public_key,
     load_identity,
@@ -80,3 +84,15 @@ def test_missing_identity_says_how_to_create_one(tmp_path: Path) -> None:
         load_identity(tmp_path, None)
     assert caught.value.hint is not None
     assert "zkreg init" in caught.value.hint
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_did_key_round_trips_every_public_key(key: bytes) -> None:
+    assert public_key_from_did(did_from_public_key(key)) == key
+
+
+@given(st.binary(max_size=48))
+def test_base58_decoding_agrees_with_the_bases_library(data: bytes) -> None:
+    # The decoder is integer arithmetic for speed; `bases` (which encodes) is the reference, leading zeros included.
+    text = bases.base58btc.encode(data)
+    assert _b58decode(text) == bytes(bases.base58btc.decode(text)) == data

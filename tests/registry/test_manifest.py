@@ -141,6 +141,16 @@ def test_unknown_fields_are_refused() -> None:
         decode_and_verify(cid, forged)
 
 
+def test_unknown_cid_profile_in_a_signed_manifest_is_refused_and_none_means_legacy() -> None:
+    mallory = new_identity()
+    body = dag_cbor.decode(signed(mallory)[1])
+    assert "cid_profile" not in body
+    assert decode_and_verify(*resign(mallory, body)).cid_profile == "kubo-v1-legacy"
+    cid, forged = resign(mallory, {**body, "cid_profile": "unixfs-v9-2099"})
+    with pytest.raises(MalformedObject, match="cid_profile"):
+        decode_and_verify(cid, forged)
+
+
 @settings(max_examples=30, deadline=None)
 @given(
     name=st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True),

@@ -18,14 +18,16 @@ from zkreg.api import PublishRequest, publish
 from zkreg.errors import CidMismatch, MalformedObject
 from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, compute
 from zkreg.registry.unixfs import (
-    CHUNK_SIZE,
-    MAX_LINKS,
+    KUBO_V1_LEGACY,
     FileImporter,
     Link,
     decode_file_node,
     encode_node,
     import_stream,
 )
+
+CHUNK_SIZE = KUBO_V1_LEGACY.chunk_size
+MAX_LINKS = KUBO_V1_LEGACY.max_links
 
 
 def offline_cid(data: bytes) -> str:
@@ -50,7 +52,8 @@ def test_file_cid_matches_golden_vector(name: str) -> None:
 
 def test_directory_cid_matches_golden_vector(tmp_path: Path, repo) -> None:  # type: ignore[no-untyped-def]
     folder = vectors.write_directory(tmp_path / "dir")
-    manifest = repo.show(publish(repo, PublishRequest([folder], name="dir-vector", kind="dataset")).cid)
+    request = PublishRequest([folder], name="dir-vector", kind="dataset", cid_profile="kubo-v1-legacy")
+    manifest = repo.show(publish(repo, request).cid)
     tree = repo.store.get_block(manifest.tree)
     # The published tree wraps the folder: its single link is the folder's own UnixFS directory node.
     (link,) = _links(tree)

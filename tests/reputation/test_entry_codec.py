@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import cbor2
 import dag_cbor
 import pytest
@@ -9,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zkreg.errors import MalformedEntry
-from zkreg.registry.cid import DAG_CBOR, compute
+from zkreg.registry.cid import DAG_CBOR, cid_from_str, compute
+from zkreg.reputation import entry as entry_module
 from zkreg.reputation.entry import MAX_ENTRY_BYTES, Entry, decode_entry, sign_entry
 from zkreg.reputation.verify import signature_ok
 
@@ -172,3 +175,69 @@ def test_golden_entry_keeps_its_bytes_cid_and_signature() -> None:
     decoded = decode_entry(GOLDEN_BLOCK, expected_cid=GOLDEN_CID)
     assert signature_ok(golden.did, decoded)
     assert decoded.body == body
+
+
+links = cids.map(lambda cid: cbor2.CBORTag(42, b"\x00" + cid_from_str(cid)))
+odd_tags = st.builds(cbor2.CBORTag, st.sampled_from([2, 42, 43, 258]), st.binary(max_size=40))
+cbor_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=70)
+    | st.binary(max_size=70)
+    | dids
+    | links
+    | odd_tags,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=6,
+)
+FIELDS = ["author", "seq", "prev", "ts", "type", "body", "sig", "extra", "body.manifest", "body.provider", "body.x"]
+
+
+def _judged(block: bytes) -> tuple[object, ...]:
+    try:
+        entry = decode_entry(block)
+    except MalformedEntry:
+        return ("refused",)
+    return (entry.cid, entry.payload, entry.author, entry.seq, entry.prev, entry.ts, entry.type, entry.body, entry.sig)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    typed_body=bodies,
+    field=st.sampled_from(FIELDS),
+    value=st.one_of(st.just(None), cbor_values),
+    remove=st.booleans(),
+    canonical=st.booleans(),
+    edit=st.one_of(st.none(), st.tuples(st.integers(0, 400), st.integers(0, 3), st.binary(max_size=3))),
+)
+def test_the_fast_decoding_path_judges_every_block_as_the_general_path_does(
+    typed_body: tuple[str, dict[str, object]],
+    field: str,
+    value: object,
+    remove: bool,
+    canonical: bool,
+    edit: tuple[int, int, bytes] | None,
+) -> None:
+    """The usual entry takes a shortcut (one plain re-encoding, jsonschema-rs for a yes); the general path
+    (canonical re-encoding, fastjsonschema) is the reference: the same blocks accepted, as the same entries."""
+    type_, body = typed_body
+    entry = sign_entry(SIGNERS[0], seq=3, prev=manifest_cid("p"), ts=T0, type_=type_, body=body)
+    value_map = _map(entry)
+    target = value_map["body"] if field.startswith("body.") and isinstance(value_map["body"], dict) else value_map
+    key = field.removeprefix("body.")
+    if remove:
+        target.pop(key, None)
+    else:
+        target[key] = value
+    try:
+        block = cbor2.dumps(value_map, canonical=canonical)
+    except Exception:  # a value cbor2 cannot write (e.g. a tag over bytes it will not encode): nothing to judge
+        return
+    if edit is not None:  # bytes changed in place: non-minimal heads, cut strings, trailing bytes, ...
+        at, cut, inserted = edit
+        block = block[:at] + inserted + block[at + cut :]
+    judged = _judged(block)
+    with patch.object(entry_module, "_plain_payload", return_value=None):
+        assert judged == _judged(block)

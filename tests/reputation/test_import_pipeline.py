@@ -1,16 +1,19 @@
-"""Large imports check signatures ahead in a child process; these threats must still be stopped in batches the
-child has seen (every test imports more than one `IMPORT_BATCH`, so the child runs)."""
+"""Large imports check signatures ahead in child processes; these threats must still be stopped in batches the
+children have seen (every test imports at least one full `IMPORT_BATCH`, so the children run)."""
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from zkreg.errors import FeedsRejected, ForgedSignature, MalformedEntry, RevokedKeyUsed
+from zkreg.reputation import pipeline
+from zkreg.reputation.entry import decode_entry
 from zkreg.reputation.ledger import IMPORT_BATCH, Ledger
 from zkreg.reputation.pipeline import decoded_batches
 
@@ -30,11 +33,17 @@ def test_the_signature_worker_vouches_for_valid_signatures_only(filler: list[byt
     forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
     batches = list(decoded_batches([*filler, *blocks(honest + forged)], IMPORT_BATCH))
     assert [len(entries) for entries, _ in batches] == [IMPORT_BATCH, 4]
-    assert batches[0][1] == set(), "the first batch is checked by the importer itself"
+    assert batches[0][1] == {(BOB.did, decode_entry(block).cid) for block in filler}
     assert batches[1][1] == {(ALICE.did, entry.cid) for entry in honest}
 
 
-def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, filler: list[bytes]) -> None:
+def test_an_import_smaller_than_a_batch_starts_no_signature_worker() -> None:
+    entries = publishes(ALICE, 3)
+    assert list(decoded_batches(blocks(entries), IMPORT_BATCH)) == [(entries, set())]
+
+
+def _refuses_a_forgery_after_five_honest_entries(ledger: Ledger, filler: list[bytes]) -> None:
+    """After a full batch, Alice's five entries and Mallory's forgery of her sixth: only the forgery is refused."""
     honest = publishes(ALICE, 5)
     forged = publishes(MALLORY, 1, author=ALICE.did, after=honest[-1])
     with pytest.raises(FeedsRejected) as caught:
@@ -43,6 +52,10 @@ def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, fi
     assert (caught.value.author, caught.value.seq) == (ALICE.did, 6)
     assert ledger.state(ALICE.did).seq == 5
     assert ledger.count() == IMPORT_BATCH + 5
+
+
+def test_forged_signature_in_a_batch_checked_ahead_is_refused(ledger: Ledger, filler: list[bytes]) -> None:
+    _refuses_a_forgery_after_five_honest_entries(ledger, filler)
 
 
 def test_rotation_in_a_batch_checked_ahead_accepts_the_new_key_and_refuses_the_old(
@@ -91,3 +104,34 @@ def test_import_checks_every_signature_itself_when_the_signature_worker_dies(
     assert killed, "the signature worker was running"
     assert isinstance(caught.value.report.rejected[0], ForgedSignature)
     assert ledger.count() == 2 * IMPORT_BATCH
+
+
+# Children that break the protocol: a fault we cannot cause in the real worker, so these stand-ins (real
+# processes, reading the real requests) replace its command.
+_READ_REQUEST = (
+    "import sys, cbor2\n"
+    "inp, out = sys.stdin.buffer, sys.stdout.buffer\n"
+    "while len(header := inp.read(8)) == 8:\n"
+    "    token, items = cbor2.loads(inp.read(int.from_bytes(header, 'big')))\n"
+)
+LIARS = {
+    "says nothing verifies": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + bytes(len(items))); out.flush()\n",
+    "vouches for everything out of turn": _READ_REQUEST
+    + "    out.write((token + 1).to_bytes(8, 'big') + b'\\x01' * len(items)); out.flush()\n",
+    "vouches for one more item than it was sent": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + b'\\x01' * (len(items) + 1)); out.flush()\n",
+    "answers with bytes other than 0 and 1": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + b'\\x02' * len(items)); out.flush()\n",
+    "answers short and exits": _READ_REQUEST
+    + "    out.write(token.to_bytes(8, 'big') + b'\\x01'); out.flush(); break\n",
+    "exits at once": "pass\n",
+}
+
+
+@pytest.mark.parametrize("behaviour", sorted(LIARS))
+def test_a_signature_worker_that_breaks_the_protocol_changes_no_verdict(
+    ledger: Ledger, filler: list[bytes], monkeypatch: pytest.MonkeyPatch, behaviour: str
+) -> None:
+    monkeypatch.setattr(pipeline, "WORKER_COMMAND", [sys.executable, "-c", LIARS[behaviour]])
+    _refuses_a_forgery_after_five_honest_entries(ledger, filler)

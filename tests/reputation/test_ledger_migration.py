@@ -19,7 +19,7 @@ from zkreg.reputation.verify import verify_chain
 from .ledger_helpers import T0, blocks, endorse, feed, identity, manifest_cid
 
 ALICE, BOB, CAROL, NEW_KEY = (identity(name) for name in ("mig-alice", "mig-bob", "mig-carol", "mig-new-key"))
-CURRENT_VERSION = 2
+CURRENT_VERSION = 3
 
 OLD_DDL = """
 CREATE TABLE entries (
@@ -193,3 +193,26 @@ def test_a_ledger_from_a_newer_zkreg_is_refused_and_left_as_it_was(tmp_path: Pat
     assert refused.value.code == "feed/db-unreadable"
     assert "newer" in refused.value.message
     assert user_version(path) == CURRENT_VERSION + 1
+
+
+def test_a_version_2_ledger_gains_the_vouch_columns_and_keeps_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    ledger = Ledger(path)
+    for entries in feeds():
+        ledger.import_blocks(blocks(entries), clock_ms=T0 + 10_000)
+    ledger.close()
+    db = sqlite3.connect(path)  # as version 2 wrote it: no `vouched`, no `credits`
+    db.execute("ALTER TABLE entries DROP COLUMN vouched")
+    db.execute("ALTER TABLE entries DROP COLUMN credits")
+    db.execute("PRAGMA user_version = 2")
+    db.commit()
+    db.close()
+
+    migrated = Ledger(path)
+    try:
+        assert migrated.count() == 12
+        migrated.append(CAROL, "vouch", {"peer": BOB.did, "credits": 4})
+        assert [tuple(stake) for stake in migrated.stakes()] == [(CAROL.did, BOB.did, 4, 4)]
+    finally:
+        migrated.close()
+    assert user_version(path) == CURRENT_VERSION

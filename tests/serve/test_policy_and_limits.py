@@ -20,7 +20,7 @@ PROVIDER, CONSUMER = identity("provider"), identity("consumer")
 @pytest.mark.parametrize(
     ("balance", "unpaid", "price", "served"),
     [
-        (0.0, 0, 1, True),  # a newcomer spends its free quota ...
+        (0.0, 0, 1, True),  # an identity with trust spends its free quota ...
         (-1.0, 0, 1, True),
         (-2.0, 0, 1, False),  # ... and is refused once it is spent
         (-1.0, 1, 1, False),  # a receipt whose use was withheld still counts against it

@@ -22,6 +22,7 @@ from zkreg.app.remote import RemotePullRequest, pull_remote
 from zkreg.identity import Identity
 from zkreg.peer.envelope import canonical_json, sign_request
 from zkreg.peer.limits import Limits
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import now_ms
 
 
@@ -157,7 +158,7 @@ def test_private_bytes_in_the_store_are_never_served_as_blocks(start_peer: Start
     secret = tmp_path / "weights.bin"
     secret.write_bytes(b"private weights " * 40_000)  # two chunks: a dag-pb root and raw leaves
     repo = alice.repo()
-    private = repo.store.put_file(secret)
+    private = repo.store.put_file(secret, KUBO_V1_LEGACY)
     manifest = repo.manifest(cid)
     repo.close()
     served = httpx.get(f"{alice.url}/v1/blocks/{manifest.files['data.csv']}")

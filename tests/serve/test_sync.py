@@ -93,6 +93,25 @@ def test_an_equivocating_third_peer_is_detected_by_both_peers_after_sync(start_p
     bob_repo.close()
 
 
+def test_an_equivocator_that_extends_the_other_story_is_detected_not_refused(
+    start_peer: StartPeer, tmp_path: Path
+) -> None:
+    bob = start_peer("bob")
+    carol = identity("carol")
+    first = feed(carol, [endorse(identity("x"))])
+    told_alice = feed(carol, [endorse(identity("y"))], after=first[0])
+    told_bob = feed(carol, [endorse(identity("z")), endorse(identity("w"))], after=first[0])
+    alice = Repo.init(tmp_path / "alice")
+    alice.ledger.import_blocks([e.block for e in first + told_alice])
+    with PeerClient(bob.url) as client:
+        client.push(b"".join(car_stream([], [(e.cid, e.block) for e in first + told_bob])))
+    report = sync(alice, SyncRequest(bob.url))
+    assert report.pulled.forks == [(carol.did, 2)]
+    assert report.pulled.rejected == []
+    assert scores(alice).show(carol.did).trust == 0.0
+    alice.close()
+
+
 def test_a_feed_push_that_does_not_verify_is_refused_and_keeps_the_valid_prefix(
     start_peer: StartPeer, tmp_path: Path
 ) -> None:

@@ -1,22 +1,19 @@
 """Two peers on 127.0.0.1 with real proofs (ezkl), real HTTP and real data dirs: the reputation-gated exchange end
 to end, and the faults that need a real proof in flight.
 
-Alice's model (a private-weights MLP) is set up once per session; each test works on a copy of her data dir, so
-the dev SRS, circuit and proving key are made once (as in tests/zk)."""
+Alice's model (a private-weights MLP) is set up once per session (`alice_template` in conftest); each test works on
+a copy of her data dir, so the dev SRS, circuit and proving key are made once (as in tests/zk)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +21,9 @@ import httpx
 import pytest
 
 from tests.reputation.ledger_helpers import endorse, feed, identity
-from tests.serve.conftest import StartPeer
+from tests.serve.conftest import MLP_INPUT, AliceTemplate, StartPeer
 from tests.serve.test_requests import publish_dataset
-from tests.zk.models import build_mlp
-from zkreg.api import PublishRequest, Repo, VerifyProofRequest, publish, scores, trust_peer, verify_proof
+from zkreg.api import Repo, VerifyProofRequest, scores, trust_peer, verify_proof
 from zkreg.app.remote import RemoteProveRequest, RemotePullRequest, prove_remote, pull_remote
 from zkreg.app.sync import SyncRequest, sync
 from zkreg.errors import ProofInvalid
@@ -35,51 +31,11 @@ from zkreg.peer.client import PeerClient
 from zkreg.peer.envelope import sign_request
 from zkreg.peer.limits import Limits
 from zkreg.registry.car import car_stream
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import now_ms
+from zkreg.reputation.policy import Policy
 
 pytestmark = pytest.mark.slow
-
-MLP_INPUT = [0.5, -0.25, 0.75, 0.1]
-
-
-@dataclass(frozen=True)
-class AliceTemplate:
-    home: Path
-    model: str
-    """The manifest CID of her private-weights model."""
-    dear_model: str
-    """The same model published at 5 credits per proof."""
-
-
-@pytest.fixture(scope="session")
-def alice_template(tmp_path_factory: pytest.TempPathFactory) -> AliceTemplate:
-    folder = tmp_path_factory.mktemp("alice-template")
-    repo = Repo.init(folder / "home")
-    model = build_mlp(folder / "mlp.onnx", seed=3)
-    cid = publish(repo, PublishRequest([model], name="mlp", weights="private", zk="fixed")).cid
-    dear = publish(repo, PublishRequest([model], name="mlp-dear", weights="private", zk="fixed", price=5)).cid
-    repo.close()
-    return AliceTemplate(folder / "home", cid, dear)
-
-
-@pytest.fixture
-def alice_home(alice_template: AliceTemplate, tmp_path: Path) -> Path:
-    shutil.copytree(alice_template.home, tmp_path / "alice")
-    return tmp_path / "alice"
-
-
-@pytest.fixture
-def input_file(tmp_path: Path) -> Path:
-    path = tmp_path / "input.json"
-    path.write_text(json.dumps(MLP_INPUT))
-    return path
-
-
-@pytest.fixture
-def bob(tmp_path: Path) -> Iterator[Repo]:
-    repo = Repo.init(tmp_path / "bob")
-    yield repo
-    repo.close()
 
 
 def entries_of(repo: Repo, type_: str) -> list[dict[str, Any]]:
@@ -144,10 +100,11 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     input_file: Path,
     tmp_path: Path,
 ) -> None:
-    alice = start_peer("alice")
+    alice = start_peer("alice", policy=Policy(newcomer_budget=2))
     model = alice_template.model
 
-    # Bob, with no contributions, gets his free quota (2 credits) of proofs, each verified before he records it.
+    # Bob, with no contributions and no trust from Alice's roots, draws on her newcomer budget (2 proofs here);
+    # each proof is verified before he records it.
     for n in range(2):
         got = prove_remote(bob, RemoteProveRequest(alice.url, model, input_file, tmp_path / f"proof{n}.json"))
         assert got.output == json.loads(got.path.read_text())["output"]
@@ -157,8 +114,10 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     refused = run_cli(bob.home, "prove", model, "--remote", alice.url, "--input", str(input_file), "--json")
     assert refused.returncode == 5, refused.stderr
     error = json.loads(refused.stdout)["error"]
-    assert (error["code"], error["price"], error["unpaid"]) == ("policy/refused", 1, 2)
-    assert "balance" in error["message"]
+    assert (error["code"], error["rule"]) == ("policy/refused", "newcomer-budget")
+    assert (error["price"], error["unpaid"]) == (1, 2)
+    assert (error["newcomer_used"], error["newcomer_budget"]) == (2, 2)
+    assert "newcomer budget is spent until" in error["message"]
     assert len(entries_of(bob, "use")) == 2
 
     # Bob publishes a dataset that Alice uses (a bilateral receipt from Bob); after sync his balance rises.
@@ -174,9 +133,10 @@ def test_two_peers_free_quota_refusal_contribution_and_converging_scores(
     after = scores(alice_repo).show(bob.identity.did).balance
     assert after > before
 
-    # ... and he is served again.
+    # ... and he is served again, now on his own standing (trust from Alice's use, so her free quota applies).
     third = prove_remote(bob, RemoteProveRequest(alice.url, model, input_file, tmp_path / "proof2.json"))
     assert third.decision["balance"] == pytest.approx(after)
+    assert third.decision["rule"] == "balance"
 
     # After sync (and the same trust roots), both peers compute the same scores.
     sync(bob, SyncRequest(alice.url))
@@ -222,7 +182,7 @@ def test_a_receipt_whose_proof_does_not_verify_gives_no_credit(
     body = {key: value for key, value in bundle.items() if key not in ("signature", "schema", "prover")}
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(sign_bundle(alice_repo.identity, body)))
-    forged_cid = alice_repo.store.put_file(forged).cid
+    forged_cid = alice_repo.store.put_file(forged, KUBO_V1_LEGACY).cid
     request = sign_request(bob.identity, "prove", alice_template.model, [MLP_INPUT], now_ms())
     bob.ledger.append(
         bob.identity, "use", {"manifest": alice_template.model, "provider": alice.did, "request": request.nonce}
@@ -356,6 +316,7 @@ def test_a_proof_past_the_limit_is_proved_in_process_and_its_prover_group_killed
 def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, tmp_path: Path
 ) -> None:
+    from zkreg.registry.unixfs import PROFILES
     from zkreg.zk.workflow import file_cid
 
     alice = start_peer("alice")
@@ -370,14 +331,15 @@ def test_request_for_a_private_models_weights_circuit_or_key_is_refused(
     assert circuits
     private = [alice_template.home.parent / "mlp.onnx", *keys, *circuits]  # ... and the weights themselves
     for path in private:
-        answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path)}")
-        assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
+        for profile in PROFILES.values():
+            answer = httpx.get(f"{alice.url}/v1/blocks/{file_cid(path, profile)}")
+            assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not-found/block"), path
 
 
 def test_the_price_comes_from_the_manifest(
     start_peer: StartPeer, alice_template: AliceTemplate, alice_home: Path, bob: Repo
 ) -> None:
-    alice = start_peer("alice")
+    alice = start_peer("alice", policy=Policy(newcomer_budget=2))  # a budget smaller than the price
     document = sign_request(bob.identity, "prove", alice_template.dear_model, [MLP_INPUT], now_ms()).document
     refused = httpx.post(f"{alice.url}/v1/prove", json=document, timeout=60)
     error = refused.json()["error"]

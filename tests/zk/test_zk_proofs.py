@@ -15,6 +15,7 @@ from tests.zk.helpers import MLP_INPUT, ZkSession, resign
 from tests.zk.models import build_mlp, mlp_reference
 from zkreg.api import ProveRequest, Repo, VerifyProofRequest, prove, verify_proof
 from zkreg.errors import NotFound
+from zkreg.registry.unixfs import PROFILES, profile_named
 from zkreg.zk.cost import PROBE_LOGROWS, CostCache, CostPoint, CostProfile
 from zkreg.zk.ezkl_backend import installed_version
 from zkreg.zk.workflow import file_cid
@@ -34,8 +35,10 @@ def test_private_weights_publish_settings_vk_and_srs_but_not_the_model(zk_sessio
     assert {manifest.files["zk/settings.json"], manifest.files["zk/vk.key"]} == {zk["settings"], zk["vk"]}
     assert zk["srs"] in manifest.files.values()
     assert "params_commitment" not in zk
-    model_cid = file_cid(zk_session.mlp_fixed.model)
-    assert not zk_session.repo.store.has(model_cid), "the private model's blocks must not enter the blockstore"
+    model_cid = file_cid(zk_session.mlp_fixed.model)  # the zk cache's key: kubo-v1-legacy, whatever the manifest's
+    for profile in PROFILES.values():
+        model_root = file_cid(zk_session.mlp_fixed.model, profile)
+        assert not zk_session.repo.store.has(model_root), "the private model's blocks must not enter the blockstore"
     entry = zk_session.repo.zk_workspace().cache.get(model_cid, zk["settings"])
     assert entry is not None
     assert entry.file("pk.key").stat().st_size > 0
@@ -43,7 +46,7 @@ def test_private_weights_publish_settings_vk_and_srs_but_not_the_model(zk_sessio
 
 def test_public_weights_publish_the_model_too(zk_session: ZkSession) -> None:
     manifest = zk_session.repo.show("conv")
-    assert manifest.files["conv.onnx"] == file_cid(zk_session.conv_public.model)
+    assert manifest.files["conv.onnx"] == file_cid(zk_session.conv_public.model, profile_named(manifest.cid_profile))
     assert manifest.zk is not None
 
 

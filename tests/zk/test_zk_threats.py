@@ -14,6 +14,7 @@ from tests.zk.models import build_mlp
 from zkreg.api import ProveRequest, PublishRequest, VerifyProofRequest, prove, publish, verify_proof
 from zkreg.errors import BadSignature, CidMismatch, IntegrityError, MalformedObject, ProofInvalid
 from zkreg.identity import create_identity
+from zkreg.registry.unixfs import profile_named
 from zkreg.zk.bundle import PROOF_KEYS, canonical
 from zkreg.zk.documents import CircuitSettings
 from zkreg.zk.workflow import file_cid
@@ -111,7 +112,8 @@ def _attacker_proof(session: ZkSession, ref: str, folder: Path, seed: int) -> tu
     backend.prove(folder / "circuit.ezkl", folder / "pk.key", srs, data, folder / "proof.json", None)
     proof = json.loads((folder / "proof.json").read_text())
     assert backend.verify(folder / "proof.json", settings, folder / "vk.key", srs) is None
-    return {key: proof[key] for key in PROOF_KEYS if key in proof}, file_cid(folder / "vk.key")
+    profile = profile_named(session.repo.show(ref).cid_profile)
+    return {key: proof[key] for key in PROOF_KEYS if key in proof}, file_cid(folder / "vk.key", profile)
 
 
 def _claim(session: ZkSession, ref: str, proof: dict[str, Any], folder: Path) -> dict[str, Any]:

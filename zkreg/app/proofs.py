@@ -1,5 +1,6 @@
 """Proofs and reputation: zk inference proofs (`prove`, `verify_proof`) and Proof of Reputation (`scores`),
-credited only where proof-gated, from this peer's trust roots (`trust_peer`, `trust_roots`)."""
+credited only where proof-gated, from this peer's trust roots (`trust_peer`, `trust_roots`), and stakes for other
+keys (`vouch_peer`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from functools import partial
 from pathlib import Path
 
 from zkreg.app.repo import Repo
-from zkreg.errors import MalformedObject, ProofNotFound
+from zkreg.errors import MalformedObject, ProofNotFound, SelfVouch
+from zkreg.identity import public_key_from_did
 from zkreg.progress import SILENT, Progress
+from zkreg.reputation.entry import Entry
+from zkreg.reputation.policy import vouch
 from zkreg.reputation.proofs import BundleVerdict, ProofGatedCredit
 from zkreg.reputation.score import ProofHook, Scores, compute_scores
 from zkreg.zk.documents import MAX_BUNDLE_BYTES, ProofBundle, ZkSection, join_bounded
@@ -51,6 +55,22 @@ def verify_proof(repo: Repo, request: VerifyProofRequest) -> ProofVerdict:
 def trust_peer(repo: Repo, did: str) -> bool:
     """Make `did` a local trust root; False if it already was one."""
     return repo.ledger.add_trust_root(did)
+
+
+@dataclass(frozen=True)
+class VouchRequest:
+    key: str
+    """The did:key vouched for."""
+    credits: int
+    """Credits of this identity's balance staked for `key`; 0 withdraws the vouch."""
+
+
+def vouch_peer(repo: Repo, request: VouchRequest) -> Entry:
+    """Append this identity's signed `vouch` for `request.key` (replacing its earlier vouch for that key)."""
+    public_key_from_did(request.key)
+    if request.key == repo.identity.did:
+        raise SelfVouch("an identity cannot vouch for itself", hint="vouch for the key of a member or partner")
+    return vouch(repo.ledger, repo.identity, request.key, request.credits)
 
 
 def trust_roots(repo: Repo) -> list[str]:

@@ -42,8 +42,9 @@ from zkreg.peer.store import PEER_DB, PeerStore
 from zkreg.registry.car import car_stream
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, looks_like_cid
 from zkreg.registry.dag import walk
+from zkreg.registry.unixfs import KUBO_V1_LEGACY
 from zkreg.reputation.ledger import ImportReport, Ledger, now_ms
-from zkreg.reputation.policy import Policy, decide, unpaid_receipts
+from zkreg.reputation.policy import Policy, decide_request, standing, unpaid_receipts
 from zkreg.reputation.sync import read_car
 from zkreg.zk.documents import ProofBundle
 from zkreg.zk.runner import Deadline
@@ -258,9 +259,10 @@ class Provider:
         """Answer a signed prove request: checks, policy, a proof within the time limit, then the receipt.
 
         Order: shape, signature, freshness, the requester's rate, single use, a proving slot (or 503), the model
-        (one of ours, with zk artefacts), the policy (or exit 5 with the numbers), the proof, the receipt. The
-        slot is held from the policy check to the receipt, so with one slot a requester cannot overspend by
-        racing requests. Nothing is recorded unless a proof was made.
+        (one of ours, with zk artefacts), the policy (or exit 5 naming the rule, with the numbers), the proof, the
+        receipt. The slot is held from the policy check to the receipt, so with one slot a requester cannot
+        overspend by racing requests; the newcomer budget is drawn in one transaction of the peer store whatever
+        the slots, and given back if no proof comes of the draw. Nothing is recorded unless a proof was made.
         """
         request = check_request(document, now_ms())
         if request.action != "prove":
@@ -272,19 +274,28 @@ class Provider:
             manifest = repo.manifest(request.manifest) if store.has(request.manifest) else None
             if manifest is None or manifest.author != self.did or manifest.zk is None:
                 raise ModelNotFound(f"{request.manifest} is not a model this peer published with zk artefacts")
-            balance = scores(repo).show(request.requester).balance
             unpaid = unpaid_receipts(ledger, self.did, request.requester)
+            requester = standing(scores(repo), self.did, request.requester, unpaid)
             price = self.policy.default_price if manifest.price is None else manifest.price
-            decision = decide(request.requester, balance, unpaid, price, self.policy)
-            proof, data = self._prove(repo, manifest.cid, request.input)
-            bundle = ProofBundle.from_bytes(data, what="the proof bundle this peer made")
-            receipt = {
-                "request": request.nonce,
-                "consumer": request.requester,
-                "proof": proof,
-                "output_hash": hashlib.sha256(canonical_json({"output": bundle.output})).hexdigest(),
-            }
-            entry = ledger.append(identity, "receipt", receipt)
+            budget = PeerStore(self.home / PEER_DB)
+            try:
+                decision = decide_request(requester, price, self.policy, budget, now_ms())
+                try:
+                    proof, data = self._prove(repo, manifest.cid, request.input)
+                    bundle = ProofBundle.from_bytes(data, what="the proof bundle this peer made")
+                    receipt = {
+                        "request": request.nonce,
+                        "consumer": request.requester,
+                        "proof": proof,
+                        "output_hash": hashlib.sha256(canonical_json({"output": bundle.output})).hexdigest(),
+                    }
+                    entry = ledger.append(identity, "receipt", receipt)
+                except BaseException:
+                    if decision.draw is not None:
+                        budget.release(decision.draw)
+                    raise
+            finally:
+                budget.close()
             return {
                 "proof": proof,
                 "receipt": entry.cid,
@@ -302,4 +313,4 @@ class Provider:
             input_path, bundle_path = Path(folder) / "input.json", Path(folder) / "proof.json"
             input_path.write_text(json.dumps({"input_data": values}))
             prove(repo, ProveRequest(manifest, input_path, bundle_path, Deadline.after(self.limits.prove_timeout_s)))
-            return repo.store.put_file(bundle_path).cid, bundle_path.read_bytes()
+            return repo.store.put_file(bundle_path, KUBO_V1_LEGACY).cid, bundle_path.read_bytes()

@@ -7,6 +7,7 @@ import os
 import re
 import sqlite3
 import stat
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from zkreg.app.repo import Repo
+from zkreg.config import load_config
 from zkreg.errors import (
     BadKind,
     BadName,
@@ -34,12 +36,20 @@ from zkreg.errors import (
 )
 from zkreg.progress import SILENT, Progress
 from zkreg.registry.car import walk_dag
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, compute
+from zkreg.registry.cid import DAG_CBOR, codec_of
 from zkreg.registry.dag import links_of
 from zkreg.registry.index import Ref
 from zkreg.registry.manifest import build_and_sign, decode_and_verify
+from zkreg.registry.statcache import Hashed, StatCache, open_stat_cache, record_quietly
 from zkreg.registry.store import BlockRecord, BlockStore, LocalStore
-from zkreg.registry.unixfs import directory_node
+from zkreg.registry.unixfs import (
+    DEFAULT_PROFILE,
+    CidProfile,
+    ImportedFile,
+    PutBlock,
+    profile_named,
+    put_directory,
+)
 from zkreg.schemas import load as load_schema
 from zkreg.zk.workflow import ZkPublication
 
@@ -76,6 +86,9 @@ class PublishRequest:
     srs: Path | None = None
     price: int | None = None
     """Credits per proof `zkreg serve` asks for the model (default 1)."""
+    cid_profile: str | None = None
+    """The IPIP-499 CID profile of the files and tree; default: the latest version's (a re-publish is stable),
+    then `cid_profile` in config.toml, then unixfs-v1-2025."""
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ def _publish(
     repo: Repo, request: PublishRequest, progress: Progress, node: IpfsStore | None, record: BlockRecord
 ) -> PublishResult:
     name, version, weights, zk = request.name, request.version, request.weights, request.zk
-    files = _collect_files(list(request.paths))
+    files = collect_files(list(request.paths))
     kind = request.kind or ("model" if any(n.endswith(".onnx") for n in files) else "dataset")
     if kind not in KINDS:
         raise BadKind(f"--kind must be one of {', '.join(KINDS)}")
@@ -151,6 +164,7 @@ def _publish(
     zk_options = request.calibration or request.zk_target or request.srs
     if kind != "model" and (weights == "private" or zk is not None or zk_options):
         raise NotAModel("--weights private, --zk, --zk-target, --calibration and --srs apply to models")
+    profile = choose_profile(repo, request.cid_profile, name)
     identity = repo.identity
     # Opened before anything is stored: a ref must never be recorded without its `publish` entry.
     ledger = repo.ledger
@@ -166,15 +180,19 @@ def _publish(
                 check_onnx_model(path, published)
     zk_publication = None
     if kind == "model" and (weights == "private" or zk is not None):
-        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress)
+        zk_publication = _prepare_zk(repo, files, zk or "fixed", request, progress, profile)
         if weights == "private":  # no byte of the weights, whichever files hold them
             weight_files = zk_publication.weight_files
             files = {file_name: path for file_name, path in files.items() if path.resolve() not in weight_files}
         files = {**files, **zk_publication.files}
 
-    blocks: BlockStore = node or repo.store
-    imported = {file_name: blocks.put_file(path, progress) for file_name, path in files.items()}
-    tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()})
+    reused: set[str] = set()
+    if node is not None:
+        imported = {file_name: node.put_file(path, profile, progress) for file_name, path in files.items()}
+    else:
+        with open_stat_cache(repo.home) as cache:
+            imported, reused = _import_files(repo.store, files, profile, progress, cache)
+    tree = put_tree(repo.store, {file_name: (f.cid, f.tsize) for file_name, f in imported.items()}, profile)
     if node is not None:
         _send_directories(repo, node, tree, {f.cid for f in imported.values()})
     file_entries = {file_name: (f.cid, f.size) for file_name, f in imported.items()}
@@ -190,6 +208,7 @@ def _publish(
                 and previous.dataset == dataset_cid
                 and previous.weights == weights
                 and previous.price == request.price
+                and previous.cid_profile == profile.name
                 and version in (None, previous.version)
             )
             if unchanged:
@@ -199,7 +218,7 @@ def _publish(
                 if not ledger.has_entry(identity.did, "publish", previous.cid):
                     ledger.append(identity, "publish", {"manifest": previous.cid})
                 return PublishResult(previous.cid, name, previous.version, created=False)
-        vanished = sorted(cid for cid in record.put if not repo.store.has(cid))
+        vanished = sorted(cid for cid in record.put | reused if not repo.store.has(cid))
         if vanished:
             raise StoreBusy(
                 f"block {vanished[0]} of this publish was removed meanwhile (a concurrent failed publish or gc)",
@@ -223,6 +242,7 @@ def _publish(
             message=request.message,
             zk=zk_publication.section if zk_publication else None,
             price=request.price,
+            cid_profile=profile.name,
         )
         decode_and_verify(cid, block)  # what we sign must be what every reader accepts
         repo.store.put_block(cid, block)
@@ -244,7 +264,29 @@ def _publish(
     )
 
 
-def _collect_files(paths: list[Path]) -> dict[str, Path]:
+def _import_files(
+    store: LocalStore, files: dict[str, Path], profile: CidProfile, progress: Progress, cache: StatCache | None
+) -> tuple[dict[str, ImportedFile], set[str]]:
+    """Each file's DAG in the store: hashed, unless the stat cache knows it unchanged and the store still holds
+    its root (then its CID is reused, and returned among the reused roots for the check at commit)."""
+    imported: dict[str, ImportedFile] = {}
+    reused: set[str] = set()
+    hashed: list[Hashed] = []
+    for name, path in files.items():
+        status = path.stat()
+        known = cache.lookup(path, status, profile.name) if cache is not None else None
+        if known is not None and store.has(known[0]):
+            imported[name] = ImportedFile(known[0], status.st_size, known[1])
+            reused.add(known[0])
+            continue
+        started_ns = time.time_ns()
+        imported[name] = store.put_file(path, profile, progress)
+        hashed.append(Hashed(path, status, started_ns, imported[name].cid, imported[name].tsize))
+    record_quietly(cache, hashed, profile.name)
+    return imported, reused
+
+
+def collect_files(paths: list[Path]) -> dict[str, Path]:
     """Published name -> file on disk. A directory contributes `dirname/relative/path` for each regular file;
     symlinks are refused, never followed, so nothing outside the named paths is ever read."""
     files: dict[str, Path] = {}
@@ -302,7 +344,7 @@ def _now() -> str:
 
 
 def _prepare_zk(
-    repo: Repo, files: dict[str, Path], mode: str, request: PublishRequest, progress: Progress
+    repo: Repo, files: dict[str, Path], mode: str, request: PublishRequest, progress: Progress, profile: CidProfile
 ) -> ZkPublication:
     models = [path for file_name, path in files.items() if file_name.endswith(".onnx")]
     if len(models) != 1:
@@ -315,6 +357,7 @@ def _prepare_zk(
         calibration=request.calibration,
         srs=request.srs,
         progress=progress,
+        profile=profile,
         target=request.zk_target or "resources",
     )
 
@@ -323,8 +366,7 @@ def _send_to_node(repo: Repo, node: IpfsStore, cid: str, block: bytes, pin: bool
     """Put a manifest on the node after the DAGs it links to (history, dataset) that the node lacks."""
     for linked in links_of(cid, block):
         if codec_of(linked) == DAG_CBOR and not node.pinned(linked):
-            for linked_cid, linked_block in walk_dag(repo.store.get_block, [linked]):
-                node.put_block(linked_cid, linked_block)
+            node.put_dag(linked, walk_dag(repo.store.get_block, [linked]))
     node.put_block(cid, block)
     if pin:
         node.pin(cid)
@@ -341,13 +383,25 @@ def _next_version(repo: Repo, name: str) -> str:
     return str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)
 
 
-def put_tree(store: LocalStore, files: dict[str, tuple[str, int]]) -> str:
+def choose_profile(repo: Repo, requested: str | None, name: str | None = None) -> CidProfile:
+    """The CID profile to build with: the one asked for, else the one the latest version of `name` recorded (so
+    re-publishing gives the same CIDs whatever the defaults became), else config.toml's, else the default."""
+    if requested is not None:
+        return profile_named(requested)
+    latest = repo.index.latest_ref(name) if name is not None else None
+    if latest is not None:
+        return profile_named(repo.manifest(latest.cid).cid_profile)
+    configured = load_config(repo.home).cid_profile
+    return profile_named(configured) if configured is not None else DEFAULT_PROFILE
+
+
+def put_tree(store: BlockStore, files: dict[str, tuple[str, int]], profile: CidProfile) -> str:
     """The UnixFS directory that wraps every published file, as `ipfs add -r -w` would build it."""
-    return _put_directory(store, files)[0]
+    return directory_tree(files, profile, store.put_block)[0]
 
 
-def _put_directory(store: LocalStore, entries: dict[str, tuple[str, int]]) -> tuple[str, int]:
-    """Store the directory holding `entries` (relative path -> (CID, Tsize)); its (CID, Tsize)."""
+def directory_tree(entries: dict[str, tuple[str, int]], profile: CidProfile, put: PutBlock) -> tuple[str, int]:
+    """Put the directory holding `entries` (relative path -> (CID, Tsize)) and its folders; its (CID, Tsize)."""
     links: dict[str, tuple[str, int]] = {}
     folders: dict[str, dict[str, tuple[str, int]]] = {}
     for path, entry in entries.items():
@@ -356,8 +410,5 @@ def _put_directory(store: LocalStore, entries: dict[str, tuple[str, int]]) -> tu
             folders.setdefault(head, {})[rest] = entry
         else:
             links[head] = entry
-    links.update({folder: _put_directory(store, inner) for folder, inner in folders.items()})
-    block = directory_node(links)
-    cid = compute(DAG_PB, block)
-    store.put_block(cid, block)
-    return cid, len(block) + sum(tsize for _, tsize in links.values())
+    links.update({folder: directory_tree(inner, profile, put) for folder, inner in folders.items()})
+    return put_directory(links, profile, put)

@@ -23,7 +23,7 @@ from zkreg.peer.envelope import sign_request
 from zkreg.registry.cid import DAG_CBOR, DAG_PB, codec_of, looks_like_cid
 from zkreg.registry.dag import walk
 from zkreg.registry.manifest import decode_and_verify
-from zkreg.registry.unixfs import file_cid
+from zkreg.registry.unixfs import KUBO_V1_LEGACY, file_cid
 from zkreg.reputation.ledger import now_ms
 from zkreg.zk.documents import MAX_SETTINGS_BYTES, CircuitSettings, join_bounded
 from zkreg.zk.inputs import load_input
@@ -163,7 +163,7 @@ def prove_remote(repo: Repo, request: RemoteProveRequest) -> RemoteProof:
             raise ProofInvalid("the bundle proves another model, or was not made by the model's author")
         if verdict.input != values:
             raise ProofInputMismatch("the bundle proves another input than the one we sent")
-        store.put_file(staged)
+        store.put_file(staged, KUBO_V1_LEGACY)
         use = {"manifest": manifest.cid, "provider": manifest.author, "request": signed.nonce}
         entry = ledger.append(identity, "use", use)
         request.out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from zkreg.app.repo import Repo
 from zkreg.errors import IntegrityError
 from zkreg.progress import SILENT, Progress
+from zkreg.registry.dag import walk
 from zkreg.registry.manifest import Manifest
 
 
@@ -25,7 +26,8 @@ class VerifyResult:
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
-    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names.
+    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names: each file's
+    DAG and the directory nodes of its tree.
 
     With `attest`, the verdict (ok, or fail with the reason) is appended to this identity's feed.
     """
@@ -35,7 +37,8 @@ def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> V
         total = 0
         for file_name, file_cid in manifest.files.items():
             total += repo.store.verify_file(file_cid, manifest.sizes[file_name], progress)
-        repo.store.get_block(manifest.tree)
+        for _ in walk(repo.store.get_block, [manifest.tree], skip=manifest.files.values()):
+            pass  # every directory node of the tree, HAMT shards included, is held and hashes to its CID
     except IntegrityError as error:
         if request.attest:
             repo.ledger.append(

@@ -19,6 +19,9 @@ commands = command_set()
 commands.add_typer(ledger_app, name="ledger")
 commands.add_typer(rep_app, name="rep")
 
+SHOWN_INPUTS = 5
+"""The largest inputs of each kind a terminal shows; `--json` gives all of them."""
+
 AuthorOption = Annotated[str | None, typer.Option("--author", help="Only this identity's feed (did:key).")]
 
 
@@ -97,10 +100,32 @@ def _describe(reputation: Reputation) -> list[str]:
         lines.append(f"FORKED   {reputation.forked['reason']}; trust set to zero")
         for item in reputation.forked["evidence"]:
             lines.append(f"  evidence seq {item['seq']}: {' vs '.join(item['cids'])}")
-    for item in reputation.trust_inputs:
+    if reputation.covered_for_it or reputation.covered_by_it:
+        lines.append(
+            f"vouches  covered for it {reputation.covered_for_it:.3f}   covered by it {reputation.covered_by_it:.3f}"
+        )
+    for item in reputation.trust_inputs[:SHOWN_INPUTS]:
         lines.append(f"  trust from {item.identity} ({item.kind}): {item.amount:.6f}")
-    for item in reputation.credit_inputs:
+    for item in reputation.credit_inputs[:SHOWN_INPUTS]:
         lines.append(f"  credit from {item.identity} ({item.kind}): {item.amount:.3f}")
+    for item in reputation.debit_inputs[:SHOWN_INPUTS]:
+        lines.append(f"  debit to {item.identity} ({item.kind}): {item.amount:.3f}")
+    for stake in reputation.vouches_received:
+        lines.append(
+            f"  vouched for by {stake.voucher}: {stake.credits} credit(s), {stake.covered:.3f} covered, "
+            f"{stake.remaining:.3f} remaining"
+        )
+    for stake in reputation.vouches_given:
+        lines.append(
+            f"  vouches for {stake.key}: {stake.credits} credit(s), {stake.covered:.3f} covered (liable up to "
+            f"{stake.liable})"
+        )
+    hidden = sum(
+        max(0, len(inputs) - SHOWN_INPUTS)
+        for inputs in (reputation.trust_inputs, reputation.credit_inputs, reputation.debit_inputs)
+    )
+    if hidden:
+        lines.append(f"  ... and {hidden} smaller input(s): `--json` lists every one")
     return lines
 
 

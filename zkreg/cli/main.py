@@ -47,6 +47,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "zkreg.cli.registry",
         "Commit files as content-addressed blocks and a signed manifest; print the manifest CID.",
     ),
+    "cid": (
+        "zkreg.cli.registry",
+        "Print the CID of each file or folder without storing anything (like `ipfs add --only-hash`).",
+    ),
     "pull": ("zkreg.cli.registry", "Fetch an artefact, verifying every block and the manifest's signature."),
     "show": ("zkreg.cli.registry", "Show a verified manifest."),
     "log": (

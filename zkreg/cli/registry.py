@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from zkreg.api import PublishRequest, PullRequest, Repo, VerifyRequest
+from zkreg.api import CidRequest, PublishRequest, PullRequest, Repo, VerifyRequest, compute_cids
 from zkreg.api import publish as publish_artefact
 from zkreg.api import pull as pull_artefact
 from zkreg.api import verify as verify_artefact
@@ -18,6 +18,15 @@ from zkreg.cli.zk import verify_proof_command
 from zkreg.registry.manifest import Manifest
 
 commands = command_set()
+
+CidProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cid-profile",
+        help="unixfs-v1-2025 | unixfs-v0-2015 | kubo-v1-legacy (IPIP-499); default: the latest version's, "
+        "then cid_profile in config.toml, then unixfs-v1-2025.",
+    ),
+]
 
 StoreOption = Annotated[
     str | None,
@@ -64,6 +73,7 @@ def publish(
     ] = None,
     srs: Annotated[Path | None, typer.Option(help="zk: a KZG ceremony SRS file; default: an insecure dev SRS.")] = None,
     price: Annotated[int | None, typer.Option(min=0, help="Credits per proof when served (default 1).")] = None,
+    cid_profile: CidProfileOption = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Commit files as content-addressed blocks and a signed manifest; print the manifest CID."""
@@ -84,6 +94,7 @@ def publish(
             zk_target=zk_target,
             srs=srs,
             price=price,
+            cid_profile=cid_profile,
         )
         result = publish_artefact(repo, request, progress)
     if result.zk_srs == "dev":
@@ -99,6 +110,39 @@ def publish(
         note = "published" if result.created else "unchanged, already published as"
         echo(f"{note} {result.name}@{result.version}")
         echo(result.cid)
+
+
+@commands.command()
+def cid(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories.", metavar="PATH")],
+    cid_profile: Annotated[
+        str | None,
+        typer.Option(
+            "--cid-profile",
+            help="unixfs-v1-2025 | unixfs-v0-2015 | kubo-v1-legacy; default: cid_profile in config.toml, "
+            "then unixfs-v1-2025.",
+        ),
+    ] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Print the CID of each file or folder without storing anything (like `ipfs add --only-hash`).
+
+    A folder's CID covers every file below it, hidden ones included (`ipfs add -r --hidden`); empty folders are
+    left out, as publish leaves them out.
+    """
+    repo = open_repo()
+    with progress_for(json_out) as progress:
+        result = compute_cids(repo, CidRequest(paths, cid_profile), progress)
+    if json_out:
+        emit_json(
+            {
+                "profile": result.profile,
+                "entries": [{"path": e.path, "cid": e.cid, "size": e.size, "type": e.kind} for e in result.entries],
+            }
+        )
+    else:
+        for entry in result.entries:
+            echo(f"{entry.cid}  {entry.path}")
 
 
 @commands.command()

@@ -13,7 +13,7 @@ from zkreg.app.sync import sync as sync_with
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json
 from zkreg.peer.limits import Limits
-from zkreg.reputation.policy import Policy
+from zkreg.reputation.policy import DEFAULT_FREE_QUOTA, DEFAULT_NEWCOMER_BUDGET, DEFAULT_NEWCOMER_WINDOW_S, Policy
 from zkreg.serve.server import bind, make_server
 
 commands = command_set()
@@ -23,7 +23,20 @@ commands = command_set()
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind; loopback unless you mean to expose it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port; 0 picks a free one.")] = 8740,
-    free_quota: Annotated[float, typer.Option(min=0, help="Credits a newcomer may spend before contributing.")] = 2.0,
+    free_quota: Annotated[
+        float, typer.Option(min=0, help="Credits an identity with trust from this peer's roots may spend on credit.")
+    ] = DEFAULT_FREE_QUOTA,
+    newcomer_budget: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Free proofs (credits) per window shared by every identity the first rule refuses: keys without "
+            "trust or a counting vouch, and spent ones.",
+        ),
+    ] = DEFAULT_NEWCOMER_BUDGET,
+    newcomer_window: Annotated[
+        float, typer.Option(min=1, help="Seconds of the newcomer budget's sliding window.")
+    ] = DEFAULT_NEWCOMER_WINDOW_S,
     prove_timeout: Annotated[float, typer.Option(min=1, help="Seconds a proof may take.")] = 300.0,
     max_active: Annotated[int, typer.Option(min=1, help="Proofs at once.")] = 1,
     max_queued: Annotated[int, typer.Option(min=0, help="Prove requests that may wait; more get 503.")] = 4,
@@ -34,7 +47,8 @@ def serve(
     home = repo.home
     repo.close()
     limits = Limits(prove_timeout_s=prove_timeout, max_active=max_active, max_queued=max_queued)
-    provider = Provider(home, limits, Policy(free_quota=free_quota))
+    policy = Policy(free_quota=free_quota, newcomer_budget=newcomer_budget, newcomer_window_s=newcomer_window)
+    provider = Provider(home, limits, policy)
     sock = bind(host, port)
     bound_host, bound_port = sock.getsockname()[:2]
     url = f"http://{bound_host}:{bound_port}"

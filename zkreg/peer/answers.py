@@ -98,6 +98,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     "free_quota": _NUMBER,
                     "price": _COUNT,
                     "available": _NUMBER,
+                    "rule": {"enum": ["balance", "stake", "newcomer-budget"]},
                 },
             },
         },
@@ -265,6 +266,8 @@ class PriceDecision:
     free_quota: float
     price: int
     available: float
+    rule: str | None = None
+    """The rule that served it (`balance`, `stake`, `newcomer-budget`); None from a provider before vouches."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -274,6 +277,7 @@ class PriceDecision:
             "free_quota": self.free_quota,
             "price": self.price,
             "available": self.available,
+            "rule": self.rule,
         }
 
 
@@ -300,6 +304,7 @@ class ProveAnswer:
                 float(decision["free_quota"]),
                 int(decision["price"]),
                 float(decision["available"]),
+                decision.get("rule"),
             ),
         )
 

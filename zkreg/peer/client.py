@@ -10,7 +10,7 @@ peer's code, with our exit code for a code we know (else the peer's, if one of o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -25,6 +25,7 @@ from zkreg.peer.answers import (
     MAX_PROVE_ANSWER_BYTES,
     ErrorAnswer,
     FeedHeads,
+    Head,
     Health,
     ManifestAnswer,
     ProveAnswer,
@@ -142,13 +143,31 @@ and hands it out an entry a page (or replays one entry with a growing last-seq h
 without end; what is left is fetched by the next sync."""
 
 
-class HttpFeedTransport:
-    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known`, page by page (at most
-    `MAX_FEED_PAGES_PER_SYNC` pages).
+def feeds_wanted(heads: Iterable[Head], known: dict[str, int], held_at: HeldAt) -> list[tuple[str, int, int]]:
+    """(author, after, head seq) of each feed to fetch from a peer with these heads, given what we hold.
 
     A feed whose head the peer holds at a seq we also hold is fetched from there only if the entries differ (so
-    two peers told different stories by an equivocating author both find out): `held_at` answers that.
+    two peers told different stories by an equivocating author both find out): `held_at` answers that. A feed the
+    peer holds further is fetched from our last entry on, not after it: had the author told us a different story,
+    its next entry would not link to ours and the import would refuse it, the fork unseen (one entry more a feed).
     """
+    wanted: list[tuple[str, int, int]] = []
+    for head in heads:
+        author, seq = head.author, head.seq
+        after = known.get(author, 0)
+        if seq <= after:
+            if not head.forked and held_at(author, seq) == head.head:
+                continue
+            after = seq - 1
+        elif after:
+            after -= 1  # overlap the last entry we hold: if the peer's differs there, the import finds the fork
+        wanted.append((author, after, seq))
+    return wanted
+
+
+class HttpFeedTransport:
+    """`FeedTransport` over `GET /v1/feeds`: the feeds the peer holds beyond `known` (`feeds_wanted`), page by page
+    (at most `MAX_FEED_PAGES_PER_SYNC` pages)."""
 
     def __init__(self, client: PeerClient, held_at: HeldAt) -> None:
         self.client = client
@@ -156,15 +175,7 @@ class HttpFeedTransport:
 
     def blocks(self, known: dict[str, int]) -> Iterator[bytes]:
         """Pages are fetched one ahead in a background thread, so the network overlaps the ledger's import."""
-        wanted: list[tuple[str, int, int]] = []
-        for head in self.client.heads().heads:
-            author, seq = head.author, head.seq
-            after = known.get(author, 0)
-            if seq <= after:
-                if not head.forked and self.held_at(author, seq) == head.head:
-                    continue
-                after = seq - 1
-            wanted.append((author, after, seq))
+        wanted = feeds_wanted(self.client.heads().heads, known, self.held_at)
         with ThreadPoolExecutor(max_workers=1) as fetcher:
 
             def fetch(author: str, after: int) -> Future[tuple[bytes, int]]:

@@ -80,13 +80,21 @@ def walk_dag(get_block: GetBlock, roots: list[str], skip: set[str] | None = None
         yield cid, read.pop(cid) if cid in read else get_block(cid)
 
 
+def car_header(roots: list[str]) -> bytes:
+    header = dagcbor.encode({"roots": [dagcbor.link(root) for root in roots], "version": 1})
+    return varint.encode(len(header)) + header
+
+
+def car_section(cid: str, block: bytes) -> bytes:
+    binary = cid_from_str(cid)
+    return varint.encode(len(binary) + len(block)) + binary + block
+
+
 def car_stream(roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> Iterator[bytes]:
     """The CARv1 encoding of `blocks` ((CID, block) pairs) under a header naming `roots`, piece by piece."""
-    header = dagcbor.encode({"roots": [dagcbor.link(root) for root in roots], "version": 1})
-    yield varint.encode(len(header)) + header
+    yield car_header(roots)
     for cid, block in blocks:
-        binary = cid_from_str(cid)
-        yield varint.encode(len(binary) + len(block)) + binary + block
+        yield car_section(cid, block)
 
 
 def write_car(out: IO[bytes], roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> int:

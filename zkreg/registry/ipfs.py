@@ -14,9 +14,10 @@ import json
 import os
 import queue
 import secrets
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import IO, Any, BinaryIO
@@ -35,11 +36,11 @@ from zkreg.errors import (
     NotFound,
 )
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.car import read_blocks, read_roots
-from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, check_block, cid_from_str
+from zkreg.registry.car import car_header, car_section, read_blocks, read_roots, write_car
+from zkreg.registry.cid import DAG_CBOR, DAG_PB, RAW, as_version, check_block, cid_from_str
 from zkreg.registry.dag import links_of
 from zkreg.registry.store import BlockStore, LocalStore
-from zkreg.registry.unixfs import CHUNK_SIZE, FileImporter, ImportedFile, PutBlock, read_chunks
+from zkreg.registry.unixfs import CidProfile, FileImporter, ImportedFile, PutBlock, import_path, read_chunks
 
 DEFAULT_API = "/ip4/127.0.0.1/tcp/5001"
 API_ENV = "ZKREG_IPFS_API"
@@ -240,23 +241,59 @@ class IpfsStore(BlockStore):
 
     # ---- files ---------------------------------------------------------------------------------------------
 
-    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+    def put_file(self, path: Path, profile: CidProfile, progress: Progress = SILENT) -> ImportedFile:
         """Stream the file through the node's `/add` while computing our CID in the same pass; they must agree.
+        A profile `/add` cannot express (links per node) goes up as the blocks zkreg computed, each one checked
+        against the CID the node answers for it.
 
         Not pinned on its own: publishing pins the manifest recursively, which keeps every file under it."""
         size = path.stat().st_size
         progress.begin(f"uploading {path.name}", size)
         try:
+            if profile.add_params is None:
+                return self._import_dag(path, profile, progress)
             with path.open("rb") as stream:
-                return self._add(path.name, stream, size, progress)
+                return self._add(path.name, stream, size, progress, profile)
         finally:
             progress.end()
 
-    def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress) -> ImportedFile:
+    def _import_dag(self, path: Path, profile: CidProfile, progress: Progress) -> ImportedFile:
+        """Build the file's DAG here into a spooled CAR and `dag/import` it (one request, blocks of any size, where
+        `block/put` caps a body at 1 MiB on js-ipfs). The root is known only at the end, so the header is written
+        with a placeholder of the same length and patched. The node must then hand back our root block."""
+        with tempfile.TemporaryFile(prefix="zkreg-car-") as spool:
+            spool.write(car_header([_PLACEHOLDER_ROOT]))
 
+            def put(cid: str, block: bytes) -> None:
+                spool.write(car_section(cid, block))
+                if self.cache is not None:
+                    self.cache.put_block(cid, block)
+
+            ours = import_path(path, put, profile, progress.advance)
+            if self.cache is not None:
+                self.cache.flush_index()
+            spool.seek(0)
+            spool.write(car_header([ours.cid]))
+            self._import_spooled(spool, ours.cid)
+        return ours
+
+    def put_dag(self, root: str, blocks: Iterable[tuple[str, bytes]]) -> None:
+        """Put a DAG's blocks on the node as one CAR through `dag/import`: one request, and no 1 MiB cap per
+        block as js-ipfs's `block/put` has. The node must then hand back the root block."""
+        with tempfile.TemporaryFile(prefix="zkreg-car-") as spool:
+            write_car(spool, [root], blocks)
+            self._import_spooled(spool, root)
+
+    def _import_spooled(self, spool: BinaryIO, root: str) -> None:
+        spool.seek(0)
+        self._call("dag/import", {"pin-roots": "false"}, files={"file": ("dag.car", spool)})
+        check_block(root, self._fetch_block(root))
+
+    def _add(self, name: str, stream: BinaryIO, size: int, progress: Progress, profile: CidProfile) -> ImportedFile:
         writer = _BackgroundWriter(self.cache.put_block) if self.cache is not None else None
         try:
-            ours, answer_bytes = self._upload(name, stream, size, progress, writer.put if writer else _discard)
+            put = writer.put if writer else _discard
+            ours, answer_bytes = self._upload(name, stream, size, progress, put, profile)
         finally:
             if writer is not None:
                 writer.join()
@@ -268,18 +305,18 @@ class IpfsStore(BlockStore):
             theirs = str(answers[-1]["Hash"])
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise IpfsMalformedAnswer(f"IPFS node at {self.address} sent a malformed answer to add") from exc
-        if theirs != ours.cid:
+        if theirs != as_version(ours.cid, profile.cid_version):
             raise CidMismatch(
                 f"IPFS node at {self.address} made {theirs} of {name}, zkreg computed {ours.cid}",
-                hint="the node must chunk with size-262144, raw leaves, CIDv1, sha2-256",
+                hint=f"the node must build the DAG of CID profile {profile.name}",
             )
         return ours
 
     def _upload(
-        self, name: str, stream: BinaryIO, size: int, progress: Progress, put_block: PutBlock
+        self, name: str, stream: BinaryIO, size: int, progress: Progress, put_block: PutBlock, profile: CidProfile
     ) -> tuple[ImportedFile, bytes]:
         """POST the file to `/add` as one multipart body, feeding each chunk to our importer on its way out."""
-        importer = FileImporter(put_block)
+        importer = FileImporter(put_block, profile)
         boundary = secrets.token_hex(16)
         head = (
             f"--{boundary}\r\n"
@@ -290,16 +327,15 @@ class IpfsStore(BlockStore):
 
         def body() -> Iterator[bytes]:
             yield head
-            for chunk in read_chunks(stream, progress.advance):
+            for chunk in read_chunks(stream, profile.chunk_size, progress.advance):
                 importer.add_chunk(chunk)
                 yield chunk
             yield tail
 
         params = {
-            "cid-version": "1",
-            "raw-leaves": "true",
-            "chunker": f"size-{CHUNK_SIZE}",
+            **(profile.add_params or {}),
             "hash": "sha2-256",
+            **({"cid-base": "base32"} if profile.cid_version == 1 else {}),  # a CIDv0 has one form only
             "pin": "false",
             "progress": "false",
         }
@@ -309,9 +345,7 @@ class IpfsStore(BlockStore):
         }
         # One attempt only: a retry would re-read a stream the importer has already consumed.
         with transport.map_transport_errors(self._target, f"add {name}"):
-            req = self._http.build_request(
-                "POST", f"{self.base}/add", params={**params, "cid-base": "base32"}, content=body(), headers=headers
-            )
+            req = self._http.build_request("POST", f"{self.base}/add", params=params, content=body(), headers=headers)
             with closing(self._http.send(req, stream=True)) as response:
                 answer_bytes = response.read()
                 status = response.status_code
@@ -446,6 +480,10 @@ class _NodeRefused(Exception):
     def __init__(self, command: str, message: str) -> None:
         super().__init__(f"{command}: {message}")
         self.message = message
+
+
+_PLACEHOLDER_ROOT = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku"
+"""Any CIDv1 sha2-256: its link encodes to as many header bytes as the real root's."""
 
 
 def _discard(cid: str, data: bytes) -> None:

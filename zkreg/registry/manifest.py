@@ -20,6 +20,7 @@ from zkreg.schemas import validate
 SCHEMA_ID = "zkreg/manifest/1"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 ZK_LINKS = ("settings", "vk", "srs")
+LEGACY_PROFILE = "kubo-v1-legacy"
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Manifest:
     """Zero-knowledge artefacts (see `zkreg.zk`): settings, vk and SRS CIDs as strings, mode, commitment."""
     price: int | None = None
     """Credits per proof its author's `zkreg serve` asks (None: the server's default, 1)."""
+    cid_profile: str = LEGACY_PROFILE
+    """The CID profile (IPIP-499) of its files and tree; a manifest from before profiles has none: kubo-v1-legacy."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class Manifest:
             "metrics": self.metrics,
             "zk": self.zk,
             "price": self.price,
+            "cid_profile": self.cid_profile,
         }
 
 
@@ -87,6 +91,7 @@ def build_and_sign(
     message: str | None,
     zk: dict[str, Any] | None = None,
     price: int | None = None,
+    cid_profile: str | None = None,
 ) -> tuple[str, bytes]:
     """The manifest block and its CID."""
     body: dict[str, Any] = {
@@ -110,6 +115,8 @@ def build_and_sign(
         body["zk"] = {key: dagcbor.link(value) if key in ZK_LINKS else value for key, value in zk.items()}
     if price is not None:
         body["price"] = price
+    if cid_profile is not None:
+        body["cid_profile"] = cid_profile
     signature = identity.sign(dagcbor.encode(body))
     block = dagcbor.encode({**body, "sig": signature})
     return compute(DAG_CBOR, block), block
@@ -145,6 +152,7 @@ def decode_and_verify(cid: str, block: bytes) -> Manifest:
         metrics=_jsonable(decoded["metrics"]),
         zk=_unlink_zk(decoded.get("zk")),
         price=decoded.get("price"),
+        cid_profile=decoded.get("cid_profile", LEGACY_PROFILE),
     )
 
 

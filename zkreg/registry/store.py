@@ -18,10 +18,10 @@ from pathlib import Path
 from zkreg.errors import BlockNotFound, MalformedObject, SizeMismatch
 from zkreg.fsutil import atomic_write
 from zkreg.progress import SILENT, Progress
-from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_str, cid_to_str, looks_like_cid
+from zkreg.registry.cid import DAG_PB, RAW, check_block, cid_from_binary, cid_from_str, looks_like_cid
 from zkreg.registry.dag import walk
 from zkreg.registry.index import Index
-from zkreg.registry.unixfs import ImportedFile, decode_file_node, import_stream
+from zkreg.registry.unixfs import CidProfile, ImportedFile, decode_file_node, import_path
 
 _MAX_DEPTH = 16  # far beyond any real file (174^16 chunks); stops a hostile self-referencing DAG early
 
@@ -37,11 +37,10 @@ class BlockStore(ABC):
     @abstractmethod
     def has(self, cid: str) -> bool: ...
 
-    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
+    def put_file(self, path: Path, profile: CidProfile, progress: Progress = SILENT) -> ImportedFile:
         progress.begin(f"hashing {path.name}", path.stat().st_size)
         try:
-            with path.open("rb") as stream:
-                return import_stream(stream, self.put_block, progress.advance)
+            return import_path(path, self.put_block, profile, progress.advance)
         finally:
             progress.end()
 
@@ -61,9 +60,13 @@ class BlockStore(ABC):
             node = decode_file_node(block)
             size = node.filesize
             chunks = (
-                chunk
-                for link, blocksize in zip(node.links, node.blocksizes, strict=True)
-                for chunk in self._walk(cid_to_str(link.cid), blocksize, depth + 1)
+                iter((node.data,))
+                if not node.links
+                else (  # a dag-pb leaf carries its bytes
+                    chunk
+                    for link, blocksize in zip(node.links, node.blocksizes, strict=True)
+                    for chunk in self._walk(cid_from_binary(link.cid), blocksize, depth + 1)
+                )
             )
         else:
             raise MalformedObject(f"{cid} is not a file (codec 0x{codec:x})")
@@ -232,8 +235,8 @@ class LocalStore(BlockStore):
         with self.index.transaction() as index:
             index.add_blocks(rows)
 
-    def put_file(self, path: Path, progress: Progress = SILENT) -> ImportedFile:
-        imported = super().put_file(path, progress)
+    def put_file(self, path: Path, profile: CidProfile, progress: Progress = SILENT) -> ImportedFile:
+        imported = super().put_file(path, profile, progress)
         self.flush_index()
         return imported
 

@@ -44,7 +44,7 @@ _ENTRIES = (
     "CREATE TABLE entries (cid TEXT NOT NULL, author TEXT NOT NULL, seq INTEGER NOT NULL, prev TEXT, "
     "ts INTEGER NOT NULL, type TEXT NOT NULL, manifest TEXT, provider TEXT, consumer TEXT, request TEXT, "
     "proof TEXT, verdict TEXT, endorsed TEXT, weight INTEGER, new_key TEXT, block BLOB NOT NULL, "
-    "UNIQUE (author, seq))",
+    "vouched TEXT, credits INTEGER, UNIQUE (author, seq))",
     "CREATE INDEX entries_type ON entries (type, manifest)",
     "CREATE INDEX entries_request ON entries (request) WHERE request IS NOT NULL",
 )
@@ -71,7 +71,7 @@ def _add_proof_verdicts(conn: sqlite3.Connection) -> None:
 
 _INSERT_ENTRY = (
     "INSERT INTO entries (cid, author, seq, prev, ts, type, manifest, provider, consumer, request, proof, verdict, "
-    "endorsed, weight, new_key, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "endorsed, weight, new_key, vouched, credits, block) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SELECT_V0_ENTRIES = (
     "SELECT rowid, cid, author, seq, prev, ts, type, block, manifest, CASE type WHEN 'use' THEN peer END, "
@@ -95,17 +95,26 @@ def _name_columns(conn: sqlite3.Connection) -> None:
         try:
             columns = _columns(decode_entry(bytes(row["block"]), expected_cid=row["cid"]))
         except MalformedEntry:
-            columns = tuple(row)[8:]
+            columns = (*tuple(row)[8:], None, None)  # version 0 had no vouch entries
         conn.execute(
             "INSERT INTO entries (rowid, cid, author, seq, prev, ts, type, manifest, provider, consumer, request, "
-            "proof, verdict, endorsed, weight, new_key, block) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "proof, verdict, endorsed, weight, new_key, vouched, credits, block) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (*tuple(row)[:7], *columns, row["block"]),
         )
     conn.execute("DROP TABLE entries_v0")
 
 
-_MIGRATIONS: Sequence[Migration] = (_add_proof_verdicts, _name_columns)
+def _add_vouch_columns(conn: sqlite3.Connection) -> None:
+    """Version 3: the `vouched` and `credits` of `vouch` entries. A ledger that went through step 2 in this zkreg
+    already has them (step 2 builds the current table); an older ledger holds no vouch entry, so nothing to fill."""
+    present = {row["name"] for row in conn.execute("PRAGMA table_info(entries)")}
+    for column, kind in (("vouched", "TEXT"), ("credits", "INTEGER")):
+        if column not in present:
+            conn.execute(f"ALTER TABLE entries ADD COLUMN {column} {kind}")
+
+
+_MIGRATIONS: Sequence[Migration] = (_add_proof_verdicts, _name_columns, _add_vouch_columns)
 
 
 def now_ms() -> int:
@@ -149,21 +158,24 @@ class EvidenceRecord:
 
 
 def _columns(entry: Entry) -> tuple[Any, ...]:
-    """(manifest, provider, consumer, request, proof, verdict, endorsed, weight, new_key) of an entry, for the
-    scoring queries: `manifest` is the manifest a publish, use or revoke names, or an attest's subject; `endorsed`
-    the peer an endorse names; a column another entry type fills is None."""
+    """(manifest, provider, consumer, request, proof, verdict, endorsed, weight, new_key, vouched, credits) of an
+    entry, for the scoring queries: `manifest` is the manifest a publish, use or revoke names, or an attest's
+    subject; `endorsed` the peer an endorse names, `vouched` the one a vouch names; a column another entry type
+    fills is None."""
     body, type_ = entry.body, entry.type
     if type_ == "use":
-        return body["manifest"], body["provider"], None, body["request"], None, None, None, None, None
+        return body["manifest"], body["provider"], None, body["request"], None, None, None, None, None, None, None
     if type_ == "receipt":
-        return None, None, body["consumer"], body["request"], body["proof"], None, None, None, None
+        return None, None, body["consumer"], body["request"], body["proof"], None, None, None, None, None, None
     if type_ in ("publish", "revoke"):
-        return body["manifest"], None, None, None, None, None, None, None, None
+        return body["manifest"], None, None, None, None, None, None, None, None, None, None
     if type_ == "attest":
-        return body["subject"], None, None, None, None, body["verdict"], None, None, None
+        return body["subject"], None, None, None, None, body["verdict"], None, None, None, None, None
     if type_ == "endorse":
-        return None, None, None, None, None, None, body["peer"], body["weight"], None
-    return None, None, None, None, None, None, None, None, body["new_key"]
+        return None, None, None, None, None, None, body["peer"], body["weight"], None, None, None
+    if type_ == "vouch":
+        return None, None, None, None, None, None, None, None, None, body["peer"], body["credits"]
+    return None, None, None, None, None, None, None, None, body["new_key"], None, None
 
 
 class CachedVerdict(NamedTuple):
@@ -205,6 +217,21 @@ class Vouch(NamedTuple):
     weight: int
 
 
+class Stake(NamedTuple):
+    """A voucher's standing `vouch` for a key: the latest credits (what the key may still be served against) and
+    the most it ever staked for that key (what the voucher stays liable for after lowering or withdrawing)."""
+
+    voucher: str
+    key: str
+    credits: int
+    liable: int
+
+
+def _feed_state(row: sqlite3.Row) -> FeedState:
+    keys = tuple((int(first), str(did)) for first, did in json.loads(row["keys"]))
+    return FeedState(row["author"], row["seq"], row["head"], row["ts"], keys, bool(row["forked"]))
+
+
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -217,10 +244,7 @@ class Ledger:
 
     def state(self, author: str) -> FeedState:
         row = self.conn.execute("SELECT * FROM feeds WHERE author = ?", (author,)).fetchone()
-        if row is None:
-            return FeedState(author)
-        keys = tuple((int(first), str(did)) for first, did in json.loads(row["keys"]))
-        return FeedState(author, row["seq"], row["head"], row["ts"], keys, bool(row["forked"]))
+        return FeedState(author) if row is None else _feed_state(row)
 
     def _save_state(self, state: FeedState) -> None:
         self.conn.execute(
@@ -453,6 +477,16 @@ class Ledger:
         )
         return [Vouch(row[0], row[1], row[2]) for row in rows]
 
+    def stakes(self) -> list[Stake]:
+        """Each voucher's latest `vouch` of each other key (its credits) and its largest one (the liability)."""
+        # As in `endorsements`, the bare column `credits` comes from the row that holds max(seq).
+        rows = self.conn.execute(
+            "SELECT author, vouched, credits, max(seq), (SELECT max(v.credits) FROM entries v WHERE v.type = 'vouch' "
+            "AND v.author = e.author AND v.vouched = e.vouched) FROM entries e "
+            "WHERE type = 'vouch' AND author != vouched GROUP BY author, vouched ORDER BY author, vouched"
+        )
+        return [Stake(row[0], row[1], row[2], row[4]) for row in rows]
+
     def unpaid_receipts(self, provider: str, consumer: str) -> int:
         """Receipts `provider` signed for `consumer` with no `use` by `consumer` for the same request."""
         row = self.conn.execute(
@@ -529,7 +563,10 @@ class Ledger:
         return [Mark(*row) for row in rows]
 
     def heads(self, author: str | None = None) -> list[FeedState]:
-        return [self.state(did) for did in ([author] if author else self.authors())]
+        """Every feed's state by author (one query: a sync asks for them all, and a ledger may hold 10k feeds)."""
+        if author:
+            return [self.state(author)]
+        return [_feed_state(row) for row in self.conn.execute("SELECT * FROM feeds ORDER BY author")]
 
     def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM entries").fetchone()[0])

@@ -12,8 +12,17 @@ out of the roots: a ring of identities that only vouch for each other, with no e
 gets none. Forked identities (proven equivocators) are removed from the graph: trust 0, their votes ignored.
 
 credit(j) = sum over counted uses of j's artefacts by others i of min(1, trust(i) * n) (n = identities), so a
-consumer with at least average trust pays in full and a Sybil pays nothing; debit(i) = i's own counted uses;
-balance = credit - debit. Everything is sorted before use: the same feeds and roots give the same floats.
+consumer with at least average trust pays in full and a Sybil pays nothing; debit(i) = i's own counted uses.
+
+Vouches move debt, never trust: a `vouch` of voucher v for key k stakes credits for k. What k consumed without
+paying back (its own deficit, max(0, debit - credit)) is covered by its vouchers in DID order, each up to the most
+it ever staked for k (lowering or withdrawing a vouch stops new service, not the liability for what was served);
+the covered amount moves from k's balance to v's. One level only: a voucher's liability is not itself covered by
+its own vouchers. balance = credit - debit + covered for it - covered by it. A vouch is not an edge of the trust
+graph, so a ring of keys vouching for each other gains no trust, and a voucher's stake is only as good as its
+balance (the policy decides whose vouch counts, `zkreg.reputation.policy`).
+
+Everything is sorted before use: the same feeds and roots give the same floats.
 """
 
 from __future__ import annotations
@@ -23,13 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from zkreg.reputation.ledger import Ledger
+from zkreg.reputation.ledger import Ledger, Stake
 
 ALPHA = 0.15
 """Share of trust re-seeded from the roots each round (teleport), as in EigenTrust's pre-trusted peers."""
 TOLERANCE = 1e-12
 MAX_ROUNDS = 500
-TOP_INPUTS = 5
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,32 @@ class Input:
 
 
 @dataclass(frozen=True)
+class StakeView:
+    """One standing vouch and what it covers: `covered` of the key's deficit is charged to the voucher;
+    `remaining` is what the key may still be served against (latest credits minus covered)."""
+
+    voucher: str
+    key: str
+    credits: int
+    liable: int
+    covered: float
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.credits - self.covered)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "voucher": self.voucher,
+            "key": self.key,
+            "credits": self.credits,
+            "liable": self.liable,
+            "covered": self.covered,
+            "remaining": self.remaining,
+        }
+
+
+@dataclass(frozen=True)
 class Reputation:
     identity: str
     trust: float
@@ -73,10 +107,23 @@ class Reputation:
     forked: dict[str, Any] | None
     trust_inputs: list[Input] = field(default_factory=list)
     credit_inputs: list[Input] = field(default_factory=list)
+    debit_inputs: list[Input] = field(default_factory=list)
+    vouches_received: list[StakeView] = field(default_factory=list)
+    vouches_given: list[StakeView] = field(default_factory=list)
+
+    @property
+    def covered_for_it(self) -> float:
+        """Its deficit that its vouchers cover."""
+        return sum(stake.covered for stake in self.vouches_received)
+
+    @property
+    def covered_by_it(self) -> float:
+        """The deficits of the keys it vouched for that it covers."""
+        return sum(stake.covered for stake in self.vouches_given)
 
     @property
     def balance(self) -> float:
-        return self.credit - self.debit
+        return self.credit - self.debit + self.covered_for_it - self.covered_by_it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,12 +131,19 @@ class Reputation:
             "trust": self.trust,
             "credit": self.credit,
             "debit": self.debit,
+            "covered_for_it": self.covered_for_it,
+            "covered_by_it": self.covered_by_it,
             "balance": self.balance,
             "root": self.root,
             "forked": self.forked or False,
+            "vouches": {
+                "received": [stake.to_json() for stake in self.vouches_received],
+                "given": [stake.to_json() for stake in self.vouches_given],
+            },
             "inputs": {
                 "trust": [item.to_json() for item in self.trust_inputs],
                 "credit": [item.to_json() for item in self.credit_inputs],
+                "debit": [item.to_json() for item in self.debit_inputs],
             },
         }
 
@@ -106,8 +160,11 @@ class Scores:
     """i -> j normalised local trust (row of C), after removing forked identities."""
     uses: dict[tuple[str, str], int]
     """(consumer, provider) -> counted uses."""
+    stakes: list[StakeView] = field(default_factory=list)
+    """Every vouch by an identity not proven to equivocate, by voucher then key."""
 
     def show(self, identity: str) -> Reputation:
+        """`identity`'s scores with every input to them (`rep show --json`)."""
         trust = self.trust.get(identity, 0.0)
         trust_inputs = sorted(
             (
@@ -116,7 +173,7 @@ class Scores:
                 if target == identity
             ),
             key=lambda item: (-item.amount, item.identity),
-        )[:TOP_INPUTS]
+        )
         if identity in self.roots:
             trust_inputs.insert(0, Input(identity, "root", ALPHA / len(self.roots)))
         scale = len(self.identities)
@@ -127,7 +184,12 @@ class Scores:
                 if provider == identity
             ),
             key=lambda item: (-item.amount, item.identity),
-        )[:TOP_INPUTS]
+        )
+        debit_inputs = [
+            Input(provider, "counted use(s)", float(count))
+            for (consumer, provider), count in sorted(self.uses.items())
+            if consumer == identity
+        ]
         return Reputation(
             identity=identity,
             trust=trust,
@@ -137,7 +199,19 @@ class Scores:
             forked=self.forked.get(identity),
             trust_inputs=trust_inputs,
             credit_inputs=credit_inputs,
+            debit_inputs=debit_inputs,
+            vouches_received=[stake for stake in self.stakes if stake.key == identity],
+            vouches_given=[stake for stake in self.stakes if stake.voucher == identity],
         )
+
+    def balance(self, identity: str) -> float:
+        """`identity`'s balance, vouches included (what `show(identity).balance` says, without the inputs)."""
+        covered = sum(
+            stake.covered if stake.key == identity else -stake.covered
+            for stake in self.stakes
+            if identity in (stake.key, stake.voucher)
+        )
+        return self.credit.get(identity, 0.0) - self.debit.get(identity, 0.0) + covered
 
     def top(self, limit: int = 20) -> list[Reputation]:
         ranked = sorted(self.identities, key=lambda did: (-self.trust.get(did, 0.0), did))
@@ -158,6 +232,18 @@ def _vouches(ledger: Ledger) -> dict[tuple[str, str], float]:
     for vouch in (*ledger.attest_vouches(), *ledger.endorsements()):
         weights[(vouch.source, vouch.target)] += vouch.weight
     return weights
+
+
+def _cover(stakes: list[Stake], credit: dict[str, float], debit: dict[str, float]) -> list[StakeView]:
+    """Charge each vouched key's deficit (debit - credit, if positive) to its vouchers in DID order, each up to
+    the most it ever staked for the key."""
+    views: list[StakeView] = []
+    owed = {stake.key: max(0.0, debit.get(stake.key, 0.0) - credit.get(stake.key, 0.0)) for stake in stakes}
+    for stake in sorted(stakes, key=lambda item: (item.key, item.voucher)):
+        covered = min(float(stake.liable), owed[stake.key])
+        owed[stake.key] -= covered
+        views.append(StakeView(stake.voucher, stake.key, stake.credits, stake.liable, covered))
+    return sorted(views, key=lambda view: (view.voucher, view.key))
 
 
 def _forked(ledger: Ledger) -> dict[str, dict[str, Any]]:
@@ -218,4 +304,7 @@ def compute_scores(ledger: Ledger, roots: list[str], receipt_proof_ok: ProofHook
     for (consumer, provider), count in sorted(uses.items()):
         credit[provider] += count * min(1.0, trust.get(consumer, 0.0) * max(size, 1))
         debit[consumer] += count
-    return Scores(identities, trust, dict(credit), dict(debit), seeds, forked, edges, uses)
+    # A proven equivocator's vouches are void; a vouch *for* one still charges its voucher for what it consumed.
+    stakes = [stake for stake in ledger.stakes() if stake.voucher not in forked]
+    views = _cover(stakes, credit, debit)
+    return Scores(identities, trust, dict(credit), dict(debit), seeds, forked, edges, uses, views)

@@ -1,6 +1,7 @@
-"""The child process of `zkreg.reputation.pipeline`: reads batches of `[signer DID, payload, signature]` as
-DAG-CBOR arrays on stdin and answers each with one byte per item (1: verifies, 0: does not) on stdout. It exits
-when its stdin closes, which includes its parent being killed."""
+"""The child process of `zkreg.reputation.pipeline`: reads requests from stdin, each its length (8 bytes,
+big-endian) and the DAG-CBOR `[token, [[signer DID, payload, signature], ...]]`, and answers each on stdout with the
+token (8 bytes, big-endian) and one byte per item (1: verifies, 0: does not). It exits when its stdin closes,
+which includes its parent being killed."""
 
 from __future__ import annotations
 
@@ -13,12 +14,10 @@ from zkreg.reputation.verify import signature_valid
 
 def main() -> None:
     requests, answers = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        try:
-            items = cbor2.load(requests)
-        except cbor2.CBORDecodeEOF:
-            return
-        answers.write(bytes(signature_valid(signer, payload, sig) for signer, payload, sig in items))
+    while len(header := requests.read(8)) == 8:
+        token, items = cbor2.loads(requests.read(int.from_bytes(header, "big")))
+        verdicts = bytes(signature_valid(signer, payload, sig) for signer, payload, sig in items)
+        answers.write(token.to_bytes(8, "big") + verdicts)
         answers.flush()
 
 

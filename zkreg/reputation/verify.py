@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import nacl.exceptions
 import nacl.signing
@@ -26,7 +26,9 @@ from zkreg.errors import (
     UnsupportedKey,
 )
 from zkreg.identity import public_key_from_did
-from zkreg.reputation.entry import Entry
+
+if TYPE_CHECKING:  # the signature worker imports this module and needs no entry decoding
+    from zkreg.reputation.entry import Entry
 
 MAX_CLOCK_SKEW_MS = 10 * 60 * 1000
 """An entry may claim a time at most this far ahead of the verifier's clock."""

@@ -1,9 +1,11 @@
-"""JSON Schemas: the versioned wire contract, in one dialect (draft-07), checked by one validator (fastjsonschema).
+"""JSON Schemas: the versioned wire contract, in one dialect (draft-07), checked by fastjsonschema.
 
 Draft-07 because fastjsonschema compiles it to Python: a manifest is checked in ~11 µs against ~140 µs with
 `jsonschema`'s Draft 2020-12 validator, and the ledger checks every entry of a sync. The schemas need nothing
 2020-12 added (`$defs` is `definitions`; `if`/`then`/`else`, `const`, `propertyNames` are draft-07).
 `validate` turns a mismatch into a `MalformedObject`; `mismatch` gives callers with their own error the reason.
+Ledger entries, checked by the hundred thousand in an import, first ask jsonschema-rs (the same schema file, ~5x
+faster); fastjsonschema stays the reference for every entry it refuses (`zkreg.reputation.entry`).
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ from zkreg.identity import Identity
 from zkreg.progress import Progress
 from zkreg.registry.manifest import Manifest
 from zkreg.registry.store import BlockStore
-from zkreg.registry.unixfs import file_cid
+from zkreg.registry.unixfs import CidProfile, file_cid, profile_named
 from zkreg.zk.backend import MODES, TARGETS, ProofBackend
 from zkreg.zk.bundle import PROOF_KEYS, sign_bundle
 from zkreg.zk.cache import ArtefactCache, CacheEntry
@@ -162,6 +162,7 @@ class ZkWorkspace:
         calibration: Path | None,
         srs: Path | None,
         progress: Progress,
+        profile: CidProfile,
         target: str = "resources",
     ) -> ZkPublication:
         from zkreg.zk.model_check import check_provable, write_self_contained  # local: onnx takes ~0.7 s
@@ -225,7 +226,7 @@ class ZkWorkspace:
                 "zk/vk.key": staging / "vk.key",
                 f"zk/{srs_kind}-k{logrows}.srs": srs_path,
             }
-            cids = {name: self.store.put_file(path).cid for name, path in published.items()}
+            cids = {name: self.store.put_file(path, profile).cid for name, path in published.items()}
             settings_cid, vk_cid = cids["zk/settings.json"], cids["zk/vk.key"]
             srs_cid = cids[f"zk/{srs_kind}-k{logrows}.srs"]
             meta = {
@@ -310,7 +311,7 @@ class ZkWorkspace:
                 deadline,
             )
             shutil.rmtree(fetched)
-            if file_cid(staging / "vk.key") != zk.vk:
+            if file_cid(staging / "vk.key", profile_named(manifest.cid_profile)) != zk.vk:
                 raise ZkVkMismatch(
                     "the rebuilt verifying key is not the published one; refusing to prove with it",
                 )
