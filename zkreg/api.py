@@ -11,6 +11,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from zkreg.app.cids import CidRequest, CidResult, PathCid, compute_cids
+from zkreg.app.consensus import ConsensusRequest, consensus
 from zkreg.app.evaluate import (
     EvalEstimate,
     EvalRequest,
@@ -46,8 +47,17 @@ from zkreg.app.transfer import (
     import_car,
     import_feeds,
 )
-from zkreg.app.verify import VerifyRequest, VerifyResult, verify
+from zkreg.app.verify import (
+    SummaryVerdict,
+    VerifyRequest,
+    VerifyResult,
+    VerifySummaryRequest,
+    verify,
+    verify_summary,
+)
+from zkreg.ci_policy import Policy, PolicyReport, RuleResult
 from zkreg.registry.manifest import Manifest
+from zkreg.reputation.consensus import Consensus
 from zkreg.reputation.ledger import ImportReport
 from zkreg.reputation.score import Reputation, Scores
 from zkreg.reputation.sync import ExportResult
@@ -88,6 +98,8 @@ __all__ = [
     "CarImport",
     "CidRequest",
     "CidResult",
+    "Consensus",
+    "ConsensusRequest",
     "EvalEstimate",
     "EvalRequest",
     "EvaluationResult",
@@ -104,6 +116,8 @@ __all__ = [
     "MetricsReport",
     "MetricsRequest",
     "PathCid",
+    "Policy",
+    "PolicyReport",
     "ProofVerdict",
     "ProveRequest",
     "ProveResult",
@@ -121,16 +135,20 @@ __all__ = [
     "RemotePullRequest",
     "Repo",
     "Reputation",
+    "RuleResult",
     "Scores",
+    "SummaryVerdict",
     "SyncReport",
     "SyncRequest",
     "VerifyEvaluationRequest",
     "VerifyProofRequest",
     "VerifyRequest",
     "VerifyResult",
+    "VerifySummaryRequest",
     "VouchRequest",
     "add_peer",
     "compute_cids",
+    "consensus",
     "estimate_evaluation",
     "evaluate",
     "export_car",
@@ -151,5 +169,6 @@ __all__ = [
     "verify",
     "verify_evaluation",
     "verify_proof",
+    "verify_summary",
     "vouch_peer",
 ]

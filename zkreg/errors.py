@@ -266,6 +266,13 @@ class SelfVouch(InvalidInput):
     code = "input/self-vouch"
 
 
+class BadPolicy(InvalidInput):
+    """A `verify --policy` file that is not TOML, names an unknown rule, gives a rule a value of the wrong type or
+    range, or lists an author that is not an Ed25519 did:key."""
+
+    code = "input/bad-policy"
+
+
 class OnnxInvalid(InvalidInput):
     """A model file that does not parse as ONNX or fails the ONNX checker."""
 
@@ -646,6 +653,18 @@ class MalformedObject(IntegrityError):
     code = "integrity/malformed"
 
 
+class VsaMalformed(MalformedObject):
+    """A verification summary (DSSE envelope of an in-toto Statement) that is not JSON of the expected shape."""
+
+    code = "integrity/vsa-malformed"
+
+
+class VsaSubjectMismatch(IntegrityError):
+    """A verification summary whose subjects are not the files (by sha256) of the artefact it names."""
+
+    code = "integrity/vsa-subject-mismatch"
+
+
 class SizeMismatch(MalformedObject):
     """A file whose blocks add up to another size than its manifest or root says."""
 
@@ -919,6 +938,22 @@ class Throttled(PolicyRefused):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message, hint=f"retry in {retry_after} s")
         self.retry_after = retry_after
+
+
+class PolicyNotMet(PolicyRefused):
+    """An artefact that verified but does not meet a `verify --policy` rule; carries every rule's result."""
+
+    code = "policy/not-met"
+
+    def __init__(self, subject: str, rules: list[dict[str, object]]) -> None:
+        failed = [rule for rule in rules if not rule["passed"]]
+        summary = "; ".join(f"{rule['rule']}: {rule['detail']}" for rule in failed)
+        super().__init__(f"{subject}: {len(failed)} of {len(rules)} policy rule(s) not met: {summary}")
+        self.subject = subject
+        self.rules = rules
+
+    def details(self) -> dict[str, object]:
+        return {"subject": self.subject, "rules": self.rules}
 
 
 # ---- backend unavailable (exit 6) ------------------------------------------------------------------------------

@@ -433,6 +433,7 @@ def test_terminal_control_characters_in_names_and_messages_are_escaped(cli: Cli,
         cli("pull", "evil", "-o", "out"),
         cli("show", f"nope{CONTROL}"),
         cli("ledger", "log"),
+        cli("consensus", "evil"),
     ]
 
     for result in outputs:
@@ -441,6 +442,8 @@ def test_terminal_control_characters_in_names_and_messages_are_escaped(cli: Cli,
     assert "\\x1b[2J" in outputs[0].stdout, "escaped, still visible"
     assert not any(line.startswith("author did:key:forged") for line in outputs[0].stdout.splitlines())
     assert not any(line.startswith("forged line") for line in outputs[5].stdout.splitlines())
+    assert not any(line.startswith("forged line") for line in outputs[6].stdout.splitlines())
+    assert "fine\\x1b[2J" in outputs[6].stdout, "an attester's details are shown, escaped"
     shown = cli("show", "evil", "--json").json()
     assert list(shown["files"]) == [f"evil/{file_name}"]
     assert shown["message"] == message

@@ -206,3 +206,27 @@ def test_an_attested_evaluation_is_an_attest_of_the_model_naming_the_evaluation(
     attests = [entry.body for entry in repo.ledger.entries(repo.identity.did) if entry.type == "attest"]
     assert attests[-1]["subject"] == evaluated.bundle()["model"]
     assert attests[-1]["details"].startswith("evaluation bafk")
+
+
+def test_a_ci_policy_gates_on_the_proven_accuracy_and_attests_it(evaluated: Evaluated, cli: Any) -> None:
+    """`verify --policy`'s `[metrics]` rule reads the re-verified evaluation, never a claimed number."""
+    repo = evaluated.repo
+    model = evaluated.folder / "mlp.onnx"
+    cid = publish(
+        repo,
+        PublishRequest(
+            [model], name="mlp", weights="private", dataset="rows", eval_batch=2, metrics_proof=evaluated.eval_path
+        ),
+    ).cid
+    (metric,) = proven_metrics(repo, MetricsRequest(cid)).proven
+    met, unmet = evaluated.folder / "met.toml", evaluated.folder / "unmet.toml"
+    met.write_text(f"[metrics]\naccuracy = {{ min = {metric.value} }}\n")
+    unmet.write_text(f"[metrics]\naccuracy = {{ min = {metric.value + 0.01} }}\n")
+    passed = cli("verify", cid, "--policy", str(met), "--attest", "--json", home_dir=evaluated.home)
+    assert passed.code == 0, passed.stderr
+    assert passed.json()["policy"]["rules"][0]["actual"] == metric.value
+    attested = json.loads([e for e in repo.ledger.entries(repo.identity.did) if e.type == "attest"][-1].body["details"])
+    assert attested["metrics"]["accuracy"].startswith(f"{metric.value} proven ({metric.correct}/3 rows")
+    failed = cli("verify", cid, "--policy", str(unmet), "--json", home_dir=evaluated.home)
+    assert failed.code == 5
+    assert f"proven accuracy {metric.value:g} < min" in failed.json()["error"]["rules"][0]["detail"]

@@ -52,7 +52,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Print the CID of each file or folder without storing anything (like `ipfs add --only-hash`).",
     ),
     "pull": ("zkreg.cli.registry", "Fetch an artefact, verifying every block and the manifest's signature."),
-    "show": ("zkreg.cli.registry", "Show a verified manifest."),
+    "show": ("zkreg.cli.registry", "Show a verified manifest and the consensus of its attesters."),
+    "consensus": (
+        "zkreg.cli.registry",
+        "The trust-weighted verdict of the attestations held for a manifest, seen from this peer's trust roots.",
+    ),
     "log": (
         "zkreg.cli.registry",
         "The history of a name, newest first, following each manifest's parents (like `git log`).",
@@ -61,8 +65,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": (
         "zkreg.cli.registry",
         "Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given "
-        "a file that is not a known ref, a zero-knowledge proof bundle (exit 4 with the reason if it does not "
-        "verify).",
+        "a file that is not a known ref, a zero-knowledge proof bundle or a verification summary (exit 4 with the "
+        "reason if it does not verify).",
     ),
     "serve": (
         "zkreg.cli.serve",

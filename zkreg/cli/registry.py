@@ -10,22 +10,30 @@ import typer
 
 from zkreg.api import (
     CidRequest,
+    ConsensusRequest,
     MetricsRequest,
     ProvenMetric,
     PublishRequest,
     PullRequest,
     Repo,
     VerifyRequest,
+    VerifyResult,
+    VerifySummaryRequest,
     compute_cids,
     proven_metrics,
+    verify_summary,
 )
+from zkreg.api import consensus as consensus_of
 from zkreg.api import publish as publish_artefact
 from zkreg.api import pull as pull_artefact
 from zkreg.api import verify as verify_artefact
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.cli.zk import verify_proof_command
+from zkreg.errors import PolicyNotMet
 from zkreg.registry.manifest import Manifest
+from zkreg.reputation.consensus import DEFAULT_THRESHOLD
+from zkreg.vsa import looks_like_summary
 
 commands = command_set()
 
@@ -258,7 +266,7 @@ def _indented(message: str) -> str:
 
 @commands.command()
 def show(ref: str, json_out: JsonFlag = False) -> None:
-    """Show a verified manifest."""
+    """Show a verified manifest and the consensus of its attesters."""
     repo = open_repo()
     manifest = repo.show(ref)
     report = proven_metrics(repo, MetricsRequest(manifest.cid, verify=False))
@@ -272,6 +280,29 @@ def show(ref: str, json_out: JsonFlag = False) -> None:
         )
     else:
         echo(_describe(manifest, report.proven, report.claimed))
+        echo(consensus_of(repo, ConsensusRequest(manifest.cid)).line())
+
+
+@commands.command()
+def consensus(
+    ref: Annotated[str, typer.Argument(help="Manifest CID, name@version or name (latest).")],
+    threshold: Annotated[
+        float, typer.Option(help="Share of the weight a verdict needs (above 0.5, at most 1).")
+    ] = DEFAULT_THRESHOLD,
+    json_out: JsonFlag = False,
+) -> None:
+    """The trust-weighted verdict of the attestations held for a manifest, seen from this peer's trust roots.
+
+    Each attester's latest verdict counts, weighted by its Proof of Reputation trust (an identity without trust
+    weighs nothing; a forked one is dropped), and no attester weighs more than all the others together.
+    """
+    result = consensus_of(open_repo(), ConsensusRequest(ref, threshold))
+    if json_out:
+        emit_json(result.to_json())
+        return
+    echo(f"{result.subject}\n{result.line()}")
+    for item in result.attesters:
+        echo(f"  {item.vote.verdict:<4}  {item.weight:.6f}  {item.vote.identity}  {one_line(item.vote.details)}")
 
 
 @commands.command()
@@ -305,32 +336,74 @@ def ls_(json_out: JsonFlag = False) -> None:
 def verify(
     ref: str,
     attest: Annotated[bool, typer.Option("--attest", help="Append the verdict to this identity's feed.")] = False,
+    policy: Annotated[
+        Path | None, typer.Option(help="A policy file (TOML) whose every rule must pass; exit 5 if one does not.")
+    ] = None,
+    vsa_out: Annotated[
+        Path | None, typer.Option(help="Write a signed verification summary (in-toto, SLSA VSA, DSSE) here.")
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """Verify a manifest: its CID, schema and signature, and every block of every file it names; or, given a
-    file that is not a known ref, a zero-knowledge proof bundle (exit 4 with the reason if it does not verify).
+    file that is not a known ref, a zero-knowledge proof bundle or a verification summary (exit 4 with the reason
+    if it does not verify).
 
-    A known ref wins over a same-named file in the current folder: write ./NAME to verify that file."""
+    With --policy, every rule of the file is judged and reported (exit 5 if one is not met). A known ref wins over
+    a same-named file in the current folder: write ./NAME to verify that file."""
     repo = open_repo()
     if Path(ref).is_file() and not repo.knows_ref(ref):
-        verify_proof_command(Path(ref), json_out, attest)
+        if looks_like_summary(Path(ref)):
+            _verify_summary_command(repo, Path(ref), json_out)
+        else:
+            verify_proof_command(Path(ref), json_out, attest)
         return
     with progress_for(json_out) as progress:
-        result = verify_artefact(repo, VerifyRequest(ref, attest=attest), progress)
-    if json_out:
-        emit_json(
-            {
-                "ok": True,
-                "cid": result.manifest.cid,
-                "files": result.files,
-                "bytes": result.bytes,
-                "metrics": [metric.to_json() for metric in result.metrics],
-            }
-        )
-    else:
+        request = VerifyRequest(ref, attest=attest, policy=policy, vsa_out=vsa_out)
+        result = verify_artefact(repo, request, progress)
+    report = result.policy
+    if json_out and (report is None or report.passed):
+        emit_json(_verify_json(result))
+    elif not json_out:
         echo(
             f"ok {result.manifest.name}@{result.manifest.version}: signature valid, "
             f"{result.files} files, {result.bytes} bytes verified"
         )
         for metric in result.metrics:
             echo(f"ok proven {metric.name} {metric.value} ({metric.correct}/{metric.rows} rows) re-verified")
+        if result.consensus is not None:
+            echo(result.consensus.line())
+        for rule in report.rules if report is not None else ():
+            echo(f"{'pass' if rule.passed else 'FAIL'}  {rule.rule}: {rule.detail}")
+    if report is not None and not report.passed:
+        raise PolicyNotMet(result.manifest.cid, [rule.to_json() for rule in report.rules])
+
+
+def _verify_json(result: VerifyResult) -> dict[str, object]:
+    document: dict[str, object] = {
+        "ok": True,
+        "cid": result.manifest.cid,
+        "files": result.files,
+        "bytes": result.bytes,
+        "checks": result.checks,
+        "metrics": [metric.to_json() for metric in result.metrics],
+    }
+    if result.policy is not None:
+        document["policy"] = result.policy.to_json()
+    if result.consensus is not None:
+        document["consensus"] = result.consensus.to_json()
+    return document
+
+
+def _verify_summary_command(repo: Repo, path: Path, json_out: bool) -> None:
+    with progress_for(json_out) as progress:
+        verdict = verify_summary(repo, VerifySummaryRequest(path), progress)
+    summary = verdict.summary
+    if json_out:
+        emit_json({"ok": True, "summary": summary.to_json()})
+        return
+    manifest = verdict.manifest
+    result = "PASSED" if summary.passed else "FAILED"
+    echo(f"ok verification summary of {one_line(manifest.name)}@{one_line(manifest.version)} ({manifest.cid})")
+    echo(f"verifier {summary.verifier}: {result} at {one_line(summary.time_verified)}")
+    echo(f"policy   {one_line(summary.policy_uri)} sha256 {summary.policy_sha256 or '-'}")
+    echo(f"subjects {len(summary.subjects)} file(s), each equal by sha256 to the bytes held here")

@@ -211,6 +211,17 @@ class PairedUse(NamedTuple):
     proof: str | None
 
 
+class HeldAttestation(NamedTuple):
+    """An attester's latest `attest` entry for one subject, as stored (the entry's CID and exact block)."""
+
+    author: str
+    seq: int
+    cid: str
+    verdict: str
+    details: str
+    block: bytes
+
+
 class Vouch(NamedTuple):
     source: str
     target: str
@@ -460,13 +471,34 @@ class Ledger:
         return [PairedUse(*row) for row in rows]
 
     def attest_vouches(self) -> list[Vouch]:
-        """(attester, publisher, how many of the publisher's manifests the attester attested `ok`)."""
+        """(attester, publisher, how many of the publisher's manifests the attester's latest verdict calls `ok`):
+        a later `fail` for the same manifest withdraws the vouch."""
         rows = self.conn.execute(
             "SELECT a.author, p.author, count(DISTINCT a.manifest) FROM entries a "
             "JOIN entries p ON p.type = 'publish' AND p.manifest = a.manifest "
-            "WHERE a.type = 'attest' AND a.verdict = 'ok' AND a.author != p.author GROUP BY a.author, p.author"
+            "WHERE a.type = 'attest' AND a.verdict = 'ok' AND a.author != p.author "
+            "AND a.seq = (SELECT max(l.seq) FROM entries l WHERE l.type = 'attest' AND l.manifest = a.manifest "
+            "AND l.author = a.author) GROUP BY a.author, p.author"
         )
         return [Vouch(*row) for row in rows]
+
+    def latest_attestations(self, subject: str) -> list[HeldAttestation]:
+        """Each attester's latest `attest` entry for `subject` (by seq), one per author, sorted by author."""
+        # SQLite takes the bare columns from the row that holds max(seq): the latest verdict replaces earlier ones.
+        rows = self.conn.execute(
+            "SELECT author, max(seq) AS seq, cid, block FROM entries WHERE type = 'attest' AND manifest = ? "
+            "GROUP BY author ORDER BY author",
+            (subject,),
+        ).fetchall()
+        held = []
+        for row in rows:
+            entry = self._decode_stored(row)
+            held.append(
+                HeldAttestation(
+                    entry.author, entry.seq, entry.cid, entry.body["verdict"], entry.body["details"], entry.block
+                )
+            )
+        return held
 
     def endorsements(self) -> list[Vouch]:
         """(endorser, endorsed, weight) of each endorser's latest endorsement of each other peer."""

@@ -4,7 +4,7 @@ Graph: an edge i -> j for each interaction in which i vouches for j, weighted by
   * counted uses: i consumed j's artefact, and both i's `use` and j's `receipt` for the same request exist and
     `receipt_proof_ok(receipt)` holds (the ZK issue plugs a proof check into that hook; until then the bilateral
     pair is the condition), one per distinct request;
-  * attestations: i attested `ok` for a manifest that j published, one per manifest;
+  * attestations: i's latest verdict on a manifest that j published is `ok`, one per manifest;
   * endorsements: i's latest `endorse` of j, its weight (0 withdraws it).
 Each row is normalised; trust t = (1 - ALPHA) * C^T t + ALPHA * p, where p is uniform over the local trust roots
 (own key and `zkreg peer trust KEY`); identities without out-edges give their mass back to p. So trust only flows
