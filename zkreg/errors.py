@@ -260,17 +260,17 @@ class BadDid(InvalidInput):
     code = "input/bad-did"
 
 
+class SelfVouch(InvalidInput):
+    """`peer vouch` for one's own key: a stake for oneself would be credit out of nothing."""
+
+    code = "input/self-vouch"
+
+
 class BadPolicy(InvalidInput):
     """A `verify --policy` file that is not TOML, names an unknown rule, gives a rule a value of the wrong type or
     range, or lists an author that is not an Ed25519 did:key."""
 
     code = "input/bad-policy"
-
-
-class SelfVouch(InvalidInput):
-    """`peer vouch` for one's own key: a stake for oneself would be credit out of nothing."""
-
-    code = "input/self-vouch"
 
 
 class OnnxInvalid(InvalidInput):

@@ -469,9 +469,9 @@ def _prepare_zk(
         calibration=request.calibration,
         srs=request.srs,
         progress=progress,
+        profile=profile,
         target=request.zk_target or "resources",
         eval_batch=eval_batch,
-        profile=profile,
     )
 
 

@@ -75,8 +75,8 @@ class SummaryVerdict:
 
 
 def verify(repo: Repo, request: VerifyRequest, progress: Progress = SILENT) -> VerifyResult:
-    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names: each file's
-    DAG and the directory nodes of its tree; then judge the policy's rules, attest and write a summary as asked."""
+    """Check the manifest (CID, canonical form, schema, signature) and re-hash every block it names (each file's
+    DAG and the directory nodes of its tree); then judge the policy's rules, attest and write a summary as asked."""
     policy = Policy.load(request.policy) if request.policy is not None else None
     cid = repo.resolve(request.ref)
     checks: dict[str, Any] = {}
