@@ -21,6 +21,7 @@ from zkreg.app.evaluate import (
     verify_evaluation,
 )
 from zkreg.app.gc import GcRequest, GcResult, gc
+from zkreg.app.graphs import LineageRequest, TrustGraphRequest, lineage_graph, trust_graph, write_svg
 from zkreg.app.metrics import MetricsReport, MetricsRequest, ProvenMetric, proven_metrics
 from zkreg.app.proofs import (
     ProveRequest,
@@ -112,6 +113,7 @@ __all__ = [
     "ImportCarRequest",
     "ImportFeedsRequest",
     "ImportReport",
+    "LineageRequest",
     "Manifest",
     "MetricsReport",
     "MetricsRequest",
@@ -140,6 +142,7 @@ __all__ = [
     "SummaryVerdict",
     "SyncReport",
     "SyncRequest",
+    "TrustGraphRequest",
     "VerifyEvaluationRequest",
     "VerifyProofRequest",
     "VerifyRequest",
@@ -156,6 +159,7 @@ __all__ = [
     "gc",
     "import_car",
     "import_feeds",
+    "lineage_graph",
     "prove",
     "prove_remote",
     "proven_metrics",
@@ -164,6 +168,7 @@ __all__ = [
     "pull_remote",
     "scores",
     "sync",
+    "trust_graph",
     "trust_peer",
     "trust_roots",
     "verify",
@@ -171,4 +176,5 @@ __all__ = [
     "verify_proof",
     "verify_summary",
     "vouch_peer",
+    "write_svg",
 ]

@@ -967,6 +967,12 @@ class BackendUnavailable(ZkregError):
     http_status = 503
 
 
+class GraphvizMissing(BackendUnavailable):
+    """Graphviz's `dot`, which draws the lineage and trust graphs, is not installed."""
+
+    code = "backend/graphviz-missing"
+
+
 class IpfsRefused(BackendUnavailable):
     """The IPFS node answered a command with an error."""
 

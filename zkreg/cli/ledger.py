@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from zkreg.api import ExportFeedsRequest, ImportFeedsRequest, Reputation, export_feeds, import_feeds, scores
+from zkreg.api import (
+    ExportFeedsRequest,
+    ImportFeedsRequest,
+    Reputation,
+    TrustGraphRequest,
+    export_feeds,
+    import_feeds,
+    scores,
+    trust_graph,
+    write_svg,
+)
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.identity import public_key_from_did
@@ -158,3 +168,17 @@ def rep_top(
     for reputation in ranked:
         flag = "  FORKED" if reputation.forked else ""
         echo(f"{reputation.trust:.6f}  {reputation.balance:>10.3f}  {reputation.identity}{flag}")
+
+
+@rep_app.command("graph")
+def rep_graph(
+    output: Annotated[Path, typer.Option("--output", "-o", help="The SVG file to write.")],
+    key: Annotated[str | None, typer.Argument(help="A did:key; default: this identity.")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Draw the trust graph around an identity (its strongest trust edges in and out) to an SVG file (needs `dot`)."""
+    write_svg(trust_graph(open_repo(), TrustGraphRequest(key)), output)
+    if json_out:
+        emit_json({"path": str(output)})
+    else:
+        echo(f"wrote {output}")

@@ -11,6 +11,7 @@ import typer
 from zkreg.api import (
     CidRequest,
     ConsensusRequest,
+    LineageRequest,
     MetricsRequest,
     ProvenMetric,
     PublishRequest,
@@ -20,13 +21,16 @@ from zkreg.api import (
     VerifyResult,
     VerifySummaryRequest,
     compute_cids,
+    lineage_graph,
     proven_metrics,
     verify_summary,
+    write_svg,
 )
 from zkreg.api import consensus as consensus_of
 from zkreg.api import publish as publish_artefact
 from zkreg.api import pull as pull_artefact
 from zkreg.api import verify as verify_artefact
+from zkreg.app.pages import visibility
 from zkreg.cli.app import JsonFlag, command_set, echo, open_repo
 from zkreg.cli.render import emit_json, one_line, progress_for
 from zkreg.cli.zk import verify_proof_command
@@ -223,7 +227,7 @@ def _describe(
     claimed = claimed or {}
     lines = [
         f"manifest {manifest.cid}",
-        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({_visibility(manifest)})",
+        f"{manifest.kind} {one_line(manifest.name)}@{one_line(manifest.version)}  ({visibility(manifest)})",
         f"author   {manifest.author}",
         f"created  {manifest.created}",
     ]
@@ -251,12 +255,6 @@ def _describe(
     lines.append(f"tree     {manifest.tree}")
     lines.extend(f"  {cid}  {manifest.sizes[path]:>12}  {one_line(path)}" for path, cid in manifest.files.items())
     return "\n".join(lines)
-
-
-def _visibility(manifest: Manifest) -> str:
-    if manifest.kind == "dataset":
-        return "private rows" if manifest.rows is not None and manifest.rows["visibility"] == "private" else "public"
-    return f"{manifest.weights} weights"
 
 
 def _indented(message: str) -> str:
@@ -308,10 +306,17 @@ def consensus(
 @commands.command()
 def log(
     ref: Annotated[str, typer.Argument(help="A name (or name@version) whose history to show.")],
+    graph: Annotated[
+        Path | None,
+        typer.Option("--graph", help="Also draw the lineage (parents and datasets) to this SVG file (needs `dot`)."),
+    ] = None,
     json_out: JsonFlag = False,
 ) -> None:
     """The history of a name, newest first, following each manifest's parents (like `git log`)."""
-    history = open_repo().log(ref)
+    repo = open_repo()
+    history = repo.log(ref)
+    if graph is not None:
+        write_svg(lineage_graph(repo, LineageRequest(history[0].cid)), graph)
     if json_out:
         emit_json([manifest.to_json() for manifest in history])
         return

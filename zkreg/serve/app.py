@@ -20,15 +20,14 @@ import zkreg
 from zkreg.errors import RequestTimeout, RequestTooLarge, ServerBusy, Throttled, ZkregError
 from zkreg.peer.envelope import parse_body
 from zkreg.schemas import load as load_schema
+from zkreg.serve.pages import add_pages
+from zkreg.serve.patterns import CID_PATTERN, DID_PATTERN, REF_PATTERN
 
 if TYPE_CHECKING:
     from zkreg.app.provider import Provider
 
 CAR_TYPE = "application/vnd.ipld.car"
 LAST_SEQ_HEADER = "x-zkreg-last-seq"
-DID_PATTERN = "^did:key:z6Mk[1-9A-HJ-NP-Za-km-z]{44}$"
-CID_PATTERN = "^b[a-z2-7]{58}$"
-REF_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._+@-]{0,200}$"
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
@@ -163,6 +162,8 @@ def create_app(provider: Provider | None = None) -> FastAPI:
     )
     def block(cid: Annotated[str, Path(pattern=CID_PATTERN)]) -> Response:
         return Response(the_provider().block(cid), media_type="application/octet-stream")
+
+    add_pages(app, the_provider)
 
     signed_body = {"requestBody": {"required": True, "content": {"application/json": {"schema": _request_schema()}}}}
 
